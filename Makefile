@@ -1,0 +1,36 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+## make run: the app, its worker and an embedded Redis, on SQLite under instance/
+run: $(VENV)/.installed
+	$(BIN)/python -m app.devserver
+
+## make test: the whole suite (DATABASE_URL / REDIS_URL point it at PostgreSQL / a Redis server)
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: every benchmark under tests/benchmarks/, as `metric value` lines
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m tests.benchmarks
+
+## make migrate m="add segments": a named migration from the models
+migrate: $(VENV)/.installed
+	FLASK_APP=wsgi $(BIN)/flask db migrate -m "$(m)"
+
+clean:
+	rm -rf $(VENV) instance

@@ -1,0 +1,104 @@
+"""The Footfall web app. create_app() is the only place that wires it."""
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Flask, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
+from app.extensions import csrf, db, htmx, login_manager, migrate
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # The web app and the worker write to the same SQLite file: WAL lets them share it.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    settings = Settings.from_environ()
+    for name, value in (config or {}).items():
+        if name != "extra" and hasattr(settings, name):
+            setattr(settings, name, value)
+        else:
+            settings.extra[name] = value
+    settings.check()
+
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=str(PROJECT_ROOT / "static"))
+    app.config.update(settings.flask_config())
+    app.jinja_env.add_extension("jinja2.ext.do")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+
+    from app import models  # noqa: F401  (every table known before migrations run)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from app.models import User
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    from app.ingest import bp as ingest_bp
+    from app.web.auth import bp as auth_bp
+    from app.web.dashboard import bp as dashboard_bp
+    from app.web.outbox import bp as outbox_bp
+    from app.web.public import bp as public_bp
+    from app.web.settings import bp as settings_bp
+
+    for blueprint in (auth_bp, dashboard_bp, settings_bp, outbox_bp, public_bp, ingest_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(ingest_bp)
+
+    from app.cli import register_commands
+    register_commands(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+        return response
+
+    @app.errorhandler(404)
+    def not_found(error):
+        """Renders the not-found page."""
+        return render_template("errors.html", title="Page not found",
+                               message="There is nothing at this address."), 404
+
+    @app.errorhandler(500)
+    def server_error(error):
+        """Renders the error page, never a stack trace."""
+        return render_template("errors.html", title="Something went wrong",
+                               message="The error was logged. Please try again."), 500
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        """Renders the bad-request page (for example an expired form)."""
+        message = getattr(error, "description", None) or "The request could not be understood."
+        if request.path.startswith("/collect"):
+            return message, 400
+        return render_template("errors.html", title="Bad request", message=message), 400
+
+    return app

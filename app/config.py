@@ -1,0 +1,90 @@
+"""Infrastructure settings, read from environment variables with safe embedded defaults.
+
+Per-account product settings live in the database, not here (DESIGN.md, convention 9).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEV_SECRET_KEY = "footfall-development-secret-do-not-use-in-production"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("FOOTFALL_INSTANCE", PROJECT_ROOT / "instance"))
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the app refuses to run with."""
+
+
+@dataclass
+class Settings:
+    ENV: str = "development"
+    SECRET_KEY: str = DEV_SECRET_KEY
+    DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'footfall.db'}"
+    REDIS_URL: str = f"unix://{INSTANCE_DIR / 'redis.sock'}"
+    MAIL_URL: str = ""
+    MAIL_FROM: str = "Footfall <no-reply@footfall.localhost>"
+    PUBLIC_URL: str = ""
+    # Seconds between delivery attempts of an email; their count bounds the retries.
+    MAIL_RETRY_DELAYS: str = "10,60,300"
+    LOGIN_MAX_FAILURES: int = 5
+    LOGIN_LOCK_SECONDS: int = 300
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> "Settings":
+        environ = os.environ if environ is None else environ
+        settings = cls()
+        for name, default in asdict(cls()).items():
+            if name == "extra" or name not in environ:
+                continue
+            raw = environ[name]
+            setattr(settings, name, int(raw) if isinstance(default, int) else raw)
+        if "FOOTFALL_ENV" in environ:
+            settings.ENV = environ["FOOTFALL_ENV"]
+        return settings
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+    def check(self) -> None:
+        if self.is_production and (not self.SECRET_KEY or self.SECRET_KEY == DEV_SECRET_KEY):
+            raise ConfigError(
+                "FOOTFALL_ENV=production needs a real SECRET_KEY (for example "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+        if self.is_production and len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+
+    def flask_config(self) -> dict:
+        database_url = self.DATABASE_URL
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql://" + database_url[len("postgres://"):]
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+        config = {
+            "FOOTFALL_ENV": self.ENV,
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "REDIS_URL": self.REDIS_URL,
+            "MAIL_URL": self.MAIL_URL,
+            "MAIL_FROM": self.MAIL_FROM,
+            "MAIL_RETRY_DELAYS": [int(delay) for delay in self.MAIL_RETRY_DELAYS.split(",") if delay.strip()],
+            "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
+            "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
+            "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.is_production,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_SECURE": self.is_production,
+            "WTF_CSRF_TIME_LIMIT": None,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        }
+        if database_url.startswith("sqlite"):
+            config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+        config.update(self.extra)
+        return config

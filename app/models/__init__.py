@@ -1,0 +1,6 @@
+"""All models, imported here so Alembic and create_app() see every table."""
+from app.models.accounts import Account, User
+from app.models.messaging import Email
+from app.models.tracking import PageView, TrackingAuditEntry, TrackingSite
+
+__all__ = ["Account", "User", "Email", "PageView", "TrackingAuditEntry", "TrackingSite"]

@@ -1,0 +1,67 @@
+"""The tracked website of an account, its audit trail and the page-view events it sends."""
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.accounts import User
+from app.models.types import UTCDateTime, utcnow
+
+
+class TrackingSite(db.Model):
+    """One tracked website per account; the site key is the public, random id in the embed code."""
+
+    __tablename__ = "tracking_sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    site_key: Mapped[str] = mapped_column(String(32), unique=True)
+    website_url: Mapped[str] = mapped_column(String(2048))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # 2 = showing the code, 3 = showing the status; None once the wizard is finished.
+    wizard_step: Mapped[int | None] = mapped_column(default=2)
+    terms_version: Mapped[str] = mapped_column(String(32))
+    terms_accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    terms_accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    terms_accepted_by: Mapped[User | None] = relationship()
+
+
+class TrackingAuditEntry(db.Model):
+    """Who changed the tracking setup, when, and how."""
+
+    __tablename__ = "tracking_audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("tracking_sites.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+
+class PageView(db.Model):
+    """One page view sent by the embed code. Append-only."""
+
+    __tablename__ = "page_views"
+    __table_args__ = (
+        Index("ix_page_views_site_received", "site_id", "received_at"),
+        Index("ix_page_views_account_url", "account_id", "url"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("tracking_sites.id", ondelete="CASCADE"))
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(2048))
+    path: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(String(512), default="")
+    referrer: Mapped[str] = mapped_column(String(2048), default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

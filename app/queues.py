@@ -1,0 +1,58 @@
+"""Queue names, the Redis connection and the one helper through which the app enqueues jobs.
+
+The app names jobs by dotted path ("worker.jobs.deliver_email") so that app/ never imports
+worker/ (DESIGN.md, convention 8).
+"""
+from __future__ import annotations
+
+from flask import current_app
+from redis import Redis
+from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+INGEST = "ingest"
+MESSAGES = "messages"
+DEFAULT = "default"
+PERIODIC = "periodic"
+
+# The order in which a worker serves the queues: most urgent first.
+PRIORITY = (INGEST, MESSAGES, DEFAULT, PERIODIC)
+
+_EXTENSION_KEY = "footfall.redis"
+
+
+def get_redis() -> Redis:
+    """The app's Redis client, made on first use from REDIS_URL."""
+    client = current_app.extensions.get(_EXTENSION_KEY)
+    if client is None:
+        client = Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=10)
+        current_app.extensions[_EXTENSION_KEY] = client
+    return client
+
+
+def get_queue(name: str) -> Queue:
+    return Queue(name, connection=get_redis())
+
+
+def enqueue(job: str, *args, queue: str = DEFAULT, retries: int = 0,
+            retry_intervals: list[int] | None = None, job_id: str | None = None):
+    """Enqueue the job named by its dotted path; retries are bounded and spaced by RQ."""
+    retry = Retry(max=retries, interval=retry_intervals or 0) if retries else None
+    return get_queue(queue).enqueue(job, *args, retry=retry, job_id=job_id)
+
+
+def enqueue_after_commit(session, job: str, *args, **options) -> None:
+    """Enqueue once the session commits, so the job finds the rows it is given ids of."""
+    session.info.setdefault("footfall.pending_jobs", []).append((job, args, options))
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_pending(session):
+    for job, args, options in session.info.pop("footfall.pending_jobs", []):
+        enqueue(job, *args, **options)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session, previous_transaction):
+    session.info.pop("footfall.pending_jobs", None)

@@ -1,0 +1,195 @@
+"""Settings → Website tracking: activation, the embed code, status, turning off, editing, sharing."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import render_template
+from sqlalchemy import or_, select
+
+from app.extensions import db
+from app.messaging.mail import queue_email
+from app.models import Email, PageView, TrackingAuditEntry, TrackingSite, User
+from app.models.types import utcnow
+from app.tracking.urls import site_host
+
+TERMS_VERSION = "2026-11-01"
+RECEIVING_WINDOW = timedelta(days=7)
+TERMS_REQUIRED = "Tick the box to agree to the tracking terms before you continue."
+MAX_DEVELOPER_RECIPIENTS = 10
+MAX_NOTE_LENGTH = 1000
+
+
+class SetupError(ValueError):
+    """A marketer's input that cannot be accepted; the message is shown as is, beside its field."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+def get_site(account_id: int) -> TrackingSite | None:
+    return db.session.scalar(select(TrackingSite).where(TrackingSite.account_id == account_id))
+
+
+def site_by_key(site_key: str) -> TrackingSite | None:
+    return db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
+
+
+def _audit(site: TrackingSite, user: User | None, action: str, detail: str = "") -> None:
+    db.session.add(TrackingAuditEntry(account_id=site.account_id, site_id=site.id,
+                                      user_id=user.id if user else None, action=action, detail=detail))
+
+
+def activate(user: User, website_url: str, *, terms_accepted: bool) -> TrackingSite:
+    """Step 1 of the wizard: record the terms acceptance and create the site with a fresh key."""
+    if not terms_accepted:
+        raise SetupError(TERMS_REQUIRED, "agree_terms")
+    site = get_site(user.account_id)
+    now = utcnow()
+    if site is None:
+        site = TrackingSite(account_id=user.account_id, site_key=secrets.token_urlsafe(12),
+                            website_url=website_url, enabled=True, wizard_step=2,
+                            terms_version=TERMS_VERSION, terms_accepted_at=now,
+                            terms_accepted_by_id=user.id)
+        db.session.add(site)
+        db.session.flush()
+        _audit(site, user, "activated", website_url)
+    elif site.wizard_step is not None:
+        # Back on step 1 before finishing: keep the key, take the new address.
+        site.website_url = website_url
+        site.wizard_step = 2
+        site.terms_version, site.terms_accepted_at, site.terms_accepted_by_id = TERMS_VERSION, now, user.id
+    else:
+        raise SetupError("Tracking is already set up; use Edit to change the website.", "website_url")
+    _audit(site, user, "terms_accepted", f"version {TERMS_VERSION}")
+    return site
+
+
+def advance_wizard(site: TrackingSite, *, to_step: int | None) -> None:
+    """Move the wizard on (2 → 3) or finish it (None)."""
+    if site.wizard_step is None:
+        return
+    site.wizard_step = to_step
+
+
+def set_enabled(site: TrackingSite, user: User, enabled: bool) -> bool:
+    """Turn tracking on or off; returns whether anything changed."""
+    if site.enabled == enabled:
+        return False
+    site.enabled = enabled
+    _audit(site, user, "turned_on" if enabled else "turned_off")
+    return True
+
+
+def change_website(site: TrackingSite, user: User, website_url: str) -> bool:
+    if site.website_url == website_url:
+        return False
+    previous, site.website_url = site.website_url, website_url
+    _audit(site, user, "website_changed", f"{previous} → {website_url}")
+    return True
+
+
+def embed_code(site: TrackingSite, public_url: str) -> str:
+    return f'<script async src="{public_url}/t/{site.site_key}.js"></script>'
+
+
+@dataclass(frozen=True)
+class Status:
+    key: str  # receiving | not_receiving | disabled
+    label: str
+    last_event_at: datetime | None = None
+    last_event_path: str | None = None
+
+
+def last_event(site: TrackingSite) -> PageView | None:
+    """The newest event from the site's current website (any subdomain, `www.` ignored)."""
+    host = site_host(site.website_url)
+    return db.session.scalar(
+        select(PageView)
+        .where(PageView.site_id == site.id,
+               or_(PageView.host == host, PageView.host == "www." + host,
+                   PageView.host.like("%." + host.replace("%", "").replace("_", "\\_"), escape="\\")))
+        .order_by(PageView.received_at.desc())
+        .limit(1)
+    )
+
+
+def status(site: TrackingSite, now: datetime | None = None) -> Status:
+    event = last_event(site)
+    seen = dict(last_event_at=event.received_at, last_event_path=event.path) if event else {}
+    if not site.enabled:
+        return Status("disabled", "Disabled", **seen)
+    if event and event.received_at >= (now or utcnow()) - RECEIVING_WINDOW:
+        return Status("receiving", "Receiving data", **seen)
+    return Status("not_receiving", "Not receiving data", **seen)
+
+
+def parse_recipients(raw: str) -> list[str]:
+    """Comma, semicolon or space separated addresses; every one must be valid."""
+    candidates = [part for part in raw.replace(";", ",").replace("\n", ",").replace(" ", ",").split(",")
+                  if part.strip()]
+    if not candidates:
+        raise SetupError("Enter your developer's email address.", "recipients")
+    if len(candidates) > MAX_DEVELOPER_RECIPIENTS:
+        raise SetupError(f"Send to at most {MAX_DEVELOPER_RECIPIENTS} addresses at once.", "recipients")
+    addresses = []
+    for candidate in candidates:
+        try:
+            checked = validate_email(candidate.strip(), check_deliverability=False)
+        except EmailNotValidError:
+            raise SetupError(f"“{candidate.strip()[:80]}” is not a valid email address.",
+                             "recipients") from None
+        if checked.normalized not in addresses:
+            addresses.append(checked.normalized)
+    return addresses
+
+
+def send_code_to_developer(site: TrackingSite, user: User, recipients: list[str], note: str,
+                           public_url: str) -> list[Email]:
+    """Queue one email per recipient with the code and step-by-step install instructions."""
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise SetupError(f"Keep the note under {MAX_NOTE_LENGTH:,} characters.", "note")
+    context = dict(site=site, sender=user, note=note, code=embed_code(site, public_url),
+                   help_url=f"{public_url}/help/install", terms_version=TERMS_VERSION)
+    subject = f"Please add the Footfall tracking code to {site.website_url}"
+    emails = [
+        queue_email(account_id=site.account_id, sent_by_id=user.id, kind="developer_code",
+                    to_address=address, reply_to=user.email, subject=subject,
+                    text_body=render_template("emails/developer_code.txt", **context),
+                    html_body=render_template("emails/developer_code.html", **context))
+        for address in recipients
+    ]
+    _audit(site, user, "code_sent", ", ".join(recipients))
+    return emails
+
+
+def recent_developer_emails(site: TrackingSite, limit: int = 5) -> list[Email]:
+    return list(db.session.scalars(
+        select(Email).where(Email.account_id == site.account_id, Email.kind == "developer_code")
+        .order_by(Email.id.desc()).limit(limit)))
+
+
+def audit_trail(site: TrackingSite, limit: int = 20) -> list[TrackingAuditEntry]:
+    return list(db.session.scalars(
+        select(TrackingAuditEntry).where(TrackingAuditEntry.site_id == site.id,
+                                         TrackingAuditEntry.account_id == site.account_id)
+        .order_by(TrackingAuditEntry.id.desc()).limit(limit)))
+
+
+_AUDIT_PHRASES = {
+    "activated": "Tracking activated for {detail}",
+    "terms_accepted": "Tracking terms accepted ({detail})",
+    "turned_off": "Tracking turned off",
+    "turned_on": "Tracking turned on",
+    "website_changed": "Website changed: {detail}",
+    "code_sent": "Code sent to {detail}",
+}
+
+
+def describe(entry: TrackingAuditEntry) -> str:
+    phrase = _AUDIT_PHRASES.get(entry.action, entry.action)
+    return phrase.format(detail=entry.detail)

@@ -1,0 +1,84 @@
+"""Website addresses as marketers type them: validated and normalised."""
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 2048
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+_HOST_AND_PORT = re.compile(r"^[^:/?#]+:\d+([/?#]|$)")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class InvalidWebsiteURL(ValueError):
+    """The message is shown to the marketer as is."""
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def normalise_website_url(raw: str, *, allow_localhost: bool = False) -> str:
+    """Return the canonical form of a website address, or raise InvalidWebsiteURL."""
+    value = (raw or "").strip()
+    if not value:
+        raise InvalidWebsiteURL("Enter your website's address, for example https://www.example.com.")
+    if len(value) > MAX_URL_LENGTH:
+        raise InvalidWebsiteURL(f"That address is too long: at most {MAX_URL_LENGTH:,} characters.")
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise InvalidWebsiteURL("A website address cannot contain spaces.")
+    scheme_match = _SCHEME.match(value)
+    if scheme_match and not _HOST_AND_PORT.match(value):
+        scheme = scheme_match.group(1).lower()
+        if scheme not in ("http", "https"):
+            raise InvalidWebsiteURL("Only websites served over http:// or https:// can be tracked.")
+        if not value[len(scheme) + 1:].startswith("//"):
+            raise InvalidWebsiteURL("Enter a full address such as https://www.example.com.")
+    else:
+        value = "https://" + value
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise InvalidWebsiteURL("That port number is not valid.") from None
+    if parts.username is not None or parts.password is not None:
+        raise InvalidWebsiteURL("Remove the user name and password from the address.")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise InvalidWebsiteURL("The address needs a domain name, such as example.com.")
+    host = _ascii_host(host)
+    is_localhost = host == "localhost" or host.endswith(".localhost")
+    if is_localhost and not allow_localhost:
+        raise InvalidWebsiteURL("Footfall can only track a website on the internet, not localhost.")
+    if not (_is_ip(host) or is_localhost):
+        labels = host.split(".")
+        if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) \
+                or not re.match(r"^([a-z]{2,63}|xn--[a-z0-9-]+)$", labels[-1]):
+            raise InvalidWebsiteURL("Enter a full domain name, such as example.com.")
+    netloc = f"[{host}]" if ":" in host else host
+    scheme = parts.scheme.lower()
+    if port and not (scheme == "http" and port == 80) and not (scheme == "https" and port == 443):
+        netloc = f"{netloc}:{port}"
+    path = parts.path.rstrip("/")
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def _ascii_host(host: str) -> str:
+    host = host.lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidWebsiteURL("That domain name is not valid.") from None
+
+
+def site_host(website_url: str) -> str:
+    """The host events must come from: lower case, without `www.`; subdomains also match."""
+    host = (urlsplit(website_url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host

@@ -1,0 +1,184 @@
+"""Settings → Website tracking: the setup wizard, then the management view."""
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, TextAreaField, URLField
+
+from app.extensions import db, htmx
+from app.tracking import setup
+from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
+from app.web import page_or_fragment, public_url
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+class WebsiteForm(FlaskForm):
+    website_url = URLField("Website URL")
+    agree_terms = BooleanField("I agree to the website tracking terms")
+
+
+class EditWebsiteForm(FlaskForm):
+    website_url = URLField("Website URL")
+
+
+class SendToDeveloperForm(FlaskForm):
+    recipients = StringField("Developer's email addresses")
+    note = TextAreaField("Note (optional)")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every settings page needs a signed-in user."""
+
+
+def _site_or_404():
+    return setup.get_site(current_user.account_id) or abort(404)
+
+
+def _website_url(form_field) -> str | None:
+    try:
+        return normalise_website_url(form_field.data,
+                                     allow_localhost=current_app.config["FOOTFALL_ENV"] != "production")
+    except InvalidWebsiteURL as error:
+        form_field.errors = [str(error)]
+        return None
+
+
+def _context(site, **extra) -> dict:
+    context = dict(site=site, website_form=WebsiteForm(formdata=None),
+                   send_form=SendToDeveloperForm(formdata=None))
+    if site is not None:
+        context.update(status=setup.status(site), code=setup.embed_code(site, public_url()),
+                       audit=setup.audit_trail(site), describe=setup.describe,
+                       deliveries=setup.recent_developer_emails(site))
+    context.update(extra)
+    return context
+
+
+def _panel(site, status_code: int = 200, **extra):
+    return page_or_fragment("settings/tracking.html", "settings/_tracking_panel.html", status_code,
+                            **_context(site, **extra))
+
+
+@bp.get("/")
+def index():
+    """Redirects to the first settings tab."""
+    return redirect(url_for("settings.tracking"))
+
+
+@bp.get("/tracking")
+def tracking():
+    """Renders Settings → Website tracking: the wizard step, or the management view."""
+    return render_template("settings/tracking.html", **_context(setup.get_site(current_user.account_id)))
+
+
+@bp.post("/tracking/activate")
+def activate():
+    """Wizard step 1: renders step 2 (the code), or step 1 again with its errors."""
+    form = WebsiteForm()
+    url = _website_url(form.website_url)
+    if not form.agree_terms.data:
+        form.agree_terms.errors = [setup.TERMS_REQUIRED]
+    elif url is not None:
+        try:
+            site = setup.activate(current_user, url, terms_accepted=True)
+        except setup.SetupError as error:
+            form[error.field].errors = [str(error)]
+        else:
+            db.session.commit()
+            return _panel(site)
+    return _panel(setup.get_site(current_user.account_id), 422, website_form=form)
+
+
+@bp.post("/tracking/step")
+def step():
+    """Wizard steps 2 and 3: renders the next step (status), or the management view on Finish."""
+    site = _site_or_404()
+    setup.advance_wizard(site, to_step=3 if request.form.get("to") == "status" else None)
+    db.session.commit()
+    return _panel(site)
+
+
+@bp.get("/tracking/status")
+def status():
+    """Renders the status badge (polled while not receiving data)."""
+    site = _site_or_404()
+    return render_template("settings/_status.html", site=site, status=setup.status(site))
+
+
+@bp.post("/tracking/enabled")
+def enabled():
+    """Turns tracking on or off; renders the toggle and tells the page to refresh the status."""
+    site = _site_or_404()
+    changed = setup.set_enabled(site, current_user, request.form.get("enabled") == "1")
+    db.session.commit()
+    if not htmx:
+        return redirect(url_for("settings.tracking"))
+    response = current_app.make_response(render_template("settings/_toggle.html", site=site))
+    if changed:
+        response.headers["HX-Trigger"] = "tracking-changed"
+    return response
+
+
+@bp.get("/tracking/website")
+def website():
+    """Renders the website URL with its Edit button."""
+    return render_template("settings/_website.html", site=_site_or_404())
+
+
+@bp.get("/tracking/website/edit")
+def edit_website():
+    """Renders the inline form that edits the website URL."""
+    site = _site_or_404()
+    return render_template("settings/_website_form.html", site=site,
+                           form=EditWebsiteForm(formdata=None, website_url=site.website_url))
+
+
+@bp.post("/tracking/website")
+def save_website():
+    """Saves a new website URL; renders it with the reminder to install the code there."""
+    site = _site_or_404()
+    form = EditWebsiteForm()
+    url = _website_url(form.website_url)
+    if url is None:
+        return page_or_fragment("settings/tracking.html", "settings/_website_form.html", 422,
+                                **_context(site, form=form))
+    changed = setup.change_website(site, current_user, url)
+    db.session.commit()
+    if not htmx:
+        return redirect(url_for("settings.tracking"))
+    response = current_app.make_response(render_template("settings/_website.html", site=site, changed=changed))
+    if changed:
+        response.headers["HX-Trigger"] = "tracking-changed"
+    return response
+
+
+@bp.post("/tracking/send")
+def send_to_developer():
+    """Queues the code by email to the developer; renders the form with "Sent to …"."""
+    site = _site_or_404()
+    form = SendToDeveloperForm()
+    try:
+        recipients = setup.parse_recipients(form.recipients.data or "")
+        setup.send_code_to_developer(site, current_user, recipients, form.note.data, public_url())
+    except setup.SetupError as error:
+        form[error.field].errors = [str(error)]
+        return page_or_fragment("settings/tracking.html", "settings/_send.html", 422, **_context(site, send_form=form))
+    db.session.commit()
+    return page_or_fragment("settings/tracking.html", "settings/_send.html",
+                            **_context(site, sent_to=recipients))
+
+
+@bp.get("/tracking/deliveries")
+def deliveries():
+    """Renders the delivery status of the code emails (polled while any is pending)."""
+    site = _site_or_404()
+    return render_template("settings/_deliveries.html", deliveries=setup.recent_developer_emails(site))
+
+
+@bp.get("/tracking/audit")
+def audit():
+    """Renders the audit trail of tracking changes."""
+    site = _site_or_404()
+    return render_template("settings/_audit.html", audit=setup.audit_trail(site), describe=setup.describe)

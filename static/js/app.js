@@ -1,0 +1,48 @@
+// Footfall UI behaviour that htmx does not cover: dialogs, copy to clipboard, focus after swaps.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
+      if (dialog) dialog.showModal();
+      return;
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) open.close();
+      return;
+    }
+    var copier = event.target.closest("[data-copy]");
+    if (copier) copyFrom(copier);
+  });
+
+  function copyFrom(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    var status = button.parentElement.querySelector(".copy-status");
+    var say = function (text) { if (status) status.textContent = text; };
+    var fallback = function () {
+      source.focus();
+      source.select();
+      say(document.execCommand("copy") ? "Copied" : "Press Ctrl+C to copy");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(function () { say("Copied"); }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  // A dialog's form replaces the part of the page the dialog lives in: close it first, and put
+  // the keyboard focus back on the control that was swapped in.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var dialog = event.target.closest && event.target.closest("dialog[open]");
+    if (dialog) dialog.close();
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var focusable = event.target.querySelector && event.target.querySelector("[role=switch], [autofocus]");
+    if (focusable && event.target.id !== "tracking-status") focusable.focus();
+  });
+})();
