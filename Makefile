@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench migrate clean
+.PHONY: run test bench migrate clean tracker
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,7 @@ migrate: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) instance
+
+## make tracker: rebuild static/tracker/footfall.min.js from footfall.js with terser (npm)
+tracker:
+	$(BIN)/python -m app.tracking.snippet build

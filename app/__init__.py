@@ -59,12 +59,13 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app.ingest import bp as ingest_bp
     from app.web.auth import bp as auth_bp
+    from app.web.contacts import bp as contacts_bp
     from app.web.dashboard import bp as dashboard_bp
     from app.web.outbox import bp as outbox_bp
     from app.web.public import bp as public_bp
     from app.web.settings import bp as settings_bp
 
-    for blueprint in (auth_bp, dashboard_bp, settings_bp, outbox_bp, public_bp, ingest_bp):
+    for blueprint in (auth_bp, dashboard_bp, contacts_bp, settings_bp, outbox_bp, public_bp, ingest_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(ingest_bp)
 

@@ -28,6 +28,11 @@ class Settings:
     PUBLIC_URL: str = ""
     # Seconds between delivery attempts of an email; their count bounds the retries.
     MAIL_RETRY_DELAYS: str = "10,60,300"
+    # Comma-separated base64url AES-256 keys for cid tokens: the first encrypts, all decrypt.
+    CID_KEYS: str = ""
+    # Beacons per second accepted from one address and for one site, per web process.
+    INGEST_RATE_PER_ADDRESS: int = 20
+    INGEST_RATE_PER_SITE: int = 2000
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_LOCK_SECONDS: int = 300
     extra: dict = field(default_factory=dict)
@@ -73,6 +78,9 @@ class Settings:
             "MAIL_FROM": self.MAIL_FROM,
             "MAIL_RETRY_DELAYS": [int(delay) for delay in self.MAIL_RETRY_DELAYS.split(",") if delay.strip()],
             "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
+            "CID_KEYS": self.CID_KEYS,
+            "INGEST_RATE_PER_ADDRESS": self.INGEST_RATE_PER_ADDRESS,
+            "INGEST_RATE_PER_SITE": self.INGEST_RATE_PER_SITE,
             "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
             "SESSION_COOKIE_HTTPONLY": True,

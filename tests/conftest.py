@@ -140,3 +140,41 @@ def run_jobs(app):
 
 
 HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def site(app, user):
+    """A finished tracking setup for https://www.shop.example."""
+    from app.tracking import setup
+
+    site = setup.activate(user, "https://www.shop.example", terms_accepted=True)
+    setup.advance_wizard(site, to_step=None)
+    db.session.commit()
+    return site
+
+
+def make_contact(account_id: int, email: str = "ada@customer.example", **fields):
+    from app.models import Contact
+
+    contact = Contact(account_id=account_id, email=email, **fields)
+    db.session.add(contact)
+    db.session.commit()
+    return contact
+
+
+@pytest.fixture
+def contact(site):
+    return make_contact(site.account_id, first_name="Ada", last_name="Lovelace")
+
+
+@pytest.fixture
+def drain(app):
+    """Store every beacon waiting in the stream, as the worker's consumer does."""
+    from app.tracking import events
+
+    def run() -> int:
+        with app.app_context():
+            handled = events.drain(get_redis())
+        db.session.rollback()
+        return handled
+    return run

@@ -1,9 +1,10 @@
-"""`python -m worker`: one RQ worker serving every queue in priority order, with the scheduler."""
+"""`python -m worker`: one RQ worker serving every queue in priority order, with the scheduler,
+and beside it the consumer that stores page views from the beacon stream in batches."""
 import argparse
 import logging
 
 from app.queues import PRIORITY, get_redis
-from worker import FootfallWorker, get_app
+from worker import FootfallWorker, consumer, get_app
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,12 +13,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scheduler", action="store_true",
                         help="do not run RQ's scheduler (delayed jobs and retries) in this worker")
     parser.add_argument("--queues", nargs="+", default=list(PRIORITY), help="queues to serve, most urgent first")
+    parser.add_argument("--no-events", action="store_true", help="do not drain the page-view stream in this worker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    app = get_app()
-    with app.app_context():
-        worker = FootfallWorker(args.queues, connection=get_redis())
-        worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level="INFO")
+    # The consumer forks before this process opens any connection.
+    events_process = None if args.no_events else consumer.start(burst=args.burst)
+    try:
+        with get_app().app_context():
+            worker = FootfallWorker(args.queues, connection=get_redis())
+            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level="INFO")
+        if events_process is not None and args.burst:
+            events_process.join()
+    finally:
+        if events_process is not None:
+            consumer.stop(events_process)
     return 0
 
 

@@ -2,6 +2,7 @@
 from rq import get_current_job
 
 from app.messaging import mail
+from app.tracking import retention
 from worker import job_context
 
 
@@ -15,3 +16,9 @@ def deliver_email(email_id: int) -> str | None:
     with job_context():
         email = mail.deliver(email_id, final_attempt=_final_attempt())
         return email.status if email else None
+
+
+def delete_expired_anonymous_events() -> dict[int, int]:
+    """Delete anonymous page views older than each account's retention."""
+    with job_context():
+        return retention.delete_expired_anonymous()

@@ -1,22 +1,55 @@
-"""The beacon side: the served tracking script (and, with the tracking-code issue, /collect).
+"""The beacon side: the served tracking script and POST /collect.
 
-CSRF-exempt: requests come from visitors' browsers on the tracked website.
+CSRF-exempt: requests come from visitors' browsers on the tracked website. /collect never
+writes the database and never sets a cookie.
 """
-from flask import Blueprint, abort, make_response, render_template
+from flask import Blueprint, abort, current_app, make_response, request
 
+from app.queues import get_redis
+from app.tracking.ingest import MAX_BODY_BYTES, Ingest
 from app.tracking.setup import site_by_key
+from app.tracking.snippet import served_script
+from app.web import public_url
 
 bp = Blueprint("ingest", __name__)
 
 SCRIPT_MAX_AGE = 300
+BEACON_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+    "Cache-Control": "no-store",
+}
+
+
+def _ingest() -> Ingest:
+    ingest = current_app.extensions.get("footfall.ingest")
+    if ingest is None:
+        ingest = Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"], current_app.config["INGEST_RATE_PER_SITE"])
+        current_app.extensions["footfall.ingest"] = ingest
+    return ingest
 
 
 @bp.get("/t/<site_key>.js")
 def tracking_script(site_key: str):
     """Renders the tracking script for a site key; a no-op script when tracking is off."""
     site = site_by_key(site_key) or abort(404)
-    response = make_response(render_template("ingest/tracker.js", site=site))
+    response = make_response(served_script(site, f"{public_url()}/collect"))
     response.mimetype = "text/javascript"
     response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@bp.route("/collect", methods=["POST", "OPTIONS"])
+def collect():
+    """Accepts a page-view beacon: 204, or a 4xx status for what cannot be accepted."""
+    status = 204
+    if request.method == "POST":
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            status = 413
+        else:
+            status = _ingest().accept(get_redis(), request.stream.read(MAX_BODY_BYTES + 1),
+                                      request.headers.get("User-Agent", ""), request.remote_addr or "")
+    return "", status, BEACON_HEADERS

@@ -1,7 +1,7 @@
 """The tracked website of an account, its audit trail and the page-view events it sends."""
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -19,6 +19,10 @@ class TrackingSite(db.Model):
     site_key: Mapped[str] = mapped_column(String(32), unique=True)
     website_url: Mapped[str] = mapped_column(String(2048))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Send nothing from browsers with Global Privacy Control or Do Not Track on.
+    respect_privacy_signals: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Days anonymous page views are kept (1 to 30).
+    anonymous_retention_days: Mapped[int] = mapped_column(default=30)
     # 2 = showing the code, 3 = showing the status; None once the wizard is finished.
     wizard_step: Mapped[int | None] = mapped_column(default=2)
     terms_version: Mapped[str] = mapped_column(String(32))
@@ -46,22 +50,44 @@ class TrackingAuditEntry(db.Model):
 
 
 class PageView(db.Model):
-    """One page view sent by the embed code. Append-only."""
+    """One page view sent by the embed code. Append-only; no IP address is ever stored."""
 
     __tablename__ = "page_views"
     __table_args__ = (
         Index("ix_page_views_site_received", "site_id", "received_at"),
+        Index("ix_page_views_account_contact_received", "account_id", "contact_id", "received_at"),
         Index("ix_page_views_account_url", "account_id", "url"),
+        Index("ix_page_views_anonymous_received", "account_id", "received_at",
+              postgresql_where=text("contact_id IS NULL"), sqlite_where=text("contact_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     site_id: Mapped[int] = mapped_column(ForeignKey("tracking_sites.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     visitor_id: Mapped[str] = mapped_column(String(64))
     host: Mapped[str] = mapped_column(String(255))
     url: Mapped[str] = mapped_column(String(2048))
     path: Mapped[str] = mapped_column(String(2048))
     title: Mapped[str] = mapped_column(String(512), default="")
     referrer: Mapped[str] = mapped_column(String(2048), default="")
+    utm_source: Mapped[str] = mapped_column(String(200), default="")
+    utm_medium: Mapped[str] = mapped_column(String(200), default="")
+    utm_campaign: Mapped[str] = mapped_column(String(200), default="")
+    utm_term: Mapped[str] = mapped_column(String(200), default="")
+    utm_content: Mapped[str] = mapped_column(String(200), default="")
+    device: Mapped[str] = mapped_column(String(10), default="desktop")
+    client_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RetentionRun(db.Model):
+    """The last run of the anonymous-event retention job, per account: shown to the owner."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,138 @@
+"""The `cid` token carried by links in emails and SMS: who clicked, from which message.
+
+Authenticated encryption (AES-256-GCM), so the token reveals nothing about the contact and any
+change to it is detected. Layout before base64url (no padding):
+
+    version (1) | key id (1) | nonce (12) | ciphertext of the payload (25) | tag (16)   = 55 bytes
+
+payload = account id (u32) | contact id (u64) | message id (u64) | channel (u8) | issued at (u32 s).
+The result is 74 characters. Keys come from CID_KEYS (the first encrypts, every one decrypts, so a
+key can be rotated out), or are derived from SECRET_KEY when CID_KEYS is unset.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import struct
+import time
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+VERSION = 1
+_PAYLOAD = struct.Struct(">IQQBI")
+_HEADER = 2
+_NONCE = 12
+_TAG = 16
+TOKEN_BYTES = _HEADER + _NONCE + _PAYLOAD.size + _TAG
+MAX_TOKEN_LENGTH = 100
+_AAD = b"footfall-cid"
+
+CHANNELS = {"email": 1, "sms": 2, "test": 3}
+_CHANNEL_NAMES = {number: name for name, number in CHANNELS.items()}
+
+
+@dataclass(frozen=True)
+class CidClaims:
+    account_id: int
+    contact_id: int
+    message_id: int
+    channel: str
+    issued_at: int
+
+
+def _b64decode(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
+def derive_key(secret_key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"footfall", info=b"cid v1").derive(secret_key.encode())
+
+
+def parse_keys(cid_keys: str, secret_key: str) -> list[bytes]:
+    """The configured keys, first one first; each must be 32 bytes of base64url."""
+    if not cid_keys.strip():
+        return [derive_key(secret_key)]
+    keys = []
+    for raw in cid_keys.split(","):
+        try:
+            key = _b64decode(raw.strip())
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise ValueError("each CID_KEYS entry must be 32 random bytes in base64url "
+                             "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        keys.append(key)
+    return keys
+
+
+def new_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+
+
+def _key_id(key: bytes) -> int:
+    return hashlib.sha256(key).digest()[0]
+
+
+class CidCodec:
+    def __init__(self, keys: list[bytes]):
+        if not keys:
+            raise ValueError("at least one cid key is needed")
+        self.keys = [(_key_id(key), AESGCM(key)) for key in keys]
+
+    def encrypt(self, claims: CidClaims) -> str:
+        key_id, aead = self.keys[0]
+        header = bytes([VERSION, key_id])
+        nonce = os.urandom(_NONCE)
+        payload = _PAYLOAD.pack(claims.account_id, claims.contact_id, claims.message_id,
+                                CHANNELS[claims.channel], claims.issued_at)
+        sealed = aead.encrypt(nonce, payload, _AAD + header)
+        return base64.urlsafe_b64encode(header + nonce + sealed).decode().rstrip("=")
+
+    def decrypt(self, token: str | None) -> CidClaims | None:
+        """The claims of an intact token made with one of our keys; None for anything else."""
+        if not token or not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        try:
+            raw = _b64decode(token)
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) != TOKEN_BYTES or raw[0] != VERSION:
+            return None
+        header, nonce, sealed = raw[:_HEADER], raw[_HEADER:_HEADER + _NONCE], raw[_HEADER + _NONCE:]
+        # The key id picks the key at once; the others are tried too, as ids can collide.
+        for key_id, aead in sorted(self.keys, key=lambda item: item[0] != raw[1]):
+            try:
+                payload = aead.decrypt(nonce, sealed, _AAD + header)
+            except InvalidTag:
+                continue
+            account_id, contact_id, message_id, channel, issued_at = _PAYLOAD.unpack(payload)
+            if channel not in _CHANNEL_NAMES:
+                return None
+            return CidClaims(account_id, contact_id, message_id, _CHANNEL_NAMES[channel], issued_at)
+        return None
+
+
+def codec() -> CidCodec:
+    """The app's codec, built once from its configuration."""
+    cached = current_app.extensions.get("footfall.cid")
+    if cached is None:
+        cached = CidCodec(parse_keys(current_app.config["CID_KEYS"], current_app.config["SECRET_KEY"]))
+        current_app.extensions["footfall.cid"] = cached
+    return cached
+
+
+def make_cid(account_id: int, contact_id: int, message_id: int = 0, channel: str = "email",
+             issued_at: int | None = None) -> str:
+    return codec().encrypt(CidClaims(account_id, contact_id, message_id, channel,
+                                     int(time.time()) if issued_at is None else issued_at))
+
+
+def read_cid(token: str | None) -> CidClaims | None:
+    return codec().decrypt(token)

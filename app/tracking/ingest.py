@@ -1,0 +1,193 @@
+"""The beacon's hot path: validate a page view, then hand it to Redis with one command.
+
+Nothing here writes the database or sets a cookie; workers store events in batches
+(app/tracking/events.py).
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import TrackingSite
+from app.tracking.urls import site_host
+
+MAX_BODY_BYTES = 8 * 1024
+EVENTS_STREAM = "footfall:events"
+STREAM_MAX_LENGTH = 2_000_000
+SITE_CACHE_SECONDS = 5.0
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+_BOT = re.compile(r"bot|crawl|spider|slurp|curl/|wget|python-requests|httpclient|facebookexternalhit|"
+                  r"preview|lighthouse|pingdom|uptime", re.I)
+
+# field: (required, max length, pattern)
+_FIELDS = {
+    "k": (True, 32, _TOKEN),
+    "u": (True, 2048, None),
+    "v": (True, 64, _TOKEN),
+    "e": (True, 64, _TOKEN),
+    "t": (False, 2000, None),
+    "r": (False, 2048, None),
+    "c": (False, 100, _TOKEN),
+}
+
+
+class BeaconRejected(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    site_id: int
+    account_id: int
+    host: str
+    enabled: bool
+
+
+def parse_beacon(raw: bytes) -> dict:
+    """A beacon's fields, checked for presence, type, length and form."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BeaconRejected(413, "too_large")
+    try:
+        beacon = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BeaconRejected(400, "invalid_json") from None
+    if not isinstance(beacon, dict):
+        raise BeaconRejected(400, "invalid_json")
+    for name, (required, max_length, pattern) in _FIELDS.items():
+        value = beacon.get(name)
+        if value is None or value == "":
+            if required:
+                raise BeaconRejected(400, f"missing_{name}")
+            beacon[name] = ""
+            continue
+        if not isinstance(value, str) or len(value) > max_length or (pattern and not pattern.match(value)):
+            raise BeaconRejected(400, f"invalid_{name}")
+    ts = beacon.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts < 1e14):
+        raise BeaconRejected(400, "invalid_ts")
+    if len(beacon["v"]) < 8 or len(beacon["e"]) < 8:
+        raise BeaconRejected(400, "invalid_id")
+    parts = urlsplit(beacon["u"])
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BeaconRejected(400, "invalid_u")
+    return beacon
+
+
+def host_matches(url: str, website_host: str) -> bool:
+    """The page is on the tracked website: same host or a subdomain, `www.` ignored."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    host = host[4:] if host.startswith("www.") else host
+    return host == website_host or host.endswith("." + website_host)
+
+
+def is_bot(user_agent: str) -> bool:
+    return not user_agent or bool(_BOT.search(user_agent))
+
+
+class SiteCache:
+    """Site keys resolved to sites, kept a few seconds per web process; the worker re-checks
+    that the site is still enabled before it stores anything, so turning off takes effect at once."""
+
+    def __init__(self, ttl: float = SITE_CACHE_SECONDS):
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, SiteInfo | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, site_key: str) -> SiteInfo | None:
+        now = time.monotonic()
+        entry = self._entries.get(site_key)
+        if entry and entry[0] > now:
+            return entry[1]
+        site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
+        info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled) if site else None
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[site_key] = (now + self.ttl, info)
+        return info
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class RateLimiter:
+    """Token buckets per key, in this process: `rate` per second, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float):
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            tokens, stamp = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return False
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()
+            self._buckets[key] = (tokens - 1, now)
+            return True
+
+
+def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
+    """What the worker needs, as one compact JSON string: one stream entry per page view."""
+    return json.dumps({
+        "s": site.site_id, "a": site.account_id, "u": beacon["u"], "t": beacon["t"], "r": beacon["r"],
+        "v": beacon["v"], "c": beacon["c"], "e": beacon["e"], "ts": beacon.get("ts"),
+        "rt": int(time.time() * 1000), "ua": user_agent[:300],
+    }, separators=(",", ":"))
+
+
+def push_event(redis, record: str) -> None:
+    redis.xadd(EVENTS_STREAM, {"d": record}, maxlen=STREAM_MAX_LENGTH, approximate=True)
+
+
+def count_dropped(redis, site_id: int, reason: str) -> None:
+    redis.hincrby(f"footfall:dropped:{site_id}", reason, 1)
+
+
+def dropped_counts(redis, site_id: int) -> dict[str, int]:
+    return {key.decode(): int(value) for key, value in redis.hgetall(f"footfall:dropped:{site_id}").items()}
+
+
+class Ingest:
+    """Per-process state of the beacon endpoint: the site cache and the rate limiters."""
+
+    def __init__(self, per_address: float, per_site: float):
+        self.sites = SiteCache()
+        self.per_address = RateLimiter(per_address, per_address * 10)
+        self.per_site = RateLimiter(per_site, per_site * 10)
+
+    def accept(self, redis, raw: bytes, user_agent: str, address: str) -> int:
+        """Validate and queue one beacon; the HTTP status to answer."""
+        try:
+            beacon = parse_beacon(raw)
+        except BeaconRejected as rejected:
+            return rejected.status
+        site = self.sites.get(beacon["k"])
+        if site is None:
+            return 404
+        if not (self.per_address.allow(address) and self.per_site.allow(beacon["k"])):
+            return 429
+        reason = ("disabled" if not site.enabled else
+                  "foreign_host" if not host_matches(beacon["u"], site.host) else
+                  "bot" if is_bot(user_agent) else None)
+        if reason:
+            count_dropped(redis, site.site_id, reason)
+        else:
+            push_event(redis, event_record(beacon, site, user_agent))
+        return 204

@@ -1,0 +1,68 @@
+"""What the marketer sees of page views: a contact's timeline and the tracking dashboard."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import case, func, select
+
+from app.extensions import db
+from app.models import Contact, PageView
+from app.models.types import utcnow
+
+DASHBOARD_DAYS = 30
+
+
+def timeline(account_id: int, contact_id: int, limit: int = 200) -> list[PageView]:
+    return list(db.session.scalars(
+        select(PageView).where(PageView.account_id == account_id, PageView.contact_id == contact_id)
+        .order_by(PageView.received_at.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: date
+    identified: int
+    anonymous: int
+
+    @property
+    def total(self) -> int:
+        return self.identified + self.anonymous
+
+
+def views_per_day(account_id: int, days: int = DASHBOARD_DAYS, now: datetime | None = None) -> list[DayCount]:
+    """Identified and anonymous page views per UTC day, oldest first, every day present."""
+    today = (now or utcnow()).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=(now or utcnow()).tzinfo)
+    day = func.date(PageView.received_at) if db.engine.dialect.name == "sqlite" \
+        else func.to_char(PageView.received_at, "YYYY-MM-DD")
+    rows = db.session.execute(
+        select(day.label("day"),
+               func.sum(case((PageView.contact_id.is_not(None), 1), else_=0)),
+               func.sum(case((PageView.contact_id.is_(None), 1), else_=0)))
+        .where(PageView.account_id == account_id, PageView.received_at >= since)
+        .group_by(day)).all()
+    counts = {str(row[0]): (int(row[1] or 0), int(row[2] or 0)) for row in rows}
+    return [DayCount(first + timedelta(days=offset), *counts.get((first + timedelta(days=offset)).isoformat(), (0, 0)))
+            for offset in range(days)]
+
+
+def top_pages(account_id: int, days: int = DASHBOARD_DAYS, limit: int = 10) -> list[tuple[str, int]]:
+    since = utcnow() - timedelta(days=days)
+    rows = db.session.execute(
+        select(PageView.path, func.count().label("views")).where(PageView.account_id == account_id,
+                                                                  PageView.received_at >= since)
+        .group_by(PageView.path).order_by(func.count().desc(), PageView.path).limit(limit))
+    return [(path, views) for path, views in rows]
+
+
+def identified_visitors(account_id: int, days: int = DASHBOARD_DAYS, limit: int = 20):
+    """Contacts seen on the website recently: (contact, views, last visit), latest first."""
+    since = utcnow() - timedelta(days=days)
+    last = func.max(PageView.received_at)
+    rows = db.session.execute(
+        select(Contact, func.count(PageView.id), last).join(PageView, PageView.contact_id == Contact.id)
+        .where(PageView.account_id == account_id, Contact.account_id == account_id, PageView.received_at >= since)
+        .group_by(Contact.id).order_by(last.desc()).limit(limit)).all()
+    return [(contact, views, seen) for contact, views, seen in rows]

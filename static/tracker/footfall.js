@@ -1,0 +1,113 @@
+/*
+ * Footfall tracking code. Served at /t/<site key>.js with its configuration filled in; this is
+ * the readable source (the served copy has the comments and indentation stripped).
+ *
+ * Install: <script async src="https://<footfall>/t/<site key>.js"></script> before </head>.
+ *
+ * What it does
+ * - A contact arrives through a link from an email or SMS carrying `cid=<token>`: the token is
+ *   kept in the first-party cookie `_ff_id` and removed from the address bar (history.replaceState,
+ *   every other parameter and the fragment kept), so a copied URL does not carry the identity.
+ * - A random visitor id is kept in the cookie `_ff_vid`. Both cookies live 13 months, are
+ *   refreshed on every page view, SameSite=Lax, Secure on https.
+ * - Each page view (the URL without `cid` and without the fragment, title, referrer, visitor id,
+ *   identity token, a unique event id, the time) is sent with navigator.sendBeacon as text/plain
+ *   (no CORS preflight), or fetch(..., {keepalive: true}) where sendBeacon is missing or refuses.
+ * - Single-page apps: one page view per route change (pushState, replaceState, popstate), never
+ *   two for the same address in a row.
+ * - With Global Privacy Control or Do Not Track on, and the account respecting them (the
+ *   default), it sends nothing and sets no cookie.
+ *
+ * The one global: `footfall(command, ...)`, a command queue usable before the script loads:
+ *   window.footfall = window.footfall || function () { (footfall.q = footfall.q || []).push(arguments); };
+ *   footfall('consent', false)   stop sending and delete both cookies (e.g. until a banner is accepted)
+ *   footfall('consent', true)    allow sending again (never overrides a browser privacy signal)
+ *   footfall('pageview')         send a page view now, even for the same address
+ *
+ * It never throws into the host page: everything runs inside try/catch.
+ */
+(function (w, d, cfg) {
+  try {
+    var previous = w.footfall;
+    if (previous && previous.loaded) return;
+    var nav = w.navigator, loc = w.location, hist = w.history;
+    var ID = "_ff_id", VID = "_ff_vid", LIFETIME = 34214400; // 396 days, in seconds
+    var blocked = cfg.p && (nav.globalPrivacyControl || nav.doNotTrack == "1" || w.doNotTrack == "1");
+    var consent = true, lastUrl = "", referrer = d.referrer;
+
+    var cookie = function (name, value) {
+      if (value == null) {
+        var found = d.cookie.match("(?:^|; )" + name + "=([^;]*)");
+        return found ? decodeURIComponent(found[1]) : "";
+      }
+      d.cookie = name + "=" + encodeURIComponent(value) + ";path=/;max-age=" + (value ? LIFETIME : 0) +
+        ";samesite=lax" + (loc.protocol == "https:" ? ";secure" : "");
+    };
+
+    // 128 random bits, as four numbers joined by dashes.
+    var randomId = function () {
+      return w.crypto.getRandomValues(new Uint32Array(4)).join("-");
+    };
+
+    // [the cid of the address, the query string without it]
+    var splitCid = function () {
+      var cid = "", kept = [], pairs = loc.search.slice(1).split("&");
+      for (var i = 0; i < pairs.length; i++) {
+        if (pairs[i].indexOf("cid=") == 0) cid = decodeURIComponent(pairs[i].slice(4));
+        else if (pairs[i]) kept.push(pairs[i]);
+      }
+      return [cid, kept.length ? "?" + kept.join("&") : ""];
+    };
+
+    var send = function (force) {
+      try {
+        var url = loc.protocol + "//" + loc.host + loc.pathname + splitCid()[1];
+        if (blocked || !consent || (url == lastUrl && !force)) return;
+        var visitor = cookie(VID) || randomId(), identity = cookie(ID);
+        cookie(VID, visitor);
+        if (identity) cookie(ID, identity);
+        var body = JSON.stringify({
+          k: cfg.k, u: url, t: d.title.slice(0, 500), r: referrer,
+          v: visitor, c: identity, e: randomId(), ts: Date.now()
+        });
+        referrer = lastUrl = url;
+        if (!(nav.sendBeacon && nav.sendBeacon(cfg.e, body))) {
+          w.fetch(cfg.e, {method: "POST", body: body, keepalive: true, mode: "no-cors"});
+        }
+      } catch (e) {}
+    };
+
+    var run = function (args) {
+      if (args[0] == "pageview") send(1);
+      if (args[0] == "consent") {
+        consent = !!args[1];
+        if (!consent) { cookie(ID, ""); cookie(VID, ""); }
+      }
+    };
+
+    var queued = (previous && previous.q) || [];
+    w.footfall = function () { run(arguments); };
+    w.footfall.loaded = 1;
+    for (var i = 0; i < queued.length; i++) run(queued[i]);
+
+    // The identity from the link replaces any earlier one, then leaves the address bar.
+    var arrived = splitCid();
+    if (arrived[0]) {
+      if (!blocked && consent) cookie(ID, arrived[0]);
+      hist.replaceState(hist.state, "", loc.pathname + arrived[1] + loc.hash);
+    }
+
+    var hook = function (name) {
+      var original = hist[name];
+      hist[name] = function () {
+        var result = original.apply(this, arguments);
+        send();
+        return result;
+      };
+    };
+    hook("pushState");
+    hook("replaceState");
+    w.addEventListener("popstate", function () { send(); });
+    send();
+  } catch (e) {}
+})(window, document, FOOTFALL_CONFIG);

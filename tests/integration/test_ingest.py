@@ -1,0 +1,209 @@
+"""POST /collect and the event pipeline: validation, identification, idempotent storage."""
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import PageView
+from app.queues import get_redis
+from app.tracking.cid import make_cid
+from app.tracking.ingest import EVENTS_STREAM, dropped_counts
+from tests.conftest import make_contact, make_user
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
+counter = iter(range(10**9))
+
+
+def beacon(site, **fields):
+    body = {"k": site.site_key, "u": "https://www.shop.example/pricing?plan=pro", "t": "Pricing",
+            "r": "https://mail.example/", "v": "visitor-0001", "c": "", "e": f"event-{next(counter):08d}",
+            "ts": int(time.time() * 1000)}
+    body.update(fields)
+    return body
+
+
+def post(client, body, *, raw=None, content_type="text/plain;charset=UTF-8", user_agent=BROWSER, address="203.0.113.9"):
+    data = raw if raw is not None else json.dumps(body)
+    return client.post("/collect", data=data, content_type=content_type,
+                       headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": address})
+
+
+def stored():
+    return list(db.session.scalars(select(PageView).order_by(PageView.id)))
+
+
+def test_a_beacon_is_queued_not_written(client, site):
+    response = post(client, beacon(site))
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Set-Cookie" not in response.headers
+    assert get_redis().xlen(EVENTS_STREAM) == 1
+    assert stored() == []
+
+
+def test_an_anonymous_page_view_is_stored_with_its_details(client, site, drain):
+    post(client, beacon(site, u="https://www.shop.example/pricing/?utm_source=news&utm_campaign=fall&cid=&x=1",
+                        ts=int(time.time() * 1000) + 86_400_000 * 3))
+    assert drain() == 1
+    (view,) = stored()
+    assert view.contact_id is None
+    assert view.url == "https://www.shop.example/pricing/?utm_source=news&utm_campaign=fall&x=1"
+    assert view.path == "/pricing" and view.host == "www.shop.example"
+    assert (view.utm_source, view.utm_campaign, view.utm_medium) == ("news", "fall", "")
+    assert view.title == "Pricing" and view.referrer == "https://mail.example/"
+    assert view.device == "desktop"
+    assert view.client_time <= view.received_at  # a clock 3 days ahead is clamped
+
+
+def test_a_valid_cid_identifies_the_contact(client, site, contact, drain):
+    post(client, beacon(site, c=make_cid(site.account_id, contact.id, 7)))
+    drain()
+    assert [v.contact_id for v in stored()] == [contact.id]
+
+
+@pytest.mark.parametrize("forge", ["tampered", "other_account", "unknown_contact", "garbage"])
+def test_a_bad_cid_identifies_nobody(client, site, contact, drain, forge):
+    if forge == "tampered":
+        token = make_cid(site.account_id, contact.id)
+        token = token[:30] + ("A" if token[30] != "A" else "B") + token[31:]
+    elif forge == "other_account":
+        token = make_cid(site.account_id + 1000, contact.id)
+    elif forge == "unknown_contact":
+        token = make_cid(site.account_id, contact.id + 1000)
+    else:
+        token = "not-a-token"
+    assert post(client, beacon(site, c=token)).status_code == 204
+    drain()
+    assert [v.contact_id for v in stored()] == [None]
+
+
+def test_a_contact_of_another_account_is_not_identified(client, site, drain):
+    other = make_user("other@else.example")
+    stranger = make_contact(other.account_id, "stranger@else.example")
+    post(client, beacon(site, c=make_cid(site.account_id, stranger.id)))
+    drain()
+    assert [v.contact_id for v in stored()] == [None]
+
+
+def test_the_same_event_is_stored_once(client, site, drain):
+    body = beacon(site)
+    post(client, body)
+    post(client, body)
+    drain()
+    post(client, body)
+    drain()
+    assert len(stored()) == 1
+
+
+def test_device_classes(client, site, drain):
+    post(client, beacon(site), user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Mobile/15E148")
+    post(client, beacon(site), user_agent="Mozilla/5.0 (iPad; CPU OS 17_0) AppleWebKit")
+    post(client, beacon(site), user_agent="Mozilla/5.0 (Linux; Android 14; SM-X200) AppleWebKit Safari")
+    drain()
+    assert sorted(v.device for v in stored()) == ["mobile", "tablet", "tablet"]
+
+
+@pytest.mark.parametrize("raw, status", [
+    ("{not json", 400),
+    ("[1, 2, 3]", 400),
+    ("", 400),
+    ("\xff\xfe", 400),
+    (json.dumps({"k": 5, "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1"}), 400),
+    (json.dumps({"u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1"}), 400),
+    (json.dumps({"k": "KEY", "u": "javascript:alert(1)", "v": "visitor-0001", "e": "event-xyz-1"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1",
+                 "ts": "yesterday"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "a b", "e": "event-xyz-1"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/" + "x" * 3000, "v": "visitor-0001", "e": "e-xyz-12"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1",
+                 "t": "x" * 9000}), 413),
+    (json.dumps({"k": "no-such-key", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1"}), 404),
+])
+def test_garbage_gets_a_4xx_and_nothing_is_queued(client, site, raw, status):
+    raw = raw.replace('"KEY"', json.dumps(site.site_key))
+    assert post(client, None, raw=raw).status_code == status
+    assert get_redis().xlen(EVENTS_STREAM) == 0
+
+
+def test_a_nine_kilobyte_body_is_refused(client, site):
+    response = post(client, None, raw="x" * 9 * 1024)
+    assert response.status_code == 413
+
+
+def test_json_content_type_and_preflight_work_too(client, site, drain):
+    assert client.options("/collect").status_code == 204
+    assert post(client, beacon(site), content_type="application/json").status_code == 204
+    assert drain() == 1
+
+
+@pytest.mark.parametrize("url", ["https://evil.example/", "https://notshop.example/", "https://shop.example.evil.example/"])
+def test_foreign_hosts_are_dropped_and_counted(client, site, drain, url):
+    assert post(client, beacon(site, u=url)).status_code == 204
+    drain()
+    assert stored() == []
+    assert dropped_counts(get_redis(), site.id) == {"foreign_host": 1}
+
+
+def test_subdomains_and_the_bare_domain_count_as_the_website(client, site, drain):
+    post(client, beacon(site, u="https://shop.example/"))
+    post(client, beacon(site, u="https://blog.shop.example/hello"))
+    drain()
+    assert sorted(v.host for v in stored()) == ["blog.shop.example", "shop.example"]
+
+
+def test_bots_are_dropped(client, site, drain):
+    post(client, beacon(site), user_agent="Mozilla/5.0 (compatible; Googlebot/2.1)")
+    post(client, beacon(site), user_agent="")
+    drain()
+    assert stored() == []
+    assert dropped_counts(get_redis(), site.id) == {"bot": 2}
+
+
+def test_a_disabled_site_drops_events_even_those_already_queued(client, site, drain, auth):
+    post(client, beacon(site))  # accepted while on
+    auth.client.post("/settings/tracking/enabled", data={"enabled": "0"})
+    drain()
+    assert stored() == []
+
+
+def test_a_script_title_is_stored_as_text_and_shown_escaped(client, site, contact, drain, auth):
+    post(client, beacon(site, t="<script>alert('x')</script>", c=make_cid(site.account_id, contact.id)))
+    drain()
+    assert stored()[0].title == "<script>alert('x')</script>"
+    page = auth.client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    assert "<script>alert(" not in page
+
+
+def test_floods_from_one_address_are_limited(client, site, app):
+    rate = app.config["INGEST_RATE_PER_ADDRESS"]
+    started = time.monotonic()
+    statuses = [post(client, beacon(site)).status_code for _ in range(rate * 15)]
+    refilled = rate * (time.monotonic() - started)
+    assert statuses.count(204) <= rate * 10 + refilled + 1  # the burst, plus what the rate refilled
+    assert statuses.count(429) >= rate * 5 - refilled - 1
+    assert post(client, beacon(site), address="198.51.100.7").status_code == 204
+
+
+def test_no_ip_address_is_stored(client, site, drain):
+    post(client, beacon(site), address="203.0.113.77")
+    drain()
+    row = db.session.execute(select(PageView.__table__)).mappings().one()
+    assert "203.0.113.77" not in json.dumps({k: str(v) for k, v in row.items()})
+
+
+def test_identified_views_reach_the_hook(client, site, contact, drain):
+    from app.tracking import hooks
+
+    received = []
+    handler = hooks.on_identified_page_views(received.extend)
+    try:
+        post(client, beacon(site, c=make_cid(site.account_id, contact.id)))
+        post(client, beacon(site))
+        drain()
+    finally:
+        hooks._handlers.remove(handler)
+    assert [(v.contact_id, v.path) for v in received] == [(contact.id, "/pricing")]
+    assert db.session.scalar(select(func.count()).select_from(PageView)) == 2

@@ -1,0 +1,74 @@
+"""The event consumer that runs beside the RQ worker in `python -m worker`, in its own process:
+it drains the beacon stream in batches and enqueues the periodic jobs when they are due.
+
+A process rather than a thread, because the RQ worker fork()s a work horse per job and a fork
+taken while another thread holds a lock (a connection pool's, logging's) can hang the child.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import signal
+import time
+
+from app.extensions import db
+from app.queues import get_redis
+from app.tracking import events
+from worker.schedule import enqueue_due_jobs
+
+log = logging.getLogger("worker.consumer")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def run(burst: bool = False) -> None:
+    from worker import get_app
+
+    stopping = False
+
+    def on_term(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    with get_app().app_context():
+        redis = get_redis()
+        consumer = events.consumer_name()
+        events.ensure_group(redis)
+        while not stopping:
+            try:
+                enqueue_due_jobs(redis)
+                handled = events.drain_once(redis, consumer, block_ms=None if burst else 1000)
+            except Exception:  # a database or Redis outage: entries stay pending, try again
+                log.exception("storing events failed; retrying in a second")
+                db.session.rollback()
+                time.sleep(1)
+                continue
+            finally:
+                db.session.remove()
+            if burst and not handled:
+                return
+
+
+def start(burst: bool = False) -> multiprocessing.Process:
+    process = multiprocessing.get_context("fork").Process(target=run, args=(burst,), name="event-consumer")
+    process.start()
+    return process
+
+
+def stop(process: multiprocessing.Process, timeout: float = 15) -> None:
+    if process.is_alive():
+        process.terminate()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()

@@ -1,0 +1,18 @@
+"""Periodic jobs: enqueued by whichever worker sees them due first (a Redis key per period)."""
+from __future__ import annotations
+
+from app.queues import PERIODIC, get_queue
+
+# (job, every N seconds)
+PERIODIC_JOBS = [
+    ("worker.jobs.delete_expired_anonymous_events", 3600),
+]
+
+
+def enqueue_due_jobs(redis) -> list[str]:
+    enqueued = []
+    for job, every in PERIODIC_JOBS:
+        if redis.set(f"footfall:periodic:{job}", 1, nx=True, ex=every):
+            get_queue(PERIODIC).enqueue(job)
+            enqueued.append(job)
+    return enqueued
