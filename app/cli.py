@@ -2,26 +2,51 @@
 import click
 from flask import Flask
 
-from app.extensions import db
-
-DEMO_EMAIL = "demo@example.com"
-DEMO_PASSWORD = "footfall-demo"
-
-
-def ensure_demo_account() -> bool:
-    """Create the demo account unless it exists; returns whether it was created."""
-    from app import accounts
-
-    if accounts.find_user(DEMO_EMAIL):
-        return False
-    accounts.register(DEMO_EMAIL, DEMO_PASSWORD, "Demo Shop")
-    db.session.commit()
-    return True
+from app.demo import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo_account
 
 
 def register_commands(app: Flask) -> None:
     @app.cli.command("create-demo")
     def create_demo():
         """Create the demo account (idempotent)."""
-        created = ensure_demo_account()
-        click.echo(f"{'Created' if created else 'Kept'} demo account {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        ensure_demo_account()
+        click.echo(f"Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+
+    @app.cli.command("delete-anonymous-events")
+    def delete_anonymous_events():
+        """Delete anonymous page views older than each account's retention (the hourly job, now)."""
+        from app.tracking.retention import delete_expired_anonymous
+
+        deleted = delete_expired_anonymous()
+        click.echo(f"Deleted {sum(deleted.values())} anonymous page views in {len(deleted)} accounts.")
+
+    @app.cli.command("tag-link")
+    @click.argument("user_email")
+    @click.argument("contact_email")
+    @click.option("--url", default=None, help="the page to link to (default: the account's website)")
+    @click.option("--channel", type=click.Choice(["email", "sms", "test"]), default="test")
+    def tag_link(user_email, contact_email, url, channel):
+        """Print a link tagged with a cid for CONTACT_EMAIL, in the account of USER_EMAIL."""
+        from app import accounts, contacts
+        from app.messaging.links import tag_url
+        from app.tracking.cid import make_cid
+        from app.tracking.setup import get_site
+
+        user = accounts.find_user(user_email)
+        if user is None:
+            raise click.ClickException(f"no user {user_email}")
+        contact = contacts.find_by_email(user.account_id, contact_email)
+        if contact is None:
+            raise click.ClickException(f"no contact {contact_email} in that account")
+        site = get_site(user.account_id)
+        target = url or (site.website_url + "/" if site else None)
+        if not target:
+            raise click.ClickException("the account has no tracked website; pass --url")
+        click.echo(tag_url(target, make_cid(user.account_id, contact.id, channel=channel)))
+
+    @app.cli.command("new-cid-key")
+    def new_cid_key():
+        """Print a new cid key. Rotation: CID_KEYS=new,old — old links keep working until old is removed."""
+        from app.tracking.cid import new_key
+
+        click.echo(new_key())

@@ -33,6 +33,8 @@ class Settings:
     # Beacons per second accepted from one address and for one site, per web process.
     INGEST_RATE_PER_ADDRESS: int = 20
     INGEST_RATE_PER_SITE: int = 2000
+    # A stream entry left unacknowledged this long by a consumer (killed mid-batch) is taken over.
+    EVENTS_CLAIM_IDLE_MS: int = 30_000
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_LOCK_SECONDS: int = 300
     extra: dict = field(default_factory=dict)
@@ -81,6 +83,7 @@ class Settings:
             "CID_KEYS": self.CID_KEYS,
             "INGEST_RATE_PER_ADDRESS": self.INGEST_RATE_PER_ADDRESS,
             "INGEST_RATE_PER_SITE": self.INGEST_RATE_PER_SITE,
+            "EVENTS_CLAIM_IDLE_MS": self.EVENTS_CLAIM_IDLE_MS,
             "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
             "SESSION_COOKIE_HTTPONLY": True,

@@ -16,6 +16,7 @@ from pathlib import Path
 from app.config import INSTANCE_DIR
 
 DEFAULT_PORT = 5000
+DEFAULT_DEMO_SITE_PORT = 5001
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -64,17 +65,20 @@ def wait_for_redis(url: str, process: subprocess.Popen | None = None, timeout: f
     raise RuntimeError(f"Redis at {url} did not answer within {timeout:.0f}s")
 
 
-def prepare_database() -> None:
-    """Apply migrations and create the demo account."""
+def prepare_database(demo_port: int, public_url: str) -> tuple[str, str]:
+    """Apply migrations, create the demo account tracking the demo website; (embed code, a tagged link)."""
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.cli import ensure_demo_account
+    from app.demo import demo_link, ensure_demo_account
+    from app.tracking.setup import embed_code, get_site
 
     app = create_app()
     with app.app_context():
         upgrade()
-        ensure_demo_account()
+        website = f"http://127.0.0.1:{demo_port}"
+        user = ensure_demo_account(website)
+        return embed_code(get_site(user.account_id), public_url), demo_link(user, website)
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -90,7 +94,7 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def main() -> int:
-    from app.cli import DEMO_EMAIL, DEMO_PASSWORD
+    from app.demo import DEMO_EMAIL, DEMO_PASSWORD, DemoWebsite
 
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     started: list[subprocess.Popen] = []
@@ -110,9 +114,11 @@ def main() -> int:
             os.environ["REDIS_URL"] = env["REDIS_URL"]
         else:
             wait_for_redis(env["REDIS_URL"])
-        prepare_database()
         port = int(env.get("PORT") or free_port(DEFAULT_PORT))
         env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+        demo_port = int(env.get("DEMO_SITE_PORT") or free_port(DEFAULT_DEMO_SITE_PORT))
+        code, link = prepare_database(demo_port, env["PUBLIC_URL"])
+        demo_site = DemoWebsite(code, demo_port).start()
         # Own sessions: Ctrl-C reaches only this supervisor, which stops web, worker, then Redis.
         started.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=True))
         started.append(subprocess.Popen(
@@ -120,6 +126,8 @@ def main() -> int:
              "--no-reload"], env=env, start_new_session=True))
         print(f"\nFootfall is running at http://127.0.0.1:{port}\n"
               f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
+              f"Demo website (tracked by the demo account): {demo_site.url}\n"
+              f"A link that identifies you as the demo contact Ada Lovelace:\n  {link}\n"
               "Press Ctrl-C to stop.\n", flush=True)
         while not stopping:
             if any(process.poll() is not None for process in started):

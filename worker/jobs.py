@@ -2,7 +2,7 @@
 from rq import get_current_job
 
 from app.messaging import mail
-from app.tracking import retention
+from app.tracking import retention, setup
 from worker import job_context
 
 
@@ -22,3 +22,9 @@ def delete_expired_anonymous_events() -> dict[int, int]:
     """Delete anonymous page views older than each account's retention."""
     with job_context():
         return retention.delete_expired_anonymous()
+
+
+def check_installation(site_id: int) -> dict | None:
+    """Fetch the site's website and record whether the embed code is installed."""
+    with job_context() as app:
+        return setup.run_install_check(site_id, allow_private=app.config["FOOTFALL_ENV"] != "production")

@@ -3,7 +3,7 @@ them idempotently, acknowledge them, and hand identified page views to the hook.
 
 Reliability: entries are acknowledged only after the batch is committed, so a worker killed
 mid-batch leaves them pending; another consumer (or the same one restarted) claims entries idle
-for longer than CLAIM_IDLE_MS. The unique event id makes a second store of the same entry a no-op.
+for longer than EVENTS_CLAIM_IDLE_MS. The unique event id makes a second store of the same entry a no-op.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from flask import current_app
 from redis.exceptions import ResponseError
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,7 +28,6 @@ from app.tracking.urls import site_host
 
 GROUP = "store"
 BATCH_SIZE = 500
-CLAIM_IDLE_MS = 30_000
 MAX_CLOCK_SKEW = timedelta(days=1)
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.I)
@@ -48,7 +48,7 @@ def ensure_group(redis) -> None:
 
 def read_batch(redis, consumer: str, count: int = BATCH_SIZE, block_ms: int | None = 1000):
     """Entries left pending by a dead consumer first, then new ones: [(entry id, record)]."""
-    claimed = redis.xautoclaim(EVENTS_STREAM, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS,
+    claimed = redis.xautoclaim(EVENTS_STREAM, GROUP, consumer, min_idle_time=current_app.config["EVENTS_CLAIM_IDLE_MS"],
                                start_id="0-0", count=count)
     entries = [entry for entry in claimed[1] if entry and entry[1]]
     if not entries:

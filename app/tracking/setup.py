@@ -1,6 +1,7 @@
 """Settings → Website tracking: activation, the embed code, status, turning off, editing, sharing."""
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,10 +10,16 @@ from email_validator import EmailNotValidError, validate_email
 from flask import render_template
 from sqlalchemy import or_, select
 
+from app import contacts
 from app.extensions import db
+from app.messaging.links import tag_url
 from app.messaging.mail import queue_email
 from app.models import Email, PageView, TrackingAuditEntry, TrackingSite, User
 from app.models.types import utcnow
+from app.queues import DEFAULT, enqueue, get_redis
+from app.tracking.cid import make_cid
+from app.tracking.install_check import check_installation
+from app.tracking.retention import MAX_RETENTION_DAYS
 from app.tracking.urls import site_host
 
 TERMS_VERSION = "2026-11-01"
@@ -20,6 +27,7 @@ RECEIVING_WINDOW = timedelta(days=7)
 TERMS_REQUIRED = "Tick the box to agree to the tracking terms before you continue."
 MAX_DEVELOPER_RECIPIENTS = 10
 MAX_NOTE_LENGTH = 1000
+INSTALL_CHECK_TTL = 24 * 3600
 
 
 class SetupError(ValueError):
@@ -187,9 +195,66 @@ _AUDIT_PHRASES = {
     "turned_on": "Tracking turned on",
     "website_changed": "Website changed: {detail}",
     "code_sent": "Code sent to {detail}",
+    "privacy_changed": "Privacy settings changed: {detail}",
 }
 
 
 def describe(entry: TrackingAuditEntry) -> str:
     phrase = _AUDIT_PHRASES.get(entry.action, entry.action)
     return phrase.format(detail=entry.detail)
+
+
+def update_privacy(site: TrackingSite, user: User, *, respect_privacy_signals: bool, retention_days) -> None:
+    """The account's privacy settings: browser signals, and how long anonymous views are kept."""
+    try:
+        days = int(retention_days)
+    except (TypeError, ValueError):
+        days = 0
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise SetupError(f"Keep anonymous page views between 1 and {MAX_RETENTION_DAYS} days.", "retention_days")
+    changes = []
+    if site.respect_privacy_signals != respect_privacy_signals:
+        site.respect_privacy_signals = respect_privacy_signals
+        changes.append("browser privacy signals " + ("respected" if respect_privacy_signals else "ignored"))
+    if site.anonymous_retention_days != days:
+        site.anonymous_retention_days = days
+        changes.append(f"anonymous page views kept {days} days")
+    if changes:
+        _audit(site, user, "privacy_changed", ", ".join(changes))
+
+
+def send_test_link(site: TrackingSite, user: User, public_url: str) -> Email:
+    """Email the user a link to their website tagged for them as a contact, to check identification."""
+    contact = contacts.contact_for_user(site.account_id, user.email)
+    link = tag_url(site.website_url + "/", make_cid(site.account_id, contact.id, channel="test"))
+    context = dict(site=site, link=link, contact=contact, settings_url=f"{public_url}/settings/tracking")
+    return queue_email(account_id=site.account_id, sent_by_id=user.id, kind="test_link", to_address=user.email,
+                       subject=f"Your Footfall test link for {site.website_url}",
+                       text_body=render_template("emails/test_link.txt", **context),
+                       html_body=render_template("emails/test_link.html", **context))
+
+
+def _install_check_key(site: TrackingSite) -> str:
+    return f"footfall:install-check:{site.id}"
+
+
+def request_install_check(site: TrackingSite) -> None:
+    """Queue a fetch of the website (a job: it may take seconds); the result replaces the last one."""
+    get_redis().set(_install_check_key(site), json.dumps({"outcome": "pending"}), ex=INSTALL_CHECK_TTL)
+    enqueue("worker.jobs.check_installation", site.id, queue=DEFAULT, job_id=f"install-check-{site.id}")
+
+
+def install_check_result(site: TrackingSite) -> dict | None:
+    raw = get_redis().get(_install_check_key(site))
+    return json.loads(raw) if raw else None
+
+
+def run_install_check(site_id: int, *, allow_private: bool) -> dict | None:
+    site = db.session.get(TrackingSite, site_id)
+    if site is None:
+        return None
+    result = check_installation(site.website_url, site.site_key, allow_private=allow_private)
+    stored = {"outcome": result.outcome, "message": result.message, "final_url": result.final_url,
+              "checked_at": utcnow().isoformat(timespec="seconds")}
+    get_redis().set(_install_check_key(site), json.dumps(stored), ex=INSTALL_CHECK_TTL)
+    return stored

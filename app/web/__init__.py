@@ -9,6 +9,6 @@ def public_url() -> str:
     return current_app.config["PUBLIC_URL"] or request.url_root.rstrip("/")
 
 
-def page_or_fragment(page: str, fragment: str, status_code: int = 200, **context):
+def page_or_fragment(page: str, fragment: str, status_code: int = 200, /, **context):
     """A URL returns a page, or for htmx only the fragment that changed (DESIGN.md, convention 5)."""
     return render_template(fragment if htmx else page, **context), status_code

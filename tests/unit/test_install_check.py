@@ -6,7 +6,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -182,14 +182,13 @@ def connections(monkeypatch) -> list[tuple[str, int]]:
 
 
 @pytest.fixture
-def public_test_host(monkeypatch) -> Callable[[str], bool]:
+def public_test_host(monkeypatch) -> None:
     """Makes names under .test resolve to 127.0.0.1 and that one address count as public, so the
     local server stands in for a website on the internet; everything else is judged as usual."""
     real_resolve, real_is_public = install_check._resolve, install_check.is_public_address
     monkeypatch.setattr(install_check, "_resolve",
                         lambda host, port: ["127.0.0.1"] if host.endswith(".test") else real_resolve(host, port))
     monkeypatch.setattr(install_check, "is_public_address", lambda ip: ip == "127.0.0.1" or real_is_public(ip))
-    return real_is_public
 
 
 def check(url: str, **options) -> install_check.InstallCheckResult:

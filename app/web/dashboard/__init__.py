@@ -1,8 +1,8 @@
-"""The home page."""
+"""The home page: the tracking status and the tracking dashboard."""
 from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
-from app.tracking import setup
+from app.tracking import reports, setup
 
 bp = Blueprint("dashboard", __name__)
 
@@ -10,7 +10,12 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 @login_required
 def index():
-    """Renders the dashboard: the tracking status and where to go next."""
-    site = setup.get_site(current_user.account_id)
-    status = setup.status(site) if site else None
-    return render_template("dashboard/index.html", site=site, status=status)
+    """Renders the dashboard: status, page views per day, top pages, identified visitors."""
+    account_id = current_user.account_id
+    site = setup.get_site(account_id)
+    if site is None:
+        return render_template("dashboard/index.html", site=None)
+    days = reports.views_per_day(account_id)
+    return render_template("dashboard/index.html", site=site, status=setup.status(site), days=days,
+                           peak=max([day.total for day in days] + [1]), top_pages=reports.top_pages(account_id),
+                           visitors=reports.identified_visitors(account_id))

@@ -2,10 +2,10 @@
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, StringField, TextAreaField, URLField
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLField
 
 from app.extensions import db, htmx
-from app.tracking import setup
+from app.tracking import retention, setup
 from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
 from app.web import page_or_fragment, public_url
 
@@ -19,6 +19,11 @@ class WebsiteForm(FlaskForm):
 
 class EditWebsiteForm(FlaskForm):
     website_url = URLField("Website URL")
+
+
+class PrivacyForm(FlaskForm):
+    respect_privacy_signals = BooleanField("Respect browser privacy signals (Global Privacy Control, Do Not Track)")
+    retention_days = IntegerField("Keep anonymous page views for (days)")
 
 
 class SendToDeveloperForm(FlaskForm):
@@ -51,7 +56,11 @@ def _context(site, **extra) -> dict:
     if site is not None:
         context.update(status=setup.status(site), code=setup.embed_code(site, public_url()),
                        audit=setup.audit_trail(site), describe=setup.describe,
-                       deliveries=setup.recent_developer_emails(site))
+                       deliveries=setup.recent_developer_emails(site),
+                       install_check=setup.install_check_result(site),
+                       retention_run=retention.last_run(site.account_id),
+                       privacy_form=PrivacyForm(formdata=None, respect_privacy_signals=site.respect_privacy_signals,
+                                                retention_days=site.anonymous_retention_days))
     context.update(extra)
     return context
 
@@ -182,3 +191,43 @@ def audit():
     """Renders the audit trail of tracking changes."""
     site = _site_or_404()
     return render_template("settings/_audit.html", audit=setup.audit_trail(site), describe=setup.describe)
+
+
+@bp.post("/tracking/privacy")
+def privacy():
+    """Saves the privacy settings; renders them with a confirmation or the error."""
+    site = _site_or_404()
+    form = PrivacyForm()
+    try:
+        setup.update_privacy(site, current_user, respect_privacy_signals=bool(form.respect_privacy_signals.data),
+                             retention_days=request.form.get("retention_days"))
+    except setup.SetupError as error:
+        form.retention_days.errors = [str(error)]
+        return page_or_fragment("settings/tracking.html", "settings/_privacy.html", 422,
+                                **_context(site, privacy_form=form))
+    db.session.commit()
+    return page_or_fragment("settings/tracking.html", "settings/_privacy.html", **_context(site, saved=True))
+
+
+@bp.post("/tracking/test-link")
+def test_link():
+    """Emails the signed-in user a link to the website tagged for them; renders the confirmation."""
+    site = _site_or_404()
+    email = setup.send_test_link(site, current_user, public_url())
+    db.session.commit()
+    return render_template("settings/_test_link.html", site=site, sent_to=email.to_address, email=email)
+
+
+@bp.post("/tracking/check")
+def check_installation():
+    """Queues a check of the website for the embed code; renders the pending result."""
+    site = _site_or_404()
+    setup.request_install_check(site)
+    return render_template("settings/_install_check.html", site=site, install_check=setup.install_check_result(site))
+
+
+@bp.get("/tracking/check")
+def install_check():
+    """Renders the result of the last installation check (polled while pending)."""
+    site = _site_or_404()
+    return render_template("settings/_install_check.html", site=site, install_check=setup.install_check_result(site))

@@ -1,0 +1,44 @@
+"""`python -m tests.benchmarks [NAME]`: run every benchmark, or the one named, each in a fresh
+environment (its own SQLite database and Redis). Figures go to stdout as `metric value` lines,
+everything else to stderr; the exit status is 1 if a benchmark failed, 2 on a usage error."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ("snippet", "ingest", "worker")
+USAGE = f"usage: python -m tests.benchmarks [{'|'.join(BENCHMARKS)}]"
+
+
+def formatted(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.3f}"
+
+
+def main(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    if len(argv) > 1 or (argv and argv[0] not in BENCHMARKS):
+        print(USAGE, file=sys.stderr)
+        return 2
+    from tests.benchmarks.harness import BenchmarkFailed, environment, log
+
+    failed = []
+    for name in argv or BENCHMARKS:
+        # Each module has run(env) -> {metric: value}; its docstring says what it measures.
+        module = importlib.import_module(f"tests.benchmarks.{name}")
+        log(f"benchmark {module.__doc__.strip().splitlines()[0]}")
+        try:
+            with environment() as env:
+                metrics = module.run(env)
+        except BenchmarkFailed as failure:
+            log(f"benchmark {name} FAILED: {failure}")
+            failed.append(name)
+            continue
+        for metric, value in metrics.items():
+            print(f"{metric} {formatted(value)}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,168 @@
+"""ingest: POST /collect requests per second under gunicorn, over a hello-world route of the same
+app (targets: ingest_vs_hello_ratio ≥ 0.6, redis_commands_per_beacon ≤ 2).
+
+Both routes get the same load generator: CLIENTS processes, each with one keep-alive connection
+and one request in flight, for RUN_SECONDS. Runs alternate hello, collect, hello, collect… so
+that other load on the shared machine falls on both alike, and the medians are reported.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+
+from redis import Redis
+
+from app import create_app
+from app.config import PROJECT_ROOT
+from app.devserver import stop
+from tests.benchmarks.harness import BROWSER, WEBSITE, BenchmarkFailed, Environment, create_site, log
+from tests.support import free_port, wait_until
+
+WORKERS = 2
+WORKER_CLASS = "gthread"
+CLIENTS = 4
+RUNS = 3
+RUN_SECONDS = 3.0
+WARMUP_SECONDS = 1.0
+UNLIMITED = 10**9
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_s: float
+    statuses: Counter
+
+
+def hello_request(tag: str) -> tuple[str, str, bytes | None, dict[str, str]]:
+    return "GET", "/bench/hello", None, {"User-Agent": BROWSER}
+
+
+def collect_request(site_key: str, tag: str) -> tuple[str, str, bytes | None, dict[str, str]]:
+    """A page-view beacon as the embed code sends it; `tag` makes its event id unique."""
+    beacon = {"k": site_key, "u": f"{WEBSITE}/pricing", "t": "Pricing", "r": "", "v": "visitor-0001", "c": "",
+              "e": f"bench-{tag}", "ts": int(time.time() * 1000)}
+    return "POST", "/collect", json.dumps(beacon).encode(), {"Content-Type": "text/plain;charset=UTF-8",
+                                                             "User-Agent": BROWSER}
+
+
+def _client(port: int, make_request, tag: str, seconds: float, barrier, results) -> None:
+    """One load process: requests back to back on one connection; reports statuses and its rate."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    statuses: Counter = Counter()
+    sent = 0
+    barrier.wait(timeout=30)
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        method, path, body, headers = make_request(f"{tag}-{sent:07d}")
+        try:
+            connection.request(method, path, body, headers)
+            response = connection.getresponse()
+            response.read()
+            statuses[response.status] += 1
+        except (OSError, http.client.HTTPException) as error:
+            statuses[type(error).__name__] += 1
+            connection.close()
+        sent += 1
+    results.put((statuses, sent / elapsed))
+
+
+def load(port: int, make_request, seconds: float, label: str) -> Load:
+    """Run the load generator against one route; the barrier starts every client at once."""
+    # fork: the clients need nothing but this module's functions, and start at once.
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(CLIENTS)
+    results = context.Queue()
+    clients = [context.Process(target=_client, args=(port, make_request, f"{label}-c{index}", seconds, barrier,
+                                                     results)) for index in range(CLIENTS)]
+    for client in clients:
+        client.start()
+    try:
+        outcomes = [results.get(timeout=seconds + 60) for _ in clients]
+    finally:
+        for client in clients:
+            client.join(5)
+            if client.is_alive():
+                client.kill()
+                client.join()
+    return Load(sum(rate for _, rate in outcomes), sum((statuses for statuses, _ in outcomes), Counter()))
+
+
+def expect(result: Load, status: int, route: str) -> None:
+    if set(result.statuses) != {status}:
+        raise BenchmarkFailed(f"{route} answered {dict(result.statuses)}, not only {status}")
+
+
+def redis_commands(redis: Redis) -> int:
+    """Commands Redis ran since CONFIG RESETSTAT, less the INFO and CONFIG calls measuring them."""
+    return sum(stats["calls"] for name, stats in redis.info("commandstats").items()
+               if name.removeprefix("cmdstat_").split("|")[0] not in ("info", "config"))
+
+
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", "/bench/hello")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def gunicorn(env: Environment, port: int):
+    """tests/benchmarks/ingest_app.py under gunicorn on 127.0.0.1:port, rate limits out of the way."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", WORKER_CLASS,
+         "--bind", f"127.0.0.1:{port}", "--chdir", str(PROJECT_ROOT), "--log-level", "warning",
+         "tests.benchmarks.ingest_app:app"],
+        env=env.child_environ(INGEST_RATE_PER_ADDRESS=UNLIMITED, INGEST_RATE_PER_SITE=UNLIMITED))
+    try:
+        wait_until(lambda: server.poll() is not None or _answers(port), timeout=30)
+        if server.poll() is not None:
+            raise BenchmarkFailed(f"gunicorn exited with {server.returncode}")
+        yield
+    finally:
+        stop([server])
+
+
+def run(env: Environment) -> dict[str, float]:
+    app = create_app(env.app_config())
+    with app.app_context():
+        site_key = create_site()
+    collect = partial(collect_request, site_key)
+    redis = Redis.from_url(env.redis_url)
+    port = free_port()
+    hello_rates, collect_rates, commands_per_beacon = [], [], []
+    with gunicorn(env, port):
+        # Every worker's database and Redis connections and site cache are made before timing.
+        expect(load(port, hello_request, WARMUP_SECONDS, "warmup"), 200, "/bench/hello")
+        expect(load(port, collect, WARMUP_SECONDS, "warmup"), 204, "/collect")
+        for run_index in range(RUNS):
+            hello = load(port, hello_request, RUN_SECONDS, f"hello{run_index}")
+            expect(hello, 200, "/bench/hello")
+            redis.config_resetstat()
+            beacons = load(port, collect, RUN_SECONDS, f"run{run_index}")
+            commands = redis_commands(redis)
+            expect(beacons, 204, "/collect")
+            hello_rates.append(hello.requests_per_s)
+            collect_rates.append(beacons.requests_per_s)
+            commands_per_beacon.append(commands / beacons.statuses[204])
+            log(f"run {run_index + 1}/{RUNS}: hello {hello.requests_per_s:.0f}/s, "
+                f"collect {beacons.requests_per_s:.0f}/s, {commands_per_beacon[-1]:.3f} Redis commands a beacon")
+    ingest_rate, hello_rate = statistics.median(collect_rates), statistics.median(hello_rates)
+    return {
+        "ingest_requests_per_s": ingest_rate,
+        "hello_requests_per_s": hello_rate,
+        "ingest_vs_hello_ratio": ingest_rate / hello_rate,
+        "redis_commands_per_beacon": statistics.median(commands_per_beacon),
+    }
