@@ -6,6 +6,7 @@ import sqlite3
 from flask import Flask, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
@@ -39,6 +40,10 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=str(PROJECT_ROOT / "static"))
     app.config.update(settings.flask_config())
     app.jinja_env.add_extension("jinja2.ext.do")
+    if app.config["PROXY_COUNT"]:
+        # Behind a load balancer: the visitor's address (rate limits) and scheme come from its headers.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 

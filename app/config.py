@@ -26,6 +26,8 @@ class Settings:
     MAIL_URL: str = ""
     MAIL_FROM: str = "Footfall <no-reply@footfall.localhost>"
     PUBLIC_URL: str = ""
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    PROXY_COUNT: int = 0
     # Seconds between delivery attempts of an email; their count bounds the retries.
     MAIL_RETRY_DELAYS: str = "10,60,300"
     # Comma-separated base64url AES-256 keys for cid tokens: the first encrypts, all decrypt.
@@ -80,6 +82,7 @@ class Settings:
             "MAIL_FROM": self.MAIL_FROM,
             "MAIL_RETRY_DELAYS": [int(delay) for delay in self.MAIL_RETRY_DELAYS.split(",") if delay.strip()],
             "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
+            "PROXY_COUNT": self.PROXY_COUNT,
             "CID_KEYS": self.CID_KEYS,
             "INGEST_RATE_PER_ADDRESS": self.INGEST_RATE_PER_ADDRESS,
             "INGEST_RATE_PER_SITE": self.INGEST_RATE_PER_SITE,

@@ -178,3 +178,12 @@ def drain(app):
         db.session.rollback()
         return handled
     return run
+
+
+@pytest.fixture
+def intruder(app):
+    """A client signed in to a second, unrelated account."""
+    make_user("intruder@other.example", account_name="Other")
+    client = app.test_client()
+    assert Auth(client).login("intruder@other.example").status_code == 302
+    return client

@@ -156,8 +156,16 @@ def push_event(redis, record: str) -> None:
     redis.xadd(EVENTS_STREAM, {"d": record}, maxlen=STREAM_MAX_LENGTH, approximate=True)
 
 
+DROPPED_TTL = 7 * 24 * 3600
+
+
 def count_dropped(redis, site_id: int, reason: str) -> None:
-    redis.hincrby(f"footfall:dropped:{site_id}", reason, 1)
+    """Count a dropped beacon by reason; the counts fade a week after the last drop."""
+    key = f"footfall:dropped:{site_id}"
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.hincrby(key, reason, 1)
+        pipe.expire(key, DROPPED_TTL)
+        pipe.execute()
 
 
 def dropped_counts(redis, site_id: int) -> dict[str, int]:

@@ -18,6 +18,7 @@ from app.models import Email, PageView, TrackingAuditEntry, TrackingSite, User
 from app.models.types import utcnow
 from app.queues import DEFAULT, enqueue, get_redis
 from app.tracking.cid import make_cid
+from app.tracking.ingest import dropped_counts
 from app.tracking.install_check import check_installation
 from app.tracking.retention import MAX_RETENTION_DAYS
 from app.tracking.urls import site_host
@@ -110,6 +111,8 @@ class Status:
     label: str
     last_event_at: datetime | None = None
     last_event_path: str | None = None
+    # Beacons dropped lately because their page was not on the website: a wrong address, often.
+    foreign_pages: int = 0
 
 
 def last_event(site: TrackingSite) -> PageView | None:
@@ -128,6 +131,7 @@ def last_event(site: TrackingSite) -> PageView | None:
 def status(site: TrackingSite, now: datetime | None = None) -> Status:
     event = last_event(site)
     seen = dict(last_event_at=event.received_at, last_event_path=event.path) if event else {}
+    seen["foreign_pages"] = dropped_counts(get_redis(), site.id).get("foreign_host", 0)
     if not site.enabled:
         return Status("disabled", "Disabled", **seen)
     if event and event.received_at >= (now or utcnow()) - RECEIVING_WINDOW:

@@ -207,3 +207,32 @@ def test_identified_views_reach_the_hook(client, site, contact, drain):
         hooks._handlers.remove(handler)
     assert [(v.contact_id, v.path) for v in received] == [(contact.id, "/pricing")]
     assert db.session.scalar(select(func.count()).select_from(PageView)) == 2
+
+
+def test_behind_a_proxy_the_forwarded_address_is_rate_limited(database_url, redis_url):
+    from app import create_app
+    from tests.conftest import base_config, empty_database
+    from app.tracking import setup
+
+    app = create_app(base_config(database_url, redis_url, PROXY_COUNT=1))
+    with app.app_context():
+        try:
+            site = setup.activate(make_user(), "https://www.shop.example", terms_accepted=True)
+            db.session.commit()
+            client = app.test_client()
+            flood = [client.post("/collect", data=json.dumps(beacon(site)),
+                                 headers={"User-Agent": BROWSER, "X-Forwarded-For": "203.0.113.1"}).status_code
+                     for _ in range(app.config["INGEST_RATE_PER_ADDRESS"] * 15)]
+            other = client.post("/collect", data=json.dumps(beacon(site)),
+                                headers={"User-Agent": BROWSER, "X-Forwarded-For": "198.51.100.2"})
+            assert flood.count(429) > 0 and other.status_code == 204
+        finally:
+            db.session.remove()
+            empty_database()
+            get_redis().flushdb()
+
+
+def test_the_status_tells_about_pages_from_another_website(client, site, auth):
+    post(client, beacon(site, u="https://old-shop.example/"))
+    body = auth.client.get("/settings/tracking/status").get_data(as_text=True)
+    assert "1 page view from pages outside https://www.shop.example were ignored" in body

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import Email, TrackingSite
-from tests.conftest import HX, Auth, make_user
+from tests.conftest import HX
 from tests.integration.test_tracking_setup import finished_site
 from tests.support import free_port, smtp_server
 
@@ -107,14 +107,12 @@ def test_an_over_long_note_is_refused(auth):
     assert response.status_code == 422 and "Keep the note under" in response.get_data(as_text=True)
 
 
-def test_another_account_cannot_read_the_outbox(auth, app, run_jobs):
+def test_another_account_cannot_read_the_outbox(auth, intruder, run_jobs):
     finished_site(auth.client)
     send(auth.client)
     run_jobs()
     email_id = db.session.scalar(select(Email.id))
-    make_user("intruder@other.example")
-    other = app.test_client()
-    Auth(other).login("intruder@other.example")
+    other = intruder
     assert other.get(f"/outbox/{email_id}").status_code == 404
     assert other.get(f"/outbox/{email_id}/html").status_code == 404
     assert "dev@agency.example" not in other.get("/outbox/").get_data(as_text=True)

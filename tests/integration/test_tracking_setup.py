@@ -85,14 +85,10 @@ def test_step_one_records_the_acceptance_and_shows_the_code(auth, user):
     assert 'aria-current="step">2. Install the code' in body
 
 
-def test_site_keys_are_random(auth, client, app):
+def test_site_keys_are_random(auth, intruder):
     activate(auth.client)
     first = db.session.scalar(select(TrackingSite)).site_key
-    from tests.conftest import Auth, make_user
-    make_user("second@other.example")
-    other = app.test_client()
-    Auth(other).login("second@other.example")
-    activate(other, url="https://other.example")
+    activate(intruder, url="https://other.example")
     db.session.rollback()
     keys = set(db.session.scalars(select(TrackingSite.site_key)))
     assert len(keys) == 2 and first in keys
@@ -204,12 +200,9 @@ def test_full_page_without_htmx(auth):
     assert "HX-Request" in response.headers["Vary"]
 
 
-def test_a_second_account_sees_only_its_own_setup(auth, app):
+def test_a_second_account_sees_only_its_own_setup(auth, intruder):
     finished_site(auth.client)
-    from tests.conftest import Auth, make_user
-    make_user("intruder@other.example")
-    other = app.test_client()
-    Auth(other).login("intruder@other.example")
+    other = intruder
     page = other.get("/settings/tracking").get_data(as_text=True)
     assert "shop.example" not in page and 'aria-current="step">1.' in page
     for method, path in [("get", "/settings/tracking/status"), ("get", "/settings/tracking/website/edit"),

@@ -11,7 +11,7 @@ from app.models import Email, PageView, TrackingSite
 from app.models.types import utcnow
 from app.tracking import reports
 from app.tracking.cid import read_cid
-from tests.conftest import HX, Auth, make_contact, make_user
+from tests.conftest import HX, make_contact
 from tests.integration.test_tracking_setup import add_page_view
 from tests.support import free_port
 
@@ -32,22 +32,17 @@ def test_dashboard_counts_identified_and_anonymous_per_day(auth, site, contact):
     assert "Ada Lovelace" in page
 
 
-def test_top_pages_and_visitors_are_per_account(auth, site, contact, app):
+def test_top_pages_and_visitors_are_per_account(auth, site, contact, intruder):
     add_page_view(site, path="/secret-offer", contact_id=contact.id)
-    make_user("other@else.example")
-    other = app.test_client()
-    Auth(other).login("other@else.example")
-    page = other.get("/").get_data(as_text=True)
+    page = intruder.get("/").get_data(as_text=True)
     assert "/secret-offer" not in page and "Ada" not in page
 
 
-def test_contact_timeline_and_isolation(auth, site, contact, app):
+def test_contact_timeline_and_isolation(auth, site, contact, intruder):
     add_page_view(site, path="/pricing", contact_id=contact.id, title="Pricing plans")
     page = auth.client.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert "Pricing plans" in page and "https://www.shop.example/pricing" in page
-    make_user("other@else.example")
-    other = app.test_client()
-    Auth(other).login("other@else.example")
+    other = intruder
     assert other.get(f"/contacts/{contact.id}").status_code == 404
     assert "ada@customer.example" not in other.get("/contacts/").get_data(as_text=True)
 
