@@ -1,6 +1,6 @@
 """Queue names, the Redis connection and the one helper through which the app enqueues jobs.
 
-The app names jobs by dotted path ("worker.jobs.deliver_email") so that app/ never imports
+The app names jobs by dotted path ("worker.jobs.messages.deliver_email") so that app/ never imports
 worker/ (DESIGN.md, convention 8).
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ from app.queues import PERIODIC, get_queue
 
 # (job, every N seconds)
 PERIODIC_JOBS = [
-    ("worker.jobs.delete_expired_anonymous_events", 3600),
+    ("worker.jobs.tracking.delete_expired_anonymous_events", 3600),
 ]
 
 

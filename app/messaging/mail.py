@@ -93,7 +93,7 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
     db.session.add(email)
     db.session.flush()
     delays = current_app.config["MAIL_RETRY_DELAYS"]
-    enqueue_after_commit(db.session, "worker.jobs.deliver_email", email.id, queue=MESSAGES,
+    enqueue_after_commit(db.session, "worker.jobs.messages.deliver_email", email.id, queue=MESSAGES,
                          retries=len(delays), retry_intervals=delays)
     return email
 
@@ -106,6 +106,9 @@ def build_message(email: Email) -> EmailMessage:
         message["Reply-To"] = email.reply_to
     message["Subject"] = email.subject
     message["Message-ID"] = make_msgid(domain="footfall.localhost")
+    for line in email.headers.splitlines():
+        name, _, value = line.partition(": ")
+        message[name] = value
     message.set_content(email.text_body)
     message.add_alternative(email.html_body, subtype="html")
     return message

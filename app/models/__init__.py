@@ -1,7 +1,9 @@
 """All models, imported here so Alembic and create_app() see every table."""
 from app.models.accounts import Account, User
-from app.models.contacts import Contact
-from app.models.messaging import Email
+from app.models.contacts import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
+from app.models.messaging import Campaign, Email, LinkClick, ShortLink, SmsMessage, campaign_lists
 from app.models.tracking import PageView, RetentionRun, TrackingAuditEntry, TrackingSite
 
-__all__ = ["Account", "User", "Contact", "Email", "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite"]
+__all__ = ["Account", "User", "Contact", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
+           "Campaign", "Email", "LinkClick", "ShortLink", "SmsMessage", "campaign_lists",
+           "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite"]

@@ -1,11 +1,49 @@
-"""Contacts: the people an account emails and texts, and who may be identified on its website."""
+"""Contacts: the people an account emails and texts, and who may be identified on its website;
+their lists and tags, and CSV imports."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
+
+SUBSCRIBED = "subscribed"
+UNSUBSCRIBED = "unsubscribed"
+
+list_members = Table(
+    "list_members", db.metadata,
+    Column("list_id", ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("added_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+contact_tags = Table(
+    "contact_tags", db.metadata,
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True),
+    Column("added_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+
+class ContactList(db.Model):
+    __tablename__ = "contact_lists"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Contact(db.Model):
@@ -17,9 +55,36 @@ class Contact(db.Model):
     email: Mapped[str] = mapped_column(String(254))
     first_name: Mapped[str] = mapped_column(String(100), default="")
     last_name: Mapped[str] = mapped_column(String(100), default="")
+    # E.164 (+14155550123) or empty.
     phone: Mapped[str] = mapped_column(String(20), default="")
+    email_status: Mapped[str] = mapped_column(String(20), default=SUBSCRIBED)
+    sms_status: Mapped[str] = mapped_column(String(20), default=SUBSCRIBED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lists: Mapped[list[ContactList]] = relationship(secondary=list_members, order_by=ContactList.name)
+    tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, order_by=Tag.name)
 
     @property
     def name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+class ContactImport(db.Model):
+    """A CSV import, run as a job; its report says what was imported and what was skipped, and why."""
+
+    __tablename__ = "contact_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    csv_text: Mapped[str] = mapped_column(Text)
+    # queued -> running -> done | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    imported: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    # JSON list of {"row": n, "reason": "..."} for skipped rows.
+    report: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

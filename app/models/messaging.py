@@ -1,28 +1,66 @@
-"""Emails the product sends, each one delivered by a job and kept with its outcome."""
+"""Messages the product sends (emails, SMS), campaigns, clicks and short links."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.accounts import User
+from app.models.contacts import ContactList
 from app.models.types import UTCDateTime, utcnow
+
+campaign_lists = Table(
+    "campaign_lists", db.metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("list_id", ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Campaign(db.Model):
+    """An email or SMS sent to the contacts of one or more lists, now or at a set time."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(10), default="email")  # email | sms
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    from_name: Mapped[str] = mapped_column(String(100), default="")
+    # The email's HTML, or the SMS text.
+    body: Mapped[str] = mapped_column(Text, default="")
+    tag_links: Mapped[bool] = mapped_column(Boolean, default=True)
+    # draft -> scheduled -> sending -> sent
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipients: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lists: Mapped[list[ContactList]] = relationship(secondary=campaign_lists, order_by=ContactList.name)
 
 
 class Email(db.Model):
     """One email to one recipient; with no MAIL_URL the row itself is the outbox copy."""
 
     __tablename__ = "emails"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(254))
     reply_to: Mapped[str] = mapped_column(String(254), default="")
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
+    # Extra headers as "Name: value" lines (List-Unsubscribe).
+    headers: Mapped[str] = mapped_column(Text, default="")
     # queued -> sent (over SMTP) | outbox (kept in the app) | failed; "retrying" between attempts.
     status: Mapped[str] = mapped_column(String(20), default="queued")
     transport: Mapped[str] = mapped_column(String(20), default="")
@@ -32,3 +70,54 @@ class Email(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sent_by: Mapped[User | None] = relationship()
+
+
+class SmsMessage(db.Model):
+    """One text message to one recipient; with no SMS_URL the row itself is the outbox copy."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (UniqueConstraint("campaign_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    transport: Mapped[str] = mapped_column(String(20), default="")
+    provider_id: Mapped[str] = mapped_column(String(64), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShortLink(db.Model):
+    """/s/<code>: a short link for SMS, to a (tagged) destination."""
+
+    __tablename__ = "short_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LinkClick(db.Model):
+    """A click on a link in an email or SMS, recorded by a worker from the redirect's Redis entry."""
+
+    __tablename__ = "link_clicks"
+    __table_args__ = (Index("ix_link_clicks_account_contact", "account_id", "contact_id", "clicked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    click_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(10), default="email")
+    url: Mapped[str] = mapped_column(String(2048))
+    clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -245,7 +245,7 @@ def _install_check_key(site: TrackingSite) -> str:
 def request_install_check(site: TrackingSite) -> None:
     """Queue a fetch of the website (a job: it may take seconds); the result replaces the last one."""
     get_redis().set(_install_check_key(site), json.dumps({"outcome": "pending"}), ex=INSTALL_CHECK_TTL)
-    enqueue("worker.jobs.check_installation", site.id, queue=DEFAULT, job_id=f"install-check-{site.id}")
+    enqueue("worker.jobs.tracking.check_installation", site.id, queue=DEFAULT, job_id=f"install-check-{site.id}")
 
 
 def install_check_result(site: TrackingSite) -> dict | None:

@@ -50,14 +50,14 @@ def test_the_worker_schedules_the_job_once_per_period(app):
     from app.queues import get_redis
     from worker.schedule import enqueue_due_jobs
 
-    assert enqueue_due_jobs(get_redis()) == ["worker.jobs.delete_expired_anonymous_events"]
+    assert enqueue_due_jobs(get_redis()) == ["worker.jobs.tracking.delete_expired_anonymous_events"]
     assert enqueue_due_jobs(get_redis()) == []
     assert get_queue(PERIODIC).count == 1
 
 
 def test_the_periodic_job_runs_on_a_real_worker(site, run_jobs):
     add_page_view(site, path="/ancient", age=timedelta(days=31))
-    get_queue(PERIODIC).enqueue("worker.jobs.delete_expired_anonymous_events")
+    get_queue(PERIODIC).enqueue("worker.jobs.tracking.delete_expired_anonymous_events")
     run_jobs()
     assert remaining_paths() == []
 
