@@ -30,6 +30,10 @@ class Settings:
     PROXY_COUNT: int = 0
     # Seconds between delivery attempts of an email; their count bounds the retries.
     MAIL_RETRY_DELAYS: str = "10,60,300"
+    # A Twilio-compatible REST API: https://SID:TOKEN@api.twilio.com/2010-04-01?from=%2B15551234567
+    SMS_URL: str = ""
+    # Seconds between delivery attempts of an SMS; their count bounds the retries.
+    SMS_RETRY_DELAYS: str = "10,60,300"
     # Comma-separated base64url AES-256 keys for cid tokens: the first encrypts, all decrypt.
     CID_KEYS: str = ""
     # Beacons per second accepted from one address and for one site, per web process.
@@ -81,6 +85,8 @@ class Settings:
             "MAIL_URL": self.MAIL_URL,
             "MAIL_FROM": self.MAIL_FROM,
             "MAIL_RETRY_DELAYS": [int(delay) for delay in self.MAIL_RETRY_DELAYS.split(",") if delay.strip()],
+            "SMS_URL": self.SMS_URL,
+            "SMS_RETRY_DELAYS": [int(delay) for delay in self.SMS_RETRY_DELAYS.split(",") if delay.strip()],
             "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
             "PROXY_COUNT": self.PROXY_COUNT,
             "CID_KEYS": self.CID_KEYS,

@@ -1,5 +1,6 @@
 """The event consumer that runs beside the RQ worker in `python -m worker`, in its own process:
-it drains the beacon stream in batches and enqueues the periodic jobs when they are due.
+it drains the page-view and click streams in batches and enqueues the periodic jobs when they
+are due.
 
 A process rather than a thread, because the RQ worker fork()s a work horse per job and a fork
 taken while another thread holds a lock (a connection pool's, logging's) can hang the child.
@@ -13,8 +14,10 @@ import signal
 import time
 
 from app.extensions import db
+from app.messaging.clicks import CLICKS
 from app.queues import get_redis
-from app.tracking import events
+from app.streams import consumer_name
+from app.tracking.events import PAGE_VIEWS
 from worker.schedule import enqueue_due_jobs
 
 log = logging.getLogger("worker.consumer")
@@ -42,12 +45,14 @@ def run(burst: bool = False) -> None:
     _die_with_parent()
     with get_app().app_context():
         redis = get_redis()
-        consumer = events.consumer_name()
-        events.ensure_group(redis)
+        consumer = consumer_name()
+        for stream in (PAGE_VIEWS, CLICKS):
+            stream.ensure_group(redis)
         while not stopping:
             try:
                 enqueue_due_jobs(redis)
-                handled = events.drain_once(redis, consumer, block_ms=None if burst else 1000)
+                handled = CLICKS.drain_once(redis, consumer, block_ms=None)
+                handled += PAGE_VIEWS.drain_once(redis, consumer, block_ms=None if burst or handled else 1000)
             except Exception:  # a database or Redis outage: entries stay pending, try again
                 log.exception("storing events failed; retrying in a second")
                 db.session.rollback()

@@ -6,6 +6,7 @@ from app.queues import PERIODIC, get_queue
 # (job, every N seconds)
 PERIODIC_JOBS = [
     ("worker.jobs.tracking.delete_expired_anonymous_events", 3600),
+    ("worker.jobs.messages.start_due_campaigns", 60),
 ]
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -22,10 +24,14 @@ from app.models.types import utcnow
 from app.queues import MESSAGES, enqueue_after_commit
 
 
+Send = Callable[[EmailMessage], None]
+
+
 class MailTransport(Protocol):
     name: str
 
-    def send(self, message: EmailMessage) -> None: ...
+    def connection(self) -> AbstractContextManager[Send]:
+        """One connection over which several messages can be sent."""
 
 
 class OutboxTransport:
@@ -33,8 +39,9 @@ class OutboxTransport:
 
     name = "outbox"
 
-    def send(self, message: EmailMessage) -> None:
-        return None
+    @contextmanager
+    def connection(self):
+        yield lambda message: None
 
 
 @dataclass
@@ -65,7 +72,8 @@ class SmtpTransport:
             timeout=float(query.get("timeout", ["15"])[0]),
         )
 
-    def send(self, message: EmailMessage) -> None:
+    @contextmanager
+    def connection(self):
         context = ssl.create_default_context()
         if self.use_ssl:
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -76,7 +84,7 @@ class SmtpTransport:
                 client.starttls(context=context)
             if self.username:
                 client.login(self.username, self.password)
-            client.send_message(message)
+            yield client.send_message
 
 
 def current_transport() -> MailTransport:
@@ -98,9 +106,10 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
     return email
 
 
-def build_message(email: Email) -> EmailMessage:
+def build_message(email: Email, from_name: str = "") -> EmailMessage:
     message = EmailMessage()
-    message["From"] = current_app.config["MAIL_FROM"]
+    sender_name, sender_address = parseaddr(current_app.config["MAIL_FROM"])
+    message["From"] = formataddr((from_name or sender_name, sender_address))
     message["To"] = email.to_address
     if email.reply_to:
         message["Reply-To"] = email.reply_to
@@ -117,23 +126,39 @@ def build_message(email: Email) -> EmailMessage:
 def deliver(email_id: int, *, final_attempt: bool) -> Email | None:
     """Send one stored email; record the outcome. Raises on failure so the job is retried."""
     email = db.session.get(Email, email_id)
-    if email is None or email.status in ("sent", "outbox"):
-        return email
+    if email is not None:
+        deliver_many([email], final_attempt=final_attempt)
+    return email
+
+
+def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "") -> int:
+    """Send stored emails over one connection, committing each outcome as it happens, so a retry
+    never sends a message twice. On a failure the rest wait for the retry (or fail, on the last
+    attempt) and the error is raised. Returns how many were delivered."""
+    pending = [email for email in emails if email.status not in ("sent", "outbox")]
+    if not pending:
+        return 0
     transport = current_transport()
-    email.attempts += 1
-    email.transport = transport.name
+    delivered = 0
+    for email in pending:  # this try counts as an attempt for each, even if the connection fails
+        email.attempts += 1
+        email.transport = transport.name
     try:
-        transport.send(build_message(email))
+        with transport.connection() as send:
+            for email in pending:
+                send(build_message(email, from_name))
+                email.status = "sent" if transport.name == "smtp" else "outbox"
+                email.error = ""
+                email.delivered_at = utcnow()
+                db.session.commit()
+                delivered += 1
     except Exception as error:  # any transport failure is recorded, then retried by RQ
-        email.status = "failed" if final_attempt else "retrying"
-        email.error = f"{type(error).__name__}: {error}"[:2000]
+        for email in pending[delivered:]:
+            email.status = "failed" if final_attempt else "retrying"
+            email.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
         raise
-    email.status = "sent" if transport.name == "smtp" else "outbox"
-    email.error = ""
-    email.delivered_at = utcnow()
-    db.session.commit()
-    return email
+    return delivered
 
 
 def emails_for_account(account_id: int, *, kind: str | None = None, limit: int = 50) -> list[Email]:

@@ -26,3 +26,19 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+def insert_new(model, rows: list[dict], unique_columns: str | tuple[str, ...], returning=()):
+    """INSERT rows, skipping those whose unique column already exists (idempotent batch writes),
+    on SQLite and PostgreSQL alike; returns the `returning` columns of the rows inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.extensions import db
+
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    columns = [unique_columns] if isinstance(unique_columns, str) else list(unique_columns)
+    statement = dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=columns)
+    if returning:
+        return db.session.execute(statement.returning(*returning)).all()
+    db.session.execute(statement)
+    return []

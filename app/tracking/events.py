@@ -1,60 +1,28 @@
-"""The worker side of the event pipeline: read beacons from the Redis stream in batches, store
-them idempotently, acknowledge them, and hand identified page views to the hook.
-
-Reliability: entries are acknowledged only after the batch is committed, so a worker killed
-mid-batch leaves them pending; another consumer (or the same one restarted) claims entries idle
-for longer than EVENTS_CLAIM_IDLE_MS. The unique event id makes a second store of the same entry a no-op.
-"""
+"""The worker side of the event pipeline: page views from the beacon stream, stored in batches
+idempotently (the unique event id makes a second store of an entry a no-op), then handed to the
+hook. The stream mechanics (batches, acknowledgement, take-over) are in app/streams.py."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import current_app
-from redis.exceptions import ResponseError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
 from app.models import Contact, PageView, TrackingSite
+from app.models.types import insert_new
+from app.streams import Stream
 from app.tracking.cid import read_cid
 from app.tracking.hooks import IdentifiedPageView, identified_page_views_stored
 from app.tracking.ingest import EVENTS_STREAM, host_matches
 from app.tracking.urls import site_host
 
-GROUP = "store"
-BATCH_SIZE = 500
 MAX_CLOCK_SKEW = timedelta(days=1)
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|(android(?!.*mobile))", re.I)
 _MOBILE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|iemobile", re.I)
-
-
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def ensure_group(redis) -> None:
-    try:
-        redis.xgroup_create(EVENTS_STREAM, GROUP, id="0", mkstream=True)
-    except ResponseError as error:
-        if "BUSYGROUP" not in str(error):
-            raise
-
-
-def read_batch(redis, consumer: str, count: int = BATCH_SIZE, block_ms: int | None = 1000):
-    """Entries left pending by a dead consumer first, then new ones: [(entry id, record)]."""
-    claimed = redis.xautoclaim(EVENTS_STREAM, GROUP, consumer, min_idle_time=current_app.config["EVENTS_CLAIM_IDLE_MS"],
-                               start_id="0-0", count=count)
-    entries = [entry for entry in claimed[1] if entry and entry[1]]
-    if not entries:
-        response = redis.xreadgroup(GROUP, consumer, {EVENTS_STREAM: ">"}, count=count, block=block_ms)
-        entries = response[0][1] if response else []
-    return [(entry_id, fields.get(b"d", b"")) for entry_id, fields in entries]
 
 
 def device_class(user_agent: str) -> str:
@@ -84,13 +52,6 @@ def _client_time(ts, received: datetime) -> datetime | None:
     except (OverflowError, OSError, ValueError):
         return None
     return min(max(sent, received - MAX_CLOCK_SKEW), received)
-
-
-def _insert(rows: list[dict]):
-    dialect = db.engine.dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(PageView).values(rows).on_conflict_do_nothing(index_elements=["event_id"])
-    return db.session.execute(statement.returning(PageView.id, PageView.event_id)).all()
 
 
 def store_records(raw_records: list[bytes | str]) -> int:
@@ -142,7 +103,7 @@ def store_records(raw_records: list[bytes | str]) -> int:
         })
     if not rows:
         return 0
-    stored = _insert(rows)
+    stored = insert_new(PageView, rows, "event_id", returning=(PageView.id, PageView.event_id))
     db.session.commit()
     by_event = {row["event_id"]: row for row in rows}
     identified_page_views_stored([
@@ -153,21 +114,9 @@ def store_records(raw_records: list[bytes | str]) -> int:
     return len(stored)
 
 
-def drain_once(redis, consumer: str, count: int = BATCH_SIZE, block_ms: int | None = 1000) -> int:
-    """Read, store and acknowledge one batch; the number of stream entries handled."""
-    entries = read_batch(redis, consumer, count, block_ms)
-    if not entries:
-        return 0
-    store_records([record for _, record in entries])
-    redis.xack(EVENTS_STREAM, GROUP, *[entry_id for entry_id, _ in entries])
-    return len(entries)
+PAGE_VIEWS = Stream(EVENTS_STREAM, store_records)
 
 
 def drain(redis, consumer: str | None = None) -> int:
-    """Handle every entry waiting now (tests, burst workers); the number handled."""
-    consumer = consumer or consumer_name()
-    ensure_group(redis)
-    total = 0
-    while handled := drain_once(redis, consumer, block_ms=None):
-        total += handled
-    return total
+    """Store every page view waiting in the stream now (tests, benchmarks, burst workers)."""
+    return PAGE_VIEWS.drain(redis, consumer)

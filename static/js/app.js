@@ -41,6 +41,13 @@
     var dialog = event.target.closest && event.target.closest("dialog[open]");
     if (dialog) dialog.close();
   });
+  // A frame showing a saved draft reloads when the page says the draft changed.
+  document.body.addEventListener("preview-changed", function () {
+    document.querySelectorAll("[data-reload-on='preview-changed']").forEach(function (frame) {
+      frame.src = frame.src;
+    });
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var focusable = event.target.querySelector && event.target.querySelector("[role=switch], [autofocus]");
     if (focusable && event.target.id !== "tracking-status") focusable.focus();

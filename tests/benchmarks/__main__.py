@@ -14,10 +14,12 @@ def formatted(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.3f}"
 
 
+def summary(module) -> str:
+    """The first paragraph of a benchmark's docstring, on one line."""
+    return " ".join(module.__doc__.strip().split("\n\n")[0].split())
+
+
 def main(argv: list[str]) -> int:
-    if argv in (["-h"], ["--help"]):
-        print(USAGE)
-        return 0
     if len(argv) > 1 or (argv and argv[0] not in BENCHMARKS):
         print(USAGE, file=sys.stderr)
         return 2
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
     for name in argv or BENCHMARKS:
         # Each module has run(env) -> {metric: value}; its docstring says what it measures.
         module = importlib.import_module(f"tests.benchmarks.{name}")
-        log(f"benchmark {module.__doc__.strip().splitlines()[0]}")
+        log(f"benchmark {summary(module)}")
         try:
             with environment() as env:
                 metrics = module.run(env)

@@ -50,9 +50,10 @@ def test_the_worker_schedules_the_job_once_per_period(app):
     from app.queues import get_redis
     from worker.schedule import enqueue_due_jobs
 
-    assert enqueue_due_jobs(get_redis()) == ["worker.jobs.tracking.delete_expired_anonymous_events"]
+    assert enqueue_due_jobs(get_redis()) == ["worker.jobs.tracking.delete_expired_anonymous_events",
+                                            "worker.jobs.messages.start_due_campaigns"]
     assert enqueue_due_jobs(get_redis()) == []
-    assert get_queue(PERIODIC).count == 1
+    assert get_queue(PERIODIC).count == 2
 
 
 def test_the_periodic_job_runs_on_a_real_worker(site, run_jobs):

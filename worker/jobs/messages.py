@@ -1,7 +1,10 @@
 """Jobs that deliver messages."""
-from app.messaging import mail
+from app.messaging import campaigns, mail
 from worker import job_context
 from worker.jobs import final_attempt
+
+# Scheduled campaigns started by the sweep link to PUBLIC_URL; without it, to a local app.
+FALLBACK_PUBLIC_URL = "http://127.0.0.1:5000"
 
 
 def deliver_email(email_id: int) -> str | None:
@@ -9,3 +12,27 @@ def deliver_email(email_id: int) -> str | None:
     with job_context():
         email = mail.deliver(email_id, final_attempt=final_attempt())
         return email.status if email else None
+
+
+def start_campaign(campaign_id: int, public_url: str) -> int:
+    """Take a due campaign and enqueue its batches; returns the number of recipients."""
+    with job_context():
+        return campaigns.start_campaign(campaign_id, public_url)
+
+
+def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str) -> int:
+    """Render and deliver one batch of a campaign's emails."""
+    with job_context():
+        return campaigns.send_email_batch(campaign_id, contact_ids, public_url, final_attempt=final_attempt())
+
+
+def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str) -> int:
+    """Render and deliver one batch of a campaign's text messages."""
+    with job_context():
+        return campaigns.send_sms_batch(campaign_id, contact_ids, public_url, final_attempt=final_attempt())
+
+
+def start_due_campaigns() -> list[int]:
+    """The periodic sweep: start scheduled campaigns whose time has come."""
+    with job_context() as app:
+        return campaigns.start_due_campaigns(app.config["PUBLIC_URL"] or FALLBACK_PUBLIC_URL)

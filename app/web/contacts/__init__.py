@@ -1,21 +1,40 @@
-"""Contacts: the list (search, paging, add) and a contact's page with their website visits."""
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+"""Contacts: the list (search, filters, paging, add), a contact's page (details, lists, tags,
+messages, website visits), the lists page and CSV imports."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import EmailField, StringField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, EmailField, StringField, TelField
 
 from app import contacts
-from app.extensions import db
+from app.extensions import db, htmx
+from app.models.contacts import SUBSCRIBED
 from app.tracking import reports
 from app.web import page_or_fragment
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+PHONE_HELP = "International format, such as +14155550123. A number without a country code is taken as US or Canada (+1)."
 
 
 class ContactForm(FlaskForm):
     email = EmailField("Email")
     first_name = StringField("First name")
     last_name = StringField("Last name")
+    phone = TelField("Phone")
+
+
+class ContactEditForm(ContactForm):
+    email_subscribed = BooleanField("Subscribed to email")
+    sms_subscribed = BooleanField("Subscribed to text messages (SMS)")
+
+
+class ListForm(FlaskForm):
+    name = StringField("List name")
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file")
 
 
 @bp.before_request
@@ -24,17 +43,31 @@ def _signed_in():
     """Every contacts page needs a signed-in user."""
 
 
+def _contact_or_404(contact_id: int):
+    return contacts.get_contact(current_user.account_id, contact_id) or abort(404)
+
+
+def _list_or_404(list_id: int):
+    return contacts.get_list(current_user.account_id, list_id) or abort(404)
+
+
+# The contacts list ------------------------------------------------------------------------------
+
 def _list_context(form=None) -> dict:
     query = request.args.get("q", "")
     page = request.args.get("page", 1, type=int) or 1
-    rows, total = contacts.search(current_user.account_id, query, page)
+    list_id = request.args.get("list", type=int)
+    tag_id = request.args.get("tag", type=int)
+    rows, total = contacts.search(current_user.account_id, query, page, list_id=list_id, tag_id=tag_id)
     return dict(contacts=rows, total=total, q=query, page=page, page_size=contacts.PAGE_SIZE,
-                form=form or ContactForm(formdata=None))
+                list_id=list_id, tag_id=tag_id, account_lists=contacts.account_lists(current_user.account_id),
+                account_tags=contacts.account_tags(current_user.account_id),
+                form=form or ContactForm(formdata=None), phone_help=PHONE_HELP)
 
 
 @bp.get("/")
 def index():
-    """Renders the contacts list; for htmx (search as you type) only the results."""
+    """Renders the contacts list; for htmx (search as you type, filters) only the results."""
     return page_or_fragment("contacts/index.html", "contacts/_results.html", **_list_context())
 
 
@@ -44,7 +77,7 @@ def create():
     form = ContactForm()
     try:
         contact = contacts.add_contact(current_user.account_id, form.email.data, form.first_name.data,
-                                       form.last_name.data)
+                                       form.last_name.data, form.phone.data)
     except contacts.ContactError as error:
         form[error.field].errors = [str(error)]
         return render_template("contacts/index.html", **_list_context(form)), 422
@@ -52,9 +85,228 @@ def create():
     return redirect(url_for("contacts.show", contact_id=contact.id))
 
 
+# A contact's page -------------------------------------------------------------------------------
+
+def _show_context(contact, **extra) -> dict:
+    account_id = current_user.account_id
+    context = dict(contact=contact, page_views=reports.timeline(account_id, contact.id),
+                   history=contacts.message_history(account_id, contact.id),
+                   account_lists=contacts.account_lists(account_id), account_tags=contacts.account_tags(account_id),
+                   form=None, phone_help=PHONE_HELP)
+    context.update(extra)
+    return context
+
+
+def _edit_form(contact) -> ContactEditForm:
+    return ContactEditForm(formdata=None, email=contact.email, first_name=contact.first_name,
+                           last_name=contact.last_name, phone=contact.phone,
+                           email_subscribed=contact.email_status == SUBSCRIBED,
+                           sms_subscribed=contact.sms_status == SUBSCRIBED)
+
+
 @bp.get("/<int:contact_id>")
 def show(contact_id: int):
-    """Renders a contact: details and page-view timeline."""
-    contact = contacts.get_contact(current_user.account_id, contact_id) or abort(404)
-    return render_template("contacts/show.html", contact=contact,
-                           page_views=reports.timeline(current_user.account_id, contact.id))
+    """Renders a contact: details, lists, tags, messages and page-view timeline."""
+    return render_template("contacts/show.html", **_show_context(_contact_or_404(contact_id)))
+
+
+@bp.get("/<int:contact_id>/details")
+def details(contact_id: int):
+    """Renders the contact's details with their Edit button."""
+    return render_template("contacts/_details.html", contact=_contact_or_404(contact_id))
+
+
+@bp.get("/<int:contact_id>/edit")
+def edit(contact_id: int):
+    """Renders the inline form that edits the contact's details and subscriptions."""
+    contact = _contact_or_404(contact_id)
+    return page_or_fragment("contacts/show.html", "contacts/_details_form.html",
+                            **_show_context(contact, form=_edit_form(contact)))
+
+
+@bp.post("/<int:contact_id>")
+def update(contact_id: int):
+    """Saves the contact's details; renders them, or the form again with its errors."""
+    contact = _contact_or_404(contact_id)
+    form = ContactEditForm()
+    try:
+        contacts.update_contact(contact, email=form.email.data, first_name=form.first_name.data,
+                                last_name=form.last_name.data, phone=form.phone.data,
+                                email_subscribed=bool(form.email_subscribed.data),
+                                sms_subscribed=bool(form.sms_subscribed.data))
+    except contacts.ContactError as error:
+        form[error.field].errors = [str(error)]
+        return page_or_fragment("contacts/show.html", "contacts/_details_form.html", 422,
+                                **_show_context(contact, form=form))
+    db.session.commit()
+    if not htmx:
+        return redirect(url_for("contacts.show", contact_id=contact.id))
+    return render_template("contacts/_details.html", contact=contact, saved=True)
+
+
+@bp.post("/<int:contact_id>/delete")
+def delete(contact_id: int):
+    """Deletes the contact; redirects to the contacts list with a confirmation."""
+    contact = _contact_or_404(contact_id)
+    email = contact.email
+    contacts.delete_contact(contact)
+    db.session.commit()
+    flash(f"Contact {email} deleted.", "success")
+    return redirect(url_for("contacts.index"))
+
+
+def _membership_response(contact, fragment: str, error_key: str, error: contacts.ContactError | None = None):
+    if error is None and not htmx:
+        return redirect(url_for("contacts.show", contact_id=contact.id))
+    return page_or_fragment("contacts/show.html", fragment, 422 if error else 200,
+                            **_show_context(contact, **{error_key: str(error) if error else None}))
+
+
+@bp.post("/<int:contact_id>/lists")
+def add_list(contact_id: int):
+    """Adds the contact to a list (an existing one, or a new one by name); renders their lists."""
+    contact = _contact_or_404(contact_id)
+    try:
+        contacts.add_to_list(contact, list_id=request.form.get("list_id", type=int),
+                             new_name=request.form.get("new_list", ""))
+    except contacts.ContactError as error:
+        return _membership_response(contact, "contacts/_lists.html", "list_error", error)
+    db.session.commit()
+    return _membership_response(contact, "contacts/_lists.html", "list_error")
+
+
+@bp.post("/<int:contact_id>/lists/<int:list_id>/remove")
+def remove_list(contact_id: int, list_id: int):
+    """Removes the contact from a list; renders their lists."""
+    contact = _contact_or_404(contact_id)
+    contacts.remove_from_list(contact, list_id)
+    db.session.commit()
+    return _membership_response(contact, "contacts/_lists.html", "list_error")
+
+
+@bp.post("/<int:contact_id>/tags")
+def add_tag(contact_id: int):
+    """Tags the contact (creating the tag if new); renders their tags."""
+    contact = _contact_or_404(contact_id)
+    try:
+        contacts.add_tag(contact, request.form.get("tag", ""))
+    except contacts.ContactError as error:
+        return _membership_response(contact, "contacts/_tags.html", "tag_error", error)
+    db.session.commit()
+    return _membership_response(contact, "contacts/_tags.html", "tag_error")
+
+
+@bp.post("/<int:contact_id>/tags/<int:tag_id>/remove")
+def remove_tag(contact_id: int, tag_id: int):
+    """Removes a tag from the contact; renders their tags."""
+    contact = _contact_or_404(contact_id)
+    contacts.remove_tag(contact, tag_id)
+    db.session.commit()
+    return _membership_response(contact, "contacts/_tags.html", "tag_error")
+
+
+# Lists ------------------------------------------------------------------------------------------
+
+@bp.get("/lists")
+def lists():
+    """Renders the account's lists with their member counts and the form that creates one."""
+    return render_template("contacts/lists.html", lists=contacts.lists_with_counts(current_user.account_id),
+                           form=ListForm(formdata=None))
+
+
+@bp.post("/lists")
+def create_list():
+    """Creates a list; redirects to the lists page, or renders it again with the form's errors."""
+    form = ListForm()
+    try:
+        contact_list = contacts.create_list(current_user.account_id, form.name.data)
+    except contacts.ContactError as error:
+        form.name.errors = [str(error)]
+        return render_template("contacts/lists.html", lists=contacts.lists_with_counts(current_user.account_id),
+                               form=form), 422
+    db.session.commit()
+    flash(f"List {contact_list.name} created.", "success")
+    return redirect(url_for("contacts.lists"))
+
+
+@bp.get("/lists/<int:list_id>/row")
+def list_row(list_id: int):
+    """Renders one row of the lists table."""
+    contact_list = _list_or_404(list_id)
+    return render_template("contacts/_list_row.html", contact_list=contact_list,
+                           members=contacts.member_count(contact_list))
+
+
+@bp.get("/lists/<int:list_id>/edit")
+def edit_list(list_id: int):
+    """Renders the row's inline form that renames the list."""
+    contact_list = _list_or_404(list_id)
+    return render_template("contacts/_list_form.html", contact_list=contact_list,
+                           form=ListForm(formdata=None, name=contact_list.name))
+
+
+@bp.post("/lists/<int:list_id>")
+def rename_list(list_id: int):
+    """Renames the list; renders its row, or the inline form again with its error."""
+    contact_list = _list_or_404(list_id)
+    form = ListForm()
+    try:
+        contacts.rename_list(contact_list, form.name.data)
+    except contacts.ContactError as error:
+        form.name.errors = [str(error)]
+        return render_template("contacts/_list_form.html", contact_list=contact_list, form=form), 422
+    db.session.commit()
+    if not htmx:
+        return redirect(url_for("contacts.lists"))
+    return render_template("contacts/_list_row.html", contact_list=contact_list,
+                           members=contacts.member_count(contact_list), saved=True)
+
+
+@bp.post("/lists/<int:list_id>/delete")
+def delete_list(list_id: int):
+    """Deletes the list (its contacts stay); redirects to the lists page with a confirmation."""
+    contact_list = _list_or_404(list_id)
+    name = contact_list.name
+    contacts.delete_list(contact_list)
+    db.session.commit()
+    flash(f"List {name} deleted. Its contacts were kept.", "success")
+    return redirect(url_for("contacts.lists"))
+
+
+# CSV import -------------------------------------------------------------------------------------
+
+def _import_page(form, status_code: int = 200):
+    return render_template("contacts/import.html", form=form,
+                           imports=contacts.recent_imports(current_user.account_id)), status_code
+
+
+@bp.get("/import")
+def import_form():
+    """Renders the CSV upload form and the account's recent imports."""
+    return _import_page(ImportForm(formdata=None))
+
+
+@bp.post("/import")
+def start_import():
+    """Stores the uploaded CSV and queues its import; redirects to its status, or renders the form's error."""
+    form = ImportForm()
+    upload = form.file.data
+    try:
+        if not upload:
+            raise contacts.ContactError("Choose a CSV file to import.", "file")
+        contact_import = contacts.start_import(current_user.account_id, current_user.id, upload.filename,
+                                               upload.stream)
+    except contacts.ContactError as error:
+        form.file.errors = [str(error)]
+        return _import_page(form, 422)
+    db.session.commit()
+    return redirect(url_for("contacts.import_status", import_id=contact_import.id))
+
+
+@bp.get("/import/<int:import_id>")
+def import_status(import_id: int):
+    """Renders an import's status (polled until it is done) and then its report."""
+    contact_import = contacts.get_import(current_user.account_id, import_id) or abort(404)
+    return page_or_fragment("contacts/import_status.html", "contacts/_import_status.html",
+                            contact_import=contact_import, summary=contacts.import_summary(contact_import),
+                            report=contacts.import_report(contact_import))

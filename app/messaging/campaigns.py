@@ -1,0 +1,338 @@
+"""Email and SMS campaigns: compose, audience, test sends, scheduling, and sending in batches.
+
+Sending: start_campaign (a job) resolves the audience in SQL and enqueues one job per batch of
+recipients; send_batch renders each recipient's message (links tagged with their cid and routed
+through the click redirect, an unsubscribe link) and delivers the batch over one connection. A
+message row per campaign and contact (unique) means a retried batch never sends twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import render_template
+from sqlalchemy import func, select, update
+
+from app import contacts as contacts_domain
+from app.extensions import db
+from app.messaging import mail, sms
+from app.messaging.links import tag_url
+from app.messaging.rendering import html_to_text, rewrite_links, should_tag
+from app.messaging.tokens import sign
+from app.models import Account, Campaign, Contact, ContactList, Email, SmsMessage, User, list_members
+from app.models.contacts import SUBSCRIBED
+from app.models.types import insert_new, utcnow
+from app.queues import MESSAGES, enqueue
+from app.tracking.cid import make_cid
+from app.tracking.setup import get_site
+from app.tracking.urls import site_host
+
+BATCH_SIZE = 100
+MAX_BODY_LENGTH = 500_000
+MAX_SMS_LENGTH = 1600
+CHANNELS = ("email", "sms")
+
+
+class CampaignError(ValueError):
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+def get_campaign(account_id: int, campaign_id: int) -> Campaign | None:
+    return db.session.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.account_id == account_id))
+
+
+def list_campaigns(account_id: int) -> list[Campaign]:
+    return list(db.session.scalars(select(Campaign).where(Campaign.account_id == account_id)
+                                   .order_by(Campaign.id.desc())))
+
+
+def account_lists(account_id: int) -> list[ContactList]:
+    return list(db.session.scalars(select(ContactList).where(ContactList.account_id == account_id)
+                                   .order_by(ContactList.name)))
+
+
+def create_campaign(user: User, channel: str) -> Campaign:
+    if channel not in CHANNELS:
+        raise CampaignError("Choose email or SMS.", "channel")
+    campaign = Campaign(account_id=user.account_id, created_by_id=user.id, channel=channel,
+                        name="Untitled " + ("email" if channel == "email" else "SMS"), status="draft",
+                        from_name=user.account.name if channel == "email" else "")
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign
+
+
+def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_name: str = "", body: str = "",
+                    list_ids: list[int] = (), tag_links: bool = True) -> None:
+    """Save a draft; only what can be saved at all is checked here (see check_ready for sending)."""
+    if campaign.status != "draft":
+        raise CampaignError("This campaign is already sending or sent; it can no longer be changed.", "name")
+    name = (name or "").strip()
+    if not name:
+        raise CampaignError("Give the campaign a name.", "name")
+    limit = MAX_BODY_LENGTH if campaign.channel == "email" else MAX_SMS_LENGTH
+    if len(body or "") > limit:
+        raise CampaignError(f"The message is too long: at most {limit:,} characters.", "body")
+    wanted = {int(list_id) for list_id in list_ids}
+    lists = [item for item in account_lists(campaign.account_id) if item.id in wanted]
+    if len(lists) != len(wanted):
+        raise CampaignError("Choose lists of this account.", "list_ids")
+    campaign.name, campaign.subject = name[:200], (subject or "").strip()[:300]
+    campaign.from_name, campaign.body = (from_name or "").strip()[:100], body or ""
+    campaign.lists, campaign.tag_links = lists, tag_links
+
+
+def check_ready(campaign: Campaign) -> None:
+    if campaign.channel == "email" and not campaign.subject:
+        raise CampaignError("Write a subject before sending.", "subject")
+    if not campaign.body.strip():
+        raise CampaignError("Write the message before sending.", "body")
+    if not campaign.lists:
+        raise CampaignError("Choose at least one list to send to.", "list_ids")
+
+
+def audience_query(account_id: int, list_ids: list[int], channel: str):
+    """The contact ids a campaign goes to: members of its lists, subscribed to the channel."""
+    condition = [Contact.account_id == account_id, list_members.c.list_id.in_(list_ids)]
+    if channel == "email":
+        condition.append(Contact.email_status == SUBSCRIBED)
+    else:
+        condition += [Contact.sms_status == SUBSCRIBED, Contact.phone != ""]
+    return select(Contact.id).join(list_members, list_members.c.contact_id == Contact.id) \
+        .where(*condition).distinct()
+
+
+def audience_count(campaign: Campaign) -> int:
+    if not campaign.lists:
+        return 0
+    query = audience_query(campaign.account_id, [item.id for item in campaign.lists], campaign.channel)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def send_now(campaign: Campaign, public_url: str) -> None:
+    check_ready(campaign)
+    if campaign.status not in ("draft", "scheduled"):
+        raise CampaignError("This campaign is already sending or sent.", "name")
+    campaign.status, campaign.scheduled_at = "scheduled", utcnow()
+    db.session.flush()
+    enqueue_start(campaign, public_url)
+
+
+def schedule(campaign: Campaign, when: datetime | None) -> None:
+    check_ready(campaign)
+    if when is None:
+        raise CampaignError("Choose a date and time to send at.", "scheduled_at")
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when <= utcnow():
+        raise CampaignError("Choose a time in the future.", "scheduled_at")
+    if campaign.status not in ("draft", "scheduled"):
+        raise CampaignError("This campaign is already sending or sent.", "name")
+    campaign.status, campaign.scheduled_at = "scheduled", when
+
+
+def unschedule(campaign: Campaign) -> None:
+    if campaign.status == "scheduled":
+        campaign.status, campaign.scheduled_at = "draft", None
+
+
+def enqueue_start(campaign: Campaign, public_url: str) -> None:
+    from app.queues import enqueue_after_commit
+
+    enqueue_after_commit(db.session, "worker.jobs.messages.start_campaign", campaign.id, public_url,
+                         queue=MESSAGES, job_id=f"campaign-{campaign.id}-start")
+
+
+def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
+    """Enqueue the start of every scheduled campaign now due (the periodic sweep)."""
+    due = list(db.session.scalars(select(Campaign.id).where(Campaign.status == "scheduled",
+                                                            Campaign.scheduled_at <= (now or utcnow()))))
+    for campaign_id in due:
+        enqueue("worker.jobs.messages.start_campaign", campaign_id, public_url, queue=MESSAGES,
+                job_id=f"campaign-{campaign_id}-start")
+    return due
+
+
+def start_campaign(campaign_id: int, public_url: str) -> int:
+    """Take a due campaign (once, whichever worker comes first) and enqueue its batches."""
+    taken = db.session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "scheduled",
+                                                      Campaign.scheduled_at <= utcnow())
+                               .values(status="sending", started_at=utcnow())).rowcount
+    db.session.commit()
+    if not taken:
+        return 0
+    campaign = db.session.get(Campaign, campaign_id)
+    recipients = list(db.session.scalars(
+        audience_query(campaign.account_id, [item.id for item in campaign.lists], campaign.channel)
+        .order_by(Contact.id)))
+    campaign.recipients = len(recipients)
+    if not recipients:
+        campaign.status, campaign.finished_at = "sent", utcnow()
+    db.session.commit()
+    for number, start in enumerate(range(0, len(recipients), BATCH_SIZE)):
+        enqueue(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id, recipients[start:start + BATCH_SIZE],
+                public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", retries=3,
+                retry_intervals=[10, 60, 300])
+    return len(recipients)
+
+
+class Renderer:
+    """Renders a campaign for each recipient, with what is the same for all computed once."""
+
+    def __init__(self, campaign: Campaign, public_url: str):
+        self.campaign, self.public_url = campaign, public_url
+        account = db.session.get(Account, campaign.account_id)
+        site = get_site(campaign.account_id)
+        self.website_host = site_host(site.website_url) if site and site.enabled else None
+        self.tag_all = account.tag_all_links
+
+    def link(self, url: str, contact: Contact | None, channel: str) -> str | None:
+        """The address a link in the message points to: tagged for the contact, through the click redirect."""
+        scheme = url.split(":", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            return None
+        destination = url
+        if contact is not None and self.campaign.tag_links and should_tag(url, self.website_host, self.tag_all):
+            destination = tag_url(url, make_cid(self.campaign.account_id, contact.id, self.campaign.id, channel))
+        token = sign("click", [self.campaign.account_id, self.campaign.id, contact.id if contact else None,
+                               channel, destination])
+        return f"{self.public_url}/c/{token}"
+
+    def unsubscribe_url(self, contact: Contact, channel: str) -> str:
+        return f"{self.public_url}/u/{sign('unsubscribe', [contact.account_id, contact.id, channel])}"
+
+    def email(self, contact: Contact) -> dict:
+        body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email"))
+        unsubscribe = self.unsubscribe_url(contact, "email")
+        html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe,
+                               web_url=permanent_url(self.campaign, self.public_url))
+        return {"subject": self.campaign.subject, "html_body": html, "text_body": html_to_text(html),
+                "headers": f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"}
+
+
+    def sms(self, contact: Contact) -> str:
+        """The text with each link tagged for the contact, then shortened; and a short opt-out link."""
+        def short(url: str) -> str:
+            target = self.link(url, contact, "sms") or url
+            code = sms.make_short_link(account_id=self.campaign.account_id, url=target,
+                                       campaign_id=self.campaign.id, contact_id=contact.id).code
+            return f"{self.public_url}/s/{code}"
+
+        text = sms.shorten_links(self.campaign.body, short)
+        stop = sms.make_short_link(account_id=self.campaign.account_id, url=self.unsubscribe_url(contact, "sms"),
+                                   campaign_id=self.campaign.id, contact_id=contact.id).code
+        return f"{text}\nStop: {self.public_url}/s/{stop}"
+
+
+def permanent_url(campaign: Campaign, public_url: str) -> str:
+    return f"{public_url}/m/{sign('permanent', campaign.id)}"
+
+
+def permanent_html(campaign: Campaign) -> str:
+    """The public web view: the message as written, links untagged, so readers stay anonymous."""
+    return render_template("emails/campaign.html", body=campaign.body, unsubscribe_url=None, web_url=None)
+
+
+def _from_address(campaign: Campaign) -> str:
+    return campaign.from_name
+
+
+def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, *, final_attempt: bool) -> int:
+    """Render and deliver one batch; already-delivered recipients are skipped. Returns messages sent now."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        return 0
+    recipients = list(db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids),
+                                                               Contact.account_id == campaign.account_id,
+                                                               Contact.email_status == SUBSCRIBED)))
+    existing = set(db.session.scalars(select(Email.contact_id).where(Email.campaign_id == campaign.id,
+                                                                     Email.contact_id.in_(contact_ids))))
+    renderer = Renderer(campaign, public_url)
+    rows = [{"account_id": campaign.account_id, "campaign_id": campaign.id, "contact_id": contact.id,
+             "kind": "campaign", "to_address": contact.email, "reply_to": "", "status": "queued",
+             "created_at": utcnow(), **renderer.email(contact)}
+            for contact in recipients if contact.id not in existing]
+    if rows:
+        insert_new(Email, rows, ("campaign_id", "contact_id"))
+        db.session.commit()
+    pending = list(db.session.scalars(select(Email).where(Email.campaign_id == campaign.id,
+                                                          Email.contact_id.in_(contact_ids),
+                                                          Email.status.in_(("queued", "retrying")))
+                                      .order_by(Email.id)))
+    sent = mail.deliver_many(pending, final_attempt=final_attempt, from_name=_from_address(campaign))
+    finish_if_done(campaign)
+    return sent
+
+
+def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *, final_attempt: bool) -> int:
+    """Render (links tagged, then shortened) and deliver one batch of a campaign's text messages."""
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        return 0
+    recipients = list(db.session.scalars(select(Contact).where(
+        Contact.id.in_(contact_ids), Contact.account_id == campaign.account_id,
+        Contact.sms_status == SUBSCRIBED, Contact.phone != "")))
+    existing = set(db.session.scalars(select(SmsMessage.contact_id).where(SmsMessage.campaign_id == campaign.id,
+                                                                          SmsMessage.contact_id.in_(contact_ids))))
+    renderer = Renderer(campaign, public_url)
+    rows = [{"account_id": campaign.account_id, "campaign_id": campaign.id, "contact_id": contact.id,
+             "to_number": contact.phone, "body": renderer.sms(contact), "status": "queued", "created_at": utcnow()}
+            for contact in recipients if contact.id not in existing]
+    if rows:
+        insert_new(SmsMessage, rows, ("campaign_id", "contact_id"))
+        db.session.commit()
+    pending = list(db.session.scalars(select(SmsMessage.id).where(
+        SmsMessage.campaign_id == campaign.id, SmsMessage.contact_id.in_(contact_ids),
+        SmsMessage.status.in_(("queued", "retrying"))).order_by(SmsMessage.id)))
+    for sms_id in pending:
+        sms.deliver_sms(sms_id, final_attempt=final_attempt)
+    finish_if_done(campaign)
+    return len(pending)
+
+
+def finish_if_done(campaign: Campaign) -> None:
+    model = Email if campaign.channel == "email" else SmsMessage
+    handled = db.session.scalar(select(func.count()).select_from(model).where(
+        model.campaign_id == campaign.id, model.status.in_(("sent", "outbox", "failed"))))
+    if handled >= campaign.recipients and campaign.status == "sending":
+        campaign.status, campaign.finished_at = "sent", utcnow()
+        db.session.commit()
+
+
+def send_test(campaign: Campaign, user: User, public_url: str) -> Email:
+    """Send the campaign to the signed-in user, as their own contact, marked as a test."""
+    if campaign.channel != "email":
+        raise CampaignError("Test sends are for emails.", "name")
+    if not campaign.body.strip():
+        raise CampaignError("Write the message before sending a test.", "body")
+    contact = contacts_domain.contact_for_user(campaign.account_id, user.email)
+    rendered = Renderer(campaign, public_url).email(contact)
+    return mail.queue_email(account_id=campaign.account_id, sent_by_id=user.id, kind="campaign_test",
+                            to_address=user.email, subject=f"[Test] {rendered['subject']}",
+                            text_body=rendered["text_body"], html_body=rendered["html_body"])
+
+
+def delivery_counts(campaign: Campaign) -> dict[str, int]:
+    model = Email if campaign.channel == "email" else SmsMessage
+    rows = db.session.execute(select(model.status, func.count()).where(model.campaign_id == campaign.id)
+                              .group_by(model.status)).all()
+    return {status: count for status, count in rows}
+
+
+def unsubscribe(account_id: int, contact_id: int, channel: str) -> Contact | None:
+    contact = contacts_domain.get_contact(account_id, contact_id)
+    if contact is not None:
+        if channel == "sms":
+            contact.sms_status = "unsubscribed"
+        else:
+            contact.email_status = "unsubscribed"
+    return contact
+
+
+def click_counts(campaign: Campaign) -> dict[str, int]:
+    """Clicks and distinct clickers of a campaign."""
+    from app.models import LinkClick
+
+    row = db.session.execute(select(func.count(LinkClick.id), func.count(func.distinct(LinkClick.contact_id)))
+                             .where(LinkClick.campaign_id == campaign.id)).one()
+    return {"clicks": row[0], "clickers": row[1]}

@@ -1,0 +1,179 @@
+"""Campaigns: compose an email or SMS, preview, test, send now or schedule, and the report."""
+from datetime import datetime
+
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.extensions import db, htmx
+from app.messaging import campaigns
+from app.messaging.sms import sms_segments
+from app.web import page_or_fragment, public_url
+from app.web.links import WEB_VIEW_POLICY
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every campaigns page needs a signed-in user."""
+
+
+def _campaign_or_404(campaign_id: int):
+    return campaigns.get_campaign(current_user.account_id, campaign_id) or abort(404)
+
+
+def _editor_context(campaign, **extra) -> dict:
+    context = dict(campaign=campaign, lists=campaigns.account_lists(campaign.account_id),
+                   audience=campaigns.audience_count(campaign), errors={}, form=None,
+                   length=sms_segments(campaign.body) if campaign.channel == "sms" else None)
+    context.update(extra)
+    return context
+
+
+def _redirect(endpoint: str, **values):
+    """A redirect that also works for htmx requests (HX-Redirect)."""
+    target = url_for(endpoint, **values)
+    if htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+@bp.get("/")
+def index():
+    """Renders the list of campaigns."""
+    return render_template("campaigns/index.html", campaigns=campaigns.list_campaigns(current_user.account_id))
+
+
+@bp.post("/")
+def create():
+    """Creates a draft email or SMS campaign and opens it."""
+    try:
+        campaign = campaigns.create_campaign(current_user, request.form.get("channel", "email"))
+    except campaigns.CampaignError as error:
+        flash(str(error), "error")
+        return redirect(url_for("campaigns.index"))
+    db.session.commit()
+    return redirect(url_for("campaigns.show", campaign_id=campaign.id))
+
+
+@bp.get("/<int:campaign_id>")
+def show(campaign_id: int):
+    """Renders the editor of a draft, or the report of a campaign that is sending or sent."""
+    campaign = _campaign_or_404(campaign_id)
+    if campaign.status in ("draft", "scheduled"):
+        return render_template("campaigns/edit.html", **_editor_context(campaign))
+    return render_template("campaigns/report.html", campaign=campaign, counts=campaigns.delivery_counts(campaign),
+                           clicks=campaigns.click_counts(campaign),
+                           web_url=campaigns.permanent_url(campaign, public_url()) if campaign.channel == "email" else None)
+
+
+def _save(campaign) -> dict:
+    """Save the posted draft; the errors by field."""
+    try:
+        campaigns.update_campaign(campaign, name=request.form.get("name", ""), subject=request.form.get("subject", ""),
+                                  from_name=request.form.get("from_name", ""), body=request.form.get("body", ""),
+                                  list_ids=[value for value in request.form.getlist("list_ids") if value.isdigit()],
+                                  tag_links=request.form.get("tag_links") == "1")
+    except campaigns.CampaignError as error:
+        db.session.rollback()
+        return {error.field: str(error)}
+    db.session.commit()
+    return {}
+
+
+def _editor(campaign, errors: dict, status_code: int = 200, **extra):
+    response = make_response(page_or_fragment("campaigns/edit.html", "campaigns/_editor.html",
+                                              status_code, **_editor_context(campaign, errors=errors, **extra)))
+    if not errors:
+        response.headers["HX-Trigger"] = "preview-changed"
+    return response
+
+
+@bp.post("/<int:campaign_id>")
+def save(campaign_id: int):
+    """Saves the draft; renders the editor with "Saved" or the errors."""
+    campaign = _campaign_or_404(campaign_id)
+    errors = _save(campaign)
+    return _editor(campaign, errors, 422 if errors else 200, saved=not errors)
+
+
+@bp.post("/<int:campaign_id>/send")
+def send(campaign_id: int):
+    """Saves, then sends now or at the chosen time; renders the editor with errors if it cannot."""
+    campaign = _campaign_or_404(campaign_id)
+    errors = _save(campaign)
+    if not errors:
+        try:
+            if request.form.get("when") == "later":
+                raw = request.form.get("scheduled_at", "")
+                try:
+                    when = datetime.fromisoformat(raw) if raw else None
+                except ValueError:
+                    raise campaigns.CampaignError("Enter the date and time as YYYY-MM-DD HH:MM (UTC).", "scheduled_at")
+                campaigns.schedule(campaign, when)
+            else:
+                campaigns.send_now(campaign, public_url())
+        except campaigns.CampaignError as error:
+            db.session.rollback()
+            errors = {error.field: str(error)}
+    if errors:
+        return _editor(campaign, errors, 422)
+    db.session.commit()
+    flash("Scheduled." if request.form.get("when") == "later" else "Sending now.", "success")
+    return _redirect("campaigns.show", campaign_id=campaign.id)
+
+
+@bp.post("/<int:campaign_id>/unschedule")
+def unschedule(campaign_id: int):
+    """Takes a scheduled campaign back to draft; renders the editor."""
+    campaign = _campaign_or_404(campaign_id)
+    campaigns.unschedule(campaign)
+    db.session.commit()
+    return _redirect("campaigns.show", campaign_id=campaign.id)
+
+
+@bp.post("/<int:campaign_id>/test")
+def send_test(campaign_id: int):
+    """Saves, then emails the campaign to the signed-in user; renders the test-send status."""
+    campaign = _campaign_or_404(campaign_id)
+    errors = _save(campaign)
+    message = None
+    if not errors:
+        try:
+            campaigns.send_test(campaign, current_user, public_url())
+            db.session.commit()
+            message = f"Test sent to {current_user.email}."
+        except campaigns.CampaignError as error:
+            errors = {error.field: str(error)}
+    return _editor(campaign, errors, 422 if errors else 200, test_message=message)
+
+
+@bp.get("/<int:campaign_id>/preview")
+def preview(campaign_id: int):
+    """Renders the saved draft's HTML for the sandboxed preview frame."""
+    campaign = _campaign_or_404(campaign_id)
+    response = make_response(campaigns.permanent_html(campaign))
+    response.headers["Content-Security-Policy"] = WEB_VIEW_POLICY.replace("allow-popups allow-popups-to-escape-sandbox", "") \
+        + "; frame-ancestors 'self'"
+    return response
+
+
+@bp.post("/sms-length")
+def sms_length():
+    """Renders the character and segment count of an SMS text."""
+    return render_template("campaigns/_sms_length.html", length=sms_segments(request.form.get("body", "")))
+
+
+@bp.post("/<int:campaign_id>/delete")
+def delete(campaign_id: int):
+    """Deletes a draft and goes back to the list."""
+    campaign = _campaign_or_404(campaign_id)
+    if campaign.status != "draft":
+        abort(409)
+    db.session.delete(campaign)
+    db.session.commit()
+    flash("Campaign deleted.", "info")
+    return _redirect("campaigns.index")

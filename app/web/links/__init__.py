@@ -1,0 +1,71 @@
+"""Public links in messages: the click redirect, short links, unsubscribe, the permanent web view.
+No sign-in; every token is signed, so nothing here redirects to an address we did not write."""
+from flask import Blueprint, abort, make_response, redirect, render_template, request
+
+from app.extensions import csrf, db
+from app.messaging import campaigns, sms
+from app.messaging.clicks import CLICKS, click_record
+from app.messaging.tokens import unsign
+from app.models import Campaign
+from app.queues import get_redis
+
+bp = Blueprint("links", __name__)
+
+# The web view shows the marketer's HTML: sandboxed, never scripts on this origin.
+WEB_VIEW_POLICY = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
+
+
+def _not_found():
+    return render_template("links/invalid.html"), 404
+
+
+@bp.get("/c/<token>")
+def click(token: str):
+    """Records the click (one Redis command) and redirects to the link's (tagged) address."""
+    payload = unsign("click", token)
+    if not (isinstance(payload, list) and len(payload) == 5 and isinstance(payload[4], str)
+            and payload[4].startswith(("http://", "https://"))):
+        return _not_found()
+    account_id, campaign_id, contact_id, channel, destination = payload
+    CLICKS.push(get_redis(), click_record(account_id=account_id, campaign_id=campaign_id, contact_id=contact_id,
+                                          channel=channel, url=destination))
+    response = redirect(destination, 302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/s/<code>")
+def short_link(code: str):
+    """Redirects a short link (from an SMS) to its address; a click redirect records the click."""
+    link = sms.resolve_short_link(code) if code.isalnum() and len(code) <= 16 else None
+    if link is None:
+        return _not_found()
+    return redirect(link.url, 302)
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """Renders the unsubscribe confirmation; a POST (also one-click from mail apps) unsubscribes."""
+    payload = unsign("unsubscribe", token)
+    if not (isinstance(payload, list) and len(payload) == 3 and payload[2] in ("email", "sms")):
+        return _not_found()
+    account_id, contact_id, channel = payload
+    if request.method == "POST":
+        contact = campaigns.unsubscribe(account_id, contact_id, channel)
+        db.session.commit()
+        return render_template("links/unsubscribed.html", contact=contact, channel=channel)
+    return render_template("links/unsubscribe.html", channel=channel)
+
+
+@bp.get("/m/<token>")
+def web_view(token: str):
+    """Renders a campaign's public web view: links without any personal cid."""
+    campaign_id = unsign("permanent", token)
+    campaign = db.session.get(Campaign, campaign_id) if isinstance(campaign_id, int) else None
+    if campaign is None or campaign.channel != "email":
+        return _not_found()
+    response = make_response(campaigns.permanent_html(campaign))
+    response.headers["Content-Security-Policy"] = WEB_VIEW_POLICY
+    return response

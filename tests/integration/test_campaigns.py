@@ -1,0 +1,210 @@
+"""Email campaigns: compose, send to lists in batches through a real worker and a real SMTP server,
+tagged links, click redirect, unsubscribe, permanent web view."""
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.messaging.clicks import CLICKS
+from app.models import Campaign, Contact, ContactList, Email, LinkClick
+from app.queues import get_redis
+from app.tracking.cid import read_cid
+from tests.conftest import HX, make_contact
+from tests.integration.test_send_to_developer import run_worker_process
+from tests.support import smtp_server
+
+BODY = ('<h1>Hello</h1><p>See <a href="https://www.shop.example/pricing?plan=pro#faq">our prices</a>, '
+        '<a href="https://elsewhere.example/">a friend</a> and <a href="mailto:hi@shop.example">write us</a>.</p>')
+
+
+def make_list(account_id, name, contacts):
+    item = ContactList(account_id=account_id, name=name)
+    db.session.add(item)
+    db.session.flush()
+    for contact in contacts:
+        contact.lists.append(item)
+    db.session.commit()
+    return item
+
+
+def draft(auth, site, list_ids, body=BODY, **fields):
+    response = auth.client.post("/campaigns/", data={"channel": "email"})
+    campaign_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    data = {"name": "Fall sale", "subject": "Our fall sale", "from_name": "Shop", "body": body,
+            "list_ids": [str(i) for i in list_ids], "tag_links": "1", **fields}
+    saved = auth.client.post(f"/campaigns/{campaign_id}", data=data, headers=HX)
+    assert saved.status_code == 200, saved.get_data(as_text=True)
+    return campaign_id, data
+
+
+def follow_click(client, url):
+    """The landing address of a click-redirect link."""
+    path = urlsplit(url).path
+    response = client.get(path)
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_a_campaign_to_50_contacts_over_smtp(auth, site, client, database_url, redis_url):
+    people = [make_contact(site.account_id, f"person{n:02d}@customer.example", first_name=f"P{n}") for n in range(50)]
+    people[7].email_status = "unsubscribed"
+    people[8].email_status = "unsubscribed"
+    newsletter = make_list(site.account_id, "Newsletter", people)
+    campaign_id, data = draft(auth, site, [newsletter.id])
+    assert auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX) \
+        .headers["HX-Redirect"] == f"/campaigns/{campaign_id}"
+    with smtp_server() as (controller, handler):
+        run_worker_process(database_url, redis_url, f"smtp://127.0.0.1:{controller.port}")
+    received = {rcpts[0]: message for rcpts, message in handler.messages}
+    assert len(handler.messages) == 48
+    assert "person07@customer.example" not in received and "person08@customer.example" not in received
+    seen_tokens = set()
+    for address, message in received.items():
+        contact = next(p for p in people if p.email == address)
+        assert message["Subject"] == "Our fall sale" and message["From"].startswith("Shop <")
+        assert str(message["List-Unsubscribe"]).strip().startswith("<https://footfall.test/u/")
+        html = message.get_body(("html",)).get_content()
+        text = message.get_body(("plain",)).get_content()
+        html_links = re.findall(r'href="(https://footfall\.test/c/[^"]+)"', html)
+        text_links = re.findall(r"\((https://footfall\.test/c/[^)]+)\)", text)
+        assert len(html_links) == 2 and html_links == text_links  # the same links in both parts
+        landing = follow_click(client, html_links[0])
+        assert landing.startswith("https://www.shop.example/pricing?plan=pro&cid=") and landing.endswith("#faq")
+        token = parse_qs(urlsplit(landing).query)["cid"][0]
+        claims = read_cid(token)
+        assert (claims.contact_id, claims.account_id, claims.message_id) == (contact.id, site.account_id, campaign_id)
+        seen_tokens.add(token)
+        assert follow_click(client, html_links[1]) == "https://elsewhere.example/"  # other sites: no cid
+        assert 'href="mailto:hi@shop.example"' in html
+    assert len(seen_tokens) == 48
+    db.session.rollback()
+    campaign = db.session.get(Campaign, campaign_id)
+    assert (campaign.status, campaign.recipients) == ("sent", 48)
+
+
+def test_a_retried_batch_never_sends_twice(auth, site, run_jobs, app):
+    people = [make_contact(site.account_id, f"p{n}@customer.example") for n in range(5)]
+    item = make_list(site.account_id, "All", people)
+    campaign_id, data = draft(auth, site, [item.id])
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    run_jobs()
+    from app.messaging.campaigns import send_email_batch
+    assert send_email_batch(campaign_id, [p.id for p in people], "https://footfall.test", final_attempt=True) == 0
+    assert db.session.scalar(select(func.count()).select_from(Email).where(Email.campaign_id == campaign_id)) == 5
+    page = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "Sent" in page and "(to the outbox)" in page
+
+
+def test_clicks_are_recorded_by_the_worker(auth, site, contact, client, drain, app):
+    from app.messaging.campaigns import Renderer
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent")
+    db.session.add(campaign)
+    db.session.commit()
+    link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
+    assert follow_click(client, link).startswith("https://www.shop.example/x?cid=")
+    assert db.session.scalar(select(LinkClick)) is None  # nothing written in the request
+    CLICKS.drain(get_redis())
+    db.session.rollback()
+    click = db.session.scalar(select(LinkClick))
+    assert (click.contact_id, click.campaign_id) == (contact.id, campaign.id)
+
+
+@pytest.mark.parametrize("path", ["/c/garbage", "/c/" + "A" * 300, "/s/nosuch", "/u/tampered.token", "/m/999"])
+def test_bad_tokens_get_a_clear_404_and_no_redirect(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "This link is not valid" in response.get_data(as_text=True)
+    assert "Location" not in response.headers
+
+
+def test_a_tampered_click_token_is_refused(auth, site, contact, client):
+    from app.messaging.campaigns import Renderer
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent")
+    db.session.add(campaign)
+    db.session.commit()
+    link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
+    token = urlsplit(link).path.rsplit("/", 1)[1]
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert client.get(f"/c/{forged}").status_code == 404
+
+
+def test_unsubscribe_link(site, contact, client):
+    from app.messaging.campaigns import Renderer
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
+    db.session.add(campaign)
+    db.session.commit()
+    url = Renderer(campaign, "https://footfall.test").unsubscribe_url(contact, "email")
+    path = urlsplit(url).path
+    assert "Unsubscribe" in client.get(path).get_data(as_text=True)
+    done = client.post(path)  # one-click, from mail apps: no CSRF token
+    assert done.status_code == 200 and "You are unsubscribed" in done.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Contact, contact.id).email_status == "unsubscribed"
+
+
+def test_the_permanent_url_carries_no_personal_cid(auth, site, contact, client, run_jobs):
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id], body=BODY.replace("plan=pro", "plan=pro&cid=author"))
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    run_jobs()
+    report = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    web_url = re.search(r'href="(https://footfall\.test/m/[^"]+)"', report).group(1)
+    page = client.get(urlsplit(web_url).path)
+    assert page.status_code == 200 and page.headers["Content-Security-Policy"].startswith("sandbox")
+    html = page.get_data(as_text=True)
+    assert "our prices" in html and "/c/" not in html
+    email = db.session.scalar(select(Email).where(Email.campaign_id == campaign_id))
+    assert web_url in email.html_body  # the message links to its web version
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"subject": ""}, "Write a subject"),
+    ({"body": ""}, "Write the message"),
+    ({"list_ids": []}, "Choose at least one list"),
+    ({"when": "later", "scheduled_at": "2001-01-01T10:00"}, "in the future"),
+    ({"when": "later", "scheduled_at": "tomorrow"}, "YYYY-MM-DD"),
+])
+def test_sending_an_incomplete_campaign_rerenders_with_the_error(auth, site, contact, fields, message):
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    response = auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now", **fields}, headers=HX)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Campaign, campaign_id).status == "draft"
+
+
+def test_scheduling_and_the_sweep(auth, site, contact, run_jobs):
+    from datetime import timedelta
+    from app.messaging.campaigns import start_due_campaigns
+    from app.models.types import utcnow
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    later = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    db.session.rollback()
+    assert db.session.get(Campaign, campaign_id).status == "scheduled"
+    assert start_due_campaigns("https://footfall.test") == []
+    db.session.get(Campaign, campaign_id).scheduled_at = utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    assert start_due_campaigns("https://footfall.test") == [campaign_id]
+    run_jobs()
+    assert db.session.get(Campaign, campaign_id).status == "sent"
+
+
+def test_send_test_goes_to_me(auth, site, user, run_jobs):
+    campaign_id, data = draft(auth, site, [])
+    response = auth.client.post(f"/campaigns/{campaign_id}/test", data=data, headers=HX)
+    assert f"Test sent to {user.email}." in response.get_data(as_text=True)
+    run_jobs()
+    email = db.session.scalar(select(Email).where(Email.kind == "campaign_test"))
+    assert email.subject == "[Test] Our fall sale" and email.to_address == user.email
+
+
+def test_campaigns_are_private_to_the_account(auth, site, intruder):
+    campaign_id, _ = draft(auth, site, [])
+    assert intruder.get(f"/campaigns/{campaign_id}").status_code == 404
+    assert intruder.post(f"/campaigns/{campaign_id}", data={"name": "x"}).status_code == 404
+    assert intruder.get(f"/campaigns/{campaign_id}/preview").status_code == 404
+    assert "Fall sale" not in intruder.get("/campaigns/").get_data(as_text=True)

@@ -1,0 +1,10 @@
+"""Jobs of contacts."""
+from app import contacts
+from worker import job_context
+
+
+def import_contacts(import_id: int) -> str | None:
+    """Import the rows of a stored CSV file and record its report."""
+    with job_context():
+        contact_import = contacts.run_import(import_id)
+        return contact_import.status if contact_import else None

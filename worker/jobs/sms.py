@@ -1,0 +1,11 @@
+"""Jobs that deliver SMS."""
+from app.messaging import sms
+from worker import job_context
+from worker.jobs import final_attempt
+
+
+def deliver_sms(sms_id: int) -> str | None:
+    """Deliver one stored SMS; RQ retries a failure a bounded number of times."""
+    with job_context():
+        message = sms.deliver_sms(sms_id, final_attempt=final_attempt())
+        return message.status if message else None
