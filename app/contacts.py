@@ -458,8 +458,8 @@ def _add_memberships(table, key: str, pairs: set[tuple[int, int]]) -> None:
     if not pairs:
         return
     contact_ids = {contact_id for _, contact_id in pairs}
-    existing = set(db.session.execute(select(table.c[key], table.c.contact_id)
-                                      .where(table.c.contact_id.in_(contact_ids))))
+    existing = {(owner_id, contact_id) for owner_id, contact_id in db.session.execute(
+        select(table.c[key], table.c.contact_id).where(table.c.contact_id.in_(contact_ids)))}
     new = [{key: owner_id, "contact_id": contact_id, "added_at": utcnow()}
            for owner_id, contact_id in sorted(pairs - existing)]
     if new:

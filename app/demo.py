@@ -44,8 +44,42 @@ def ensure_demo_account(website_url: str | None = None):
         for email, first, last in DEMO_CONTACTS:
             if contacts.find_by_email(user.account_id, email) is None:
                 contacts.add_contact(user.account_id, email, first, last)
+        db.session.flush()
+        ensure_welcome_campaign(user, website_url)
     db.session.commit()
     return user
+
+
+def ensure_welcome_campaign(user, website_url: str) -> None:
+    """The list of demo contacts and a ready "Welcome" email linking to the demo website."""
+    from sqlalchemy import select
+
+    from app.models import Campaign, ContactList
+
+    customers = db.session.scalar(select(ContactList).where(ContactList.account_id == user.account_id,
+                                                            ContactList.name == "Customers"))
+    if customers is None:
+        customers = ContactList(account_id=user.account_id, name="Customers")
+        db.session.add(customers)
+        members = [contacts.find_by_email(user.account_id, email) for email, _, _ in DEMO_CONTACTS]
+        for member in members:
+            member.lists.append(customers)
+    welcome = db.session.scalar(select(Campaign).where(Campaign.account_id == user.account_id,
+                                                       Campaign.name == "Welcome"))
+    if welcome is None:
+        welcome = Campaign(account_id=user.account_id, created_by_id=user.id, channel="email", name="Welcome",
+                           subject="Welcome to the Demo Shop", from_name="Demo Shop", lists=[customers],
+                           status="draft")
+        db.session.add(welcome)
+    if welcome.status == "draft":
+        welcome.body = WELCOME_BODY.replace("WEBSITE", website_url)
+
+
+WELCOME_BODY = """<h1>Welcome!</h1>
+<p>Thanks for joining the Demo Shop. Have a look at <a href="WEBSITE/pricing">our prices</a>
+or read <a href="WEBSITE/blog">the blog</a>.</p>
+<p>Every link above carries your own <code>cid</code>: click one, and your visit appears on your
+contact page in Footfall.</p>"""
 
 
 def demo_link(user, website_url: str, email: str = DEMO_CONTACTS[0][0]) -> str:

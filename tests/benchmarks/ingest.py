@@ -2,9 +2,10 @@
 app (targets: ingest_vs_hello_ratio ≥ 0.6, redis_commands_per_beacon ≤ 2).
 
 Both routes get the same load generator: CLIENTS processes, each with one persistent http.client
-connection (reopened when the server closes it) and one request in flight, for RUN_SECONDS. Runs alternate hello, collect, hello, collect…, short
-and many, so that other load on the shared machine falls on both alike; each ratio compares a
-collect run with the hello run just before it, and the medians are reported.
+connection (reopened when the server closes it) and one request in flight, for RUN_SECONDS.
+Runs alternate hello, collect, hello, collect…, short and many, so that other load on the shared
+machine falls on both alike; each ratio compares a collect run with the hello run just before
+it, and the medians are reported.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class Load:
 
 
 def hello_request(tag: str) -> tuple[str, str, bytes | None, dict[str, str]]:
+    """The baseline request: every one is alike, so `tag` goes unused."""
     return "GET", "/bench/hello", None, {"User-Agent": BROWSER}
 
 
@@ -136,7 +138,10 @@ def gunicorn(env: Environment, port: int):
          "tests.benchmarks.ingest_app:app"],
         env=env.child_environ(INGEST_RATE_PER_ADDRESS=UNLIMITED, INGEST_RATE_PER_SITE=UNLIMITED))
     try:
-        wait_until(lambda: server.poll() is not None or _answers(port), timeout=30)
+        try:
+            wait_until(lambda: server.poll() is not None or _answers(port), timeout=30)
+        except AssertionError:
+            raise BenchmarkFailed("gunicorn did not answer within 30s") from None
         if server.poll() is not None:
             raise BenchmarkFailed(f"gunicorn exited with {server.returncode}")
         yield

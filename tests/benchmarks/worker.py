@@ -54,8 +54,9 @@ def batch_rate(redis: Redis, site: SiteInfo) -> float:
     started = time.perf_counter()
     handled = events.drain(redis)
     elapsed = time.perf_counter() - started
-    if handled != BATCH_EVENTS or stored("batch") != BATCH_EVENTS:
-        raise BenchmarkFailed(f"draining {BATCH_EVENTS} events handled {handled} and stored {stored('batch')}")
+    page_views = stored("batch")
+    if handled != BATCH_EVENTS or page_views != BATCH_EVENTS:
+        raise BenchmarkFailed(f"draining {BATCH_EVENTS} events handled {handled} and stored {page_views}")
     log(f"batches: {BATCH_EVENTS} events drained in {elapsed:.2f}s")
     return BATCH_EVENTS / elapsed
 
@@ -77,14 +78,15 @@ def job_rate(env: Environment, redis: Redis, site: SiteInfo) -> float:
         finally:
             stop([worker])
     if returncode != 0:
+        outcome = "timed out" if returncode is None else f"exited with {returncode}"
         tail = log_path.read_text(errors="replace")[-3000:]
-        raise BenchmarkFailed(f"the worker {'timed out' if returncode is None else f'exited with {returncode}'}:\n"
-                              f"{tail}")
+        raise BenchmarkFailed(f"the worker {outcome}; the end of its log:\n{tail}")
     log(f"jobs: the worker ran {JOB_EVENTS} jobs and exited in {time.perf_counter() - started:.2f}s")
     jobs = [job for job in Job.fetch_many(job_ids, connection=redis)
             if job and job.get_status(refresh=False) == JobStatus.FINISHED]
-    if len(jobs) != JOB_EVENTS or stored("job") != JOB_EVENTS:
-        raise BenchmarkFailed(f"{len(jobs)} of {JOB_EVENTS} jobs finished and {stored('job')} page views stored")
+    page_views = stored("job")
+    if len(jobs) != JOB_EVENTS or page_views != JOB_EVENTS:
+        raise BenchmarkFailed(f"{len(jobs)} of {JOB_EVENTS} jobs finished and {page_views} page views stored")
     # Between the first job's end and the last's lie JOB_EVENTS - 1 whole cycles of dequeue,
     # fork, store and report; the worker's start-up and shutdown stay outside the measure.
     ends = sorted(job.ended_at for job in jobs)

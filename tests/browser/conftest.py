@@ -1,7 +1,10 @@
 """Browser tests: Playwright driving Debian's Chromium against a live app server."""
 import pytest
 
-from tests.support import live_server
+from app.demo import DemoWebsite
+from app.extensions import db
+from app.tracking import setup
+from tests.support import free_port, live_server
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -30,3 +33,14 @@ def app_config(app_config):
 def server(app):
     with live_server(app) as url:
         yield url
+
+
+@pytest.fixture
+def website(server, site, user):
+    """A website on another port with the code in <head>, tracked by the user's account."""
+    port = free_port()
+    setup.change_website(site, user, f"http://127.0.0.1:{port}")
+    db.session.commit()
+    demo = DemoWebsite(setup.embed_code(site, server), port).start()
+    yield demo, site
+    demo.stop()

@@ -3,27 +3,15 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from app.demo import DemoWebsite
 from app.extensions import db
 from app.models import PageView
 from app.queues import get_redis
 from app.tracking import setup
 from app.tracking.cid import make_cid
 from app.tracking.ingest import EVENTS_STREAM
-from tests.support import free_port, wait_until
+from tests.support import wait_until
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def website(server, site, user):
-    """A website on another port with the code in <head>, tracked by the user's account."""
-    port = free_port()
-    setup.change_website(site, user, f"http://127.0.0.1:{port}")
-    db.session.commit()
-    demo = DemoWebsite(setup.embed_code(site, server), port).start()
-    yield demo, site
-    demo.stop()
 
 
 @pytest.fixture

@@ -87,14 +87,25 @@ def create():
 
 # A contact's page -------------------------------------------------------------------------------
 
-def _show_context(contact, **extra) -> dict:
+def _part_context(contact, **extra) -> dict:
     account_id = current_user.account_id
-    context = dict(contact=contact, page_views=reports.timeline(account_id, contact.id),
-                   history=contacts.message_history(account_id, contact.id),
-                   account_lists=contacts.account_lists(account_id), account_tags=contacts.account_tags(account_id),
-                   form=None, phone_help=PHONE_HELP)
+    context = dict(contact=contact, account_lists=contacts.account_lists(account_id),
+                   account_tags=contacts.account_tags(account_id), form=None, phone_help=PHONE_HELP)
     context.update(extra)
     return context
+
+
+def _show_context(contact, **extra) -> dict:
+    return _part_context(contact, page_views=reports.timeline(current_user.account_id, contact.id),
+                         history=contacts.message_history(current_user.account_id, contact.id), **extra)
+
+
+def _contact_part(contact, fragment: str, status_code: int = 200, **extra):
+    """The part of the contact's page that changed, keyboard focus back in it; without htmx the
+    whole page (DESIGN.md, convention 5)."""
+    if htmx:
+        return render_template(fragment, **_part_context(contact, refocus=True, **extra)), status_code
+    return render_template("contacts/show.html", **_show_context(contact, **extra)), status_code
 
 
 def _edit_form(contact) -> ContactEditForm:
@@ -113,15 +124,14 @@ def show(contact_id: int):
 @bp.get("/<int:contact_id>/details")
 def details(contact_id: int):
     """Renders the contact's details with their Edit button."""
-    return render_template("contacts/_details.html", contact=_contact_or_404(contact_id))
+    return _contact_part(_contact_or_404(contact_id), "contacts/_details.html")
 
 
 @bp.get("/<int:contact_id>/edit")
 def edit(contact_id: int):
     """Renders the inline form that edits the contact's details and subscriptions."""
     contact = _contact_or_404(contact_id)
-    return page_or_fragment("contacts/show.html", "contacts/_details_form.html",
-                            **_show_context(contact, form=_edit_form(contact)))
+    return _contact_part(contact, "contacts/_details_form.html", form=_edit_form(contact))
 
 
 @bp.post("/<int:contact_id>")
@@ -136,12 +146,11 @@ def update(contact_id: int):
                                 sms_subscribed=bool(form.sms_subscribed.data))
     except contacts.ContactError as error:
         form[error.field].errors = [str(error)]
-        return page_or_fragment("contacts/show.html", "contacts/_details_form.html", 422,
-                                **_show_context(contact, form=form))
+        return _contact_part(contact, "contacts/_details_form.html", 422, form=form)
     db.session.commit()
     if not htmx:
         return redirect(url_for("contacts.show", contact_id=contact.id))
-    return render_template("contacts/_details.html", contact=contact, saved=True)
+    return _contact_part(contact, "contacts/_details.html", saved=True)
 
 
 @bp.post("/<int:contact_id>/delete")
@@ -155,11 +164,10 @@ def delete(contact_id: int):
     return redirect(url_for("contacts.index"))
 
 
-def _membership_response(contact, fragment: str, error_key: str, error: contacts.ContactError | None = None):
+def _memberships(contact, fragment: str, error_key: str, error: contacts.ContactError | None = None):
     if error is None and not htmx:
         return redirect(url_for("contacts.show", contact_id=contact.id))
-    return page_or_fragment("contacts/show.html", fragment, 422 if error else 200,
-                            **_show_context(contact, **{error_key: str(error) if error else None}))
+    return _contact_part(contact, fragment, 422 if error else 200, **{error_key: str(error) if error else None})
 
 
 @bp.post("/<int:contact_id>/lists")
@@ -170,9 +178,9 @@ def add_list(contact_id: int):
         contacts.add_to_list(contact, list_id=request.form.get("list_id", type=int),
                              new_name=request.form.get("new_list", ""))
     except contacts.ContactError as error:
-        return _membership_response(contact, "contacts/_lists.html", "list_error", error)
+        return _memberships(contact, "contacts/_lists.html", "list_error", error)
     db.session.commit()
-    return _membership_response(contact, "contacts/_lists.html", "list_error")
+    return _memberships(contact, "contacts/_lists.html", "list_error")
 
 
 @bp.post("/<int:contact_id>/lists/<int:list_id>/remove")
@@ -181,7 +189,7 @@ def remove_list(contact_id: int, list_id: int):
     contact = _contact_or_404(contact_id)
     contacts.remove_from_list(contact, list_id)
     db.session.commit()
-    return _membership_response(contact, "contacts/_lists.html", "list_error")
+    return _memberships(contact, "contacts/_lists.html", "list_error")
 
 
 @bp.post("/<int:contact_id>/tags")
@@ -191,9 +199,9 @@ def add_tag(contact_id: int):
     try:
         contacts.add_tag(contact, request.form.get("tag", ""))
     except contacts.ContactError as error:
-        return _membership_response(contact, "contacts/_tags.html", "tag_error", error)
+        return _memberships(contact, "contacts/_tags.html", "tag_error", error)
     db.session.commit()
-    return _membership_response(contact, "contacts/_tags.html", "tag_error")
+    return _memberships(contact, "contacts/_tags.html", "tag_error")
 
 
 @bp.post("/<int:contact_id>/tags/<int:tag_id>/remove")
@@ -202,7 +210,7 @@ def remove_tag(contact_id: int, tag_id: int):
     contact = _contact_or_404(contact_id)
     contacts.remove_tag(contact, tag_id)
     db.session.commit()
-    return _membership_response(contact, "contacts/_tags.html", "tag_error")
+    return _memberships(contact, "contacts/_tags.html", "tag_error")
 
 
 # Lists ------------------------------------------------------------------------------------------
@@ -234,7 +242,7 @@ def list_row(list_id: int):
     """Renders one row of the lists table."""
     contact_list = _list_or_404(list_id)
     return render_template("contacts/_list_row.html", contact_list=contact_list,
-                           members=contacts.member_count(contact_list))
+                           members=contacts.member_count(contact_list), refocus=True)
 
 
 @bp.get("/lists/<int:list_id>/edit")
@@ -259,7 +267,7 @@ def rename_list(list_id: int):
     if not htmx:
         return redirect(url_for("contacts.lists"))
     return render_template("contacts/_list_row.html", contact_list=contact_list,
-                           members=contacts.member_count(contact_list), saved=True)
+                           members=contacts.member_count(contact_list), saved=True, refocus=True)
 
 
 @bp.post("/lists/<int:list_id>/delete")

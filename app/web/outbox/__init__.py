@@ -7,7 +7,9 @@ from app.messaging.mail import emails_for_account, get_email
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
 # The email's own HTML is shown in a sandboxed frame: no scripts, no forms, no same-origin access.
-EMAIL_FRAME_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'"
+# Links open in a new tab (the frame cannot show other sites), as they would from a mail app.
+EMAIL_FRAME_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+                      "style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'self'")
 
 
 @bp.get("/")
@@ -30,6 +32,6 @@ def show(email_id: int):
 def html_part(email_id: int):
     """Renders the email's HTML part for the sandboxed frame."""
     email = get_email(current_user.account_id, email_id) or abort(404)
-    response = make_response(email.html_body)
+    response = make_response('<base target="_blank">' + email.html_body)
     response.headers["Content-Security-Policy"] = EMAIL_FRAME_POLICY
     return response
