@@ -85,6 +85,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.after_request
     def security_headers(response):
+        if request.blueprint == "ingest":  # the beacon's hot path: no page, nothing to protect
+            return response
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -3,6 +3,8 @@ and beside it the consumer that stores page views from the beacon stream in batc
 import argparse
 import logging
 
+from sqlalchemy.orm import configure_mappers
+
 from app.queues import PRIORITY, get_redis
 from worker import FootfallWorker, consumer, get_app
 
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     # The consumer forks before this process opens any connection.
     events_process = None if args.no_events else consumer.start(burst=args.burst)
+    # Configure the ORM once here, not again in every forked work horse (about 40 ms a job).
+    configure_mappers()
     try:
         with get_app().app_context():
             worker = FootfallWorker(args.queues, connection=get_redis())

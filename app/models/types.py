@@ -37,8 +37,10 @@ def insert_new(model, rows: list[dict], unique_columns: str | tuple[str, ...], r
 
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     columns = [unique_columns] if isinstance(unique_columns, str) else list(unique_columns)
-    statement = dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=columns)
+    # Rows as parameters (not .values(rows)): the statement compiles once and is cached, and
+    # SQLAlchemy still sends them as multi-row INSERTs.
+    statement = dialect.insert(model).on_conflict_do_nothing(index_elements=columns)
     if returning:
-        return db.session.execute(statement.returning(*returning)).all()
-    db.session.execute(statement)
+        return db.session.execute(statement.returning(*returning, sort_by_parameter_order=True), rows).all()
+    db.session.execute(statement, rows)
     return []
