@@ -14,7 +14,7 @@ from app import contacts
 from app.extensions import db
 from app.messaging.links import tag_url
 from app.messaging.mail import queue_email
-from app.models import Email, PageView, TrackingAuditEntry, TrackingSite, User
+from app.models import Account, Email, PageView, TrackingAuditEntry, TrackingSite, User
 from app.models.types import utcnow
 from app.queues import DEFAULT, enqueue, get_redis
 from app.tracking.cid import make_cid
@@ -200,6 +200,7 @@ _AUDIT_PHRASES = {
     "website_changed": "Website changed: {detail}",
     "code_sent": "Code sent to {detail}",
     "privacy_changed": "Privacy settings changed: {detail}",
+    "link_tagging_changed": "Links tagged with cid: {detail}",
 }
 
 
@@ -225,6 +226,14 @@ def update_privacy(site: TrackingSite, user: User, *, respect_privacy_signals: b
         changes.append(f"anonymous page views kept {days} days")
     if changes:
         _audit(site, user, "privacy_changed", ", ".join(changes))
+
+
+def set_tag_all_links(site: TrackingSite, user: User, tag_all: bool) -> None:
+    """Whether messages tag every http(s) link with cid, or only links to the tracked website."""
+    account = db.session.get(Account, site.account_id)
+    if account.tag_all_links != tag_all:
+        account.tag_all_links = tag_all
+        _audit(site, user, "link_tagging_changed", "all links" if tag_all else "links to the website only")
 
 
 def send_test_link(site: TrackingSite, user: User, public_url: str) -> Email:

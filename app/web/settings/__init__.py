@@ -59,6 +59,7 @@ def _context(site, **extra) -> dict:
                        deliveries=setup.recent_developer_emails(site),
                        install_check=setup.install_check_result(site),
                        retention_run=retention.last_run(site.account_id),
+                       tag_all_links=current_user.account.tag_all_links,
                        privacy_form=PrivacyForm(formdata=None, respect_privacy_signals=site.respect_privacy_signals,
                                                 retention_days=site.anonymous_retention_days))
     context.update(extra)
@@ -207,6 +208,15 @@ def privacy():
                                 **_context(site, privacy_form=form))
     db.session.commit()
     return page_or_fragment("settings/tracking.html", "settings/_privacy.html", **_context(site, saved=True))
+
+
+@bp.post("/tracking/link-tagging")
+def link_tagging():
+    """Saves which links in messages get cid; renders the setting with a confirmation."""
+    site = _site_or_404()
+    setup.set_tag_all_links(site, current_user, request.form.get("tag_all_links") == "1")
+    db.session.commit()
+    return render_template("settings/_link_tagging.html", tag_all_links=current_user.account.tag_all_links, saved=True)
 
 
 @bp.post("/tracking/test-link")
