@@ -28,6 +28,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         # With WAL, NORMAL loses no committed data on a crash of the process, only on power loss,
         # and makes each commit (one per delivered message) cheap.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # LIKE is case-sensitive on PostgreSQL: segments must match the same rows on both.
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
 
 
@@ -51,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     from app import models  # noqa: F401  (every table known before migrations run)
+    from app.segments import membership  # noqa: F401  (registers its page-view hook)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)

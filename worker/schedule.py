@@ -7,6 +7,7 @@ from app.queues import PERIODIC, get_queue
 PERIODIC_JOBS = [
     ("worker.jobs.tracking.delete_expired_anonymous_events", 3600),
     ("worker.jobs.messages.start_due_campaigns", 60),
+    ("worker.jobs.segments.evaluate_all_segments", 900),
 ]
 
 

@@ -2,8 +2,10 @@
 from app.models.accounts import Account, User
 from app.models.contacts import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
 from app.models.messaging import Campaign, Email, LinkClick, ShortLink, SmsMessage, campaign_lists
+from app.models.segments import Segment, SegmentMembershipChange, campaign_segments, segment_members
 from app.models.tracking import PageView, RetentionRun, TrackingAuditEntry, TrackingSite
 
 __all__ = ["Account", "User", "Contact", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
            "Campaign", "Email", "LinkClick", "ShortLink", "SmsMessage", "campaign_lists",
+           "Segment", "SegmentMembershipChange", "campaign_segments", "segment_members",
            "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite"]

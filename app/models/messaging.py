@@ -40,6 +40,7 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lists: Mapped[list[ContactList]] = relationship(secondary=campaign_lists, order_by=ContactList.name)
+    segments: Mapped[list["Segment"]] = relationship(secondary="campaign_segments", order_by="Segment.name")
 
 
 class Email(db.Model):

@@ -57,6 +57,7 @@ class PageView(db.Model):
         Index("ix_page_views_site_received", "site_id", "received_at"),
         Index("ix_page_views_account_contact_received", "account_id", "contact_id", "received_at"),
         Index("ix_page_views_account_url", "account_id", "url"),
+        Index("ix_page_views_account_received", "account_id", "received_at"),
         Index("ix_page_views_anonymous_received", "account_id", "received_at",
               postgresql_where=text("contact_id IS NULL"), sqlite_where=text("contact_id IS NULL")),
     )
@@ -70,6 +71,10 @@ class PageView(db.Model):
     host: Mapped[str] = mapped_column(String(255))
     url: Mapped[str] = mapped_column(String(2048))
     path: Mapped[str] = mapped_column(String(2048))
+    # What URL rules compare (DESIGN.md, "URL rules"): no scheme, no `www.`, host in lower case, no
+    # trailing slash, no cid: "shop.example/pricing?plan=pro"; and from the path on: "/pricing?plan=pro".
+    match_url: Mapped[str] = mapped_column(String(2048), default="")
+    match_path: Mapped[str] = mapped_column(String(2048), default="")
     title: Mapped[str] = mapped_column(String(512), default="")
     referrer: Mapped[str] = mapped_column(String(2048), default="")
     utm_source: Mapped[str] = mapped_column(String(200), default="")

@@ -17,7 +17,7 @@ from app.streams import Stream
 from app.tracking.cid import read_cid
 from app.tracking.hooks import IdentifiedPageView, identified_page_views_stored
 from app.tracking.ingest import EVENTS_STREAM, host_matches
-from app.tracking.urls import site_host
+from app.tracking.urls import match_forms, site_host
 
 MAX_CLOCK_SKEW = timedelta(days=1)
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -93,10 +93,11 @@ def store_records(raw_records: list[bytes | str]) -> int:
         contact_id = claims.contact_id if claims and (claims.contact_id, site.account_id) in known_contacts else None
         received = datetime.fromtimestamp(int(record.get("rt") or 0) / 1000, timezone.utc)
         url, host, path, utm = clean_url(str(record["u"]))
+        match_url, match_path = match_forms(url)
         rows.append({
             "event_id": str(record["e"])[:64], "account_id": site.account_id, "site_id": site.id,
             "contact_id": contact_id, "visitor_id": str(record.get("v", ""))[:64], "host": host, "url": url,
-            "path": path, "title": str(record.get("t") or "")[:512], "referrer": str(record.get("r") or "")[:2048],
+            "path": path, "match_url": match_url, "match_path": match_path, "title": str(record.get("t") or "")[:512], "referrer": str(record.get("r") or "")[:2048],
             "device": device_class(str(record.get("ua") or "")),
             "client_time": _client_time(record.get("ts"), received), "received_at": received,
             **{field: utm.get(field, "") for field in UTM_FIELDS},

@@ -82,3 +82,37 @@ def site_host(website_url: str) -> str:
     """The host events must come from: lower case, without `www.`; subdomains also match."""
     host = (urlsplit(website_url).hostname or "").lower()
     return host[4:] if host.startswith("www.") else host
+
+
+def _without_cid(query: str) -> str:
+    return "&".join(part for part in query.split("&") if part and not part.startswith("cid="))
+
+
+def match_forms(url: str) -> tuple[str, str]:
+    """The forms URL rules compare a page address with (DESIGN.md, "URL rules"): without scheme,
+    `www.`, trailing slash or cid, host in lower case — ("shop.example/pricing?plan=pro",
+    "/pricing?plan=pro")."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = host[4:] if host.startswith("www.") else host
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    path = parts.path.rstrip("/")
+    query = _without_cid(parts.query)
+    suffix = f"?{query}" if query else ""
+    return (host + path + suffix)[:2048], ((path or "/") + suffix)[:2048]
+
+
+def match_value(value: str) -> tuple[str, str]:
+    """A rule's value in the same form, and which form it compares with: "path" for values that
+    start with "/", else "url" (a full address, or any fragment of one)."""
+    value = value.strip()
+    if value.startswith("/"):
+        path, _, query = value.partition("?")
+        path = path.rstrip("/") or "/"
+        query = _without_cid(query)
+        return path + (f"?{query}" if query else ""), "path"
+    if "://" in value or re.match(r"^(www\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?(/|$)", value):
+        full = value if "://" in value else "http://" + value
+        return match_forms(full)[0], "url"
+    return value, "url"

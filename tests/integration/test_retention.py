@@ -51,9 +51,10 @@ def test_the_worker_schedules_the_job_once_per_period(app):
     from worker.schedule import enqueue_due_jobs
 
     assert enqueue_due_jobs(get_redis()) == ["worker.jobs.tracking.delete_expired_anonymous_events",
-                                            "worker.jobs.messages.start_due_campaigns"]
+                                            "worker.jobs.messages.start_due_campaigns",
+                                            "worker.jobs.segments.evaluate_all_segments"]
     assert enqueue_due_jobs(get_redis()) == []
-    assert get_queue(PERIODIC).count == 2
+    assert get_queue(PERIODIC).count == 3
 
 
 def test_the_periodic_job_runs_on_a_real_worker(site, run_jobs):

@@ -8,6 +8,7 @@ from app.extensions import db
 from app.models import PageView, TrackingAuditEntry, TrackingSite
 from app.models.types import utcnow
 from app.tracking import setup
+from app.tracking.urls import match_forms
 from tests.conftest import HX
 
 
@@ -26,9 +27,12 @@ def finished_site(client) -> TrackingSite:
 
 
 def add_page_view(site, host="www.shop.example", path="/pricing", age=timedelta(minutes=1), **fields):
+    url = f"https://{host}{path}"
+    match_url, match_path = match_forms(url)
     view = PageView(event_id=fields.pop("event_id", f"e{utcnow().timestamp()}{path}{host}{age}"),
-                    account_id=site.account_id, site_id=site.id, visitor_id="v1", host=host,
-                    url=f"https://{host}{path}", path=path, received_at=utcnow() - age, **fields)
+                    account_id=site.account_id, site_id=site.id, visitor_id="v1", host=host, url=url,
+                    path=path.partition("?")[0].rstrip("/") or "/", match_url=match_url, match_path=match_path,
+                    received_at=utcnow() - age, **fields)
     db.session.add(view)
     db.session.commit()
     return view

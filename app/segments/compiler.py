@@ -1,0 +1,146 @@
+"""A rule tree compiled to one SQL query (SQLAlchemy Core) that selects the ids of matching
+contacts, run in the database: never a loop per contact in Python. The same SQL on SQLite and
+PostgreSQL (SQLite's LIKE is made case-sensitive, as PostgreSQL's is, in app/__init__.py).
+
+A visit rule binds page, window and count to the same page views: one subquery groups the
+contact's views that match the URL *and* fall in the window, and compares their count.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+
+from app.models import Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members
+from app.models.contacts import SUBSCRIBED
+from app.models.types import utcnow
+from app.tracking.urls import match_value
+
+_ESCAPE = "\\"
+
+
+def _like_literal(text: str) -> str:
+    return text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+
+
+def _text_condition(column, op: str, value: str):
+    literal = _like_literal(value)
+    if op == "is":
+        return column == value
+    if op == "is_not":
+        return column != value
+    if op == "contains":
+        return column.like(f"%{literal}%", escape=_ESCAPE)
+    if op == "not_contains":
+        return not_(column.like(f"%{literal}%", escape=_ESCAPE))
+    if op == "starts_with":
+        return column.like(f"{literal}%", escape=_ESCAPE)
+    if op == "ends_with":
+        return column.like(f"%{literal}", escape=_ESCAPE)
+    if op == "matches":  # a wildcard pattern: `*` is any text, everything else literal
+        return column.like("%".join(_like_literal(part) for part in value.split("*")), escape=_ESCAPE)
+    if op == "is_empty":
+        return column == ""
+    if op == "is_not_empty":
+        return column != ""
+    raise ValueError(op)
+
+
+def url_condition(op: str, value: str):
+    """A page-view condition for a URL rule, on the normalised forms of both sides."""
+    normalised, form = match_value(value)
+    column = PageView.match_path if form == "path" else PageView.match_url
+    if form == "url" and op in ("is", "is_not") and "/" not in normalised:
+        normalised = normalised.lower()  # a bare host
+    return _text_condition(column, op, normalised)
+
+
+def _day_start(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+
+
+def visit_condition(account_id: int, rule: dict, now: datetime):
+    conditions = [PageView.account_id == account_id, PageView.contact_id.is_not(None),
+                  url_condition(rule["op"], rule["value"])]
+    if rule["window"] == "last_days":
+        conditions.append(PageView.received_at >= now - timedelta(days=rule["days"]))
+    elif rule["window"] == "between":
+        conditions += [PageView.received_at >= _day_start(rule["start"]),
+                       PageView.received_at < _day_start(rule["end"]) + timedelta(days=1)]
+    views = select(PageView.contact_id).where(*conditions).group_by(PageView.contact_id)
+    count, n = func.count(PageView.id), rule["count"]
+    # Contacts with no matching view are not in the grouped subquery: "at most" and "exactly 0"
+    # are the complement of a "more than" set.
+    if rule["count_op"] == "at_least":
+        return true() if n == 0 else Contact.id.in_(views.having(count >= n))
+    if rule["count_op"] == "at_most":
+        return Contact.id.not_in(views.having(count > n))
+    if n == 0:
+        return Contact.id.not_in(views)
+    return Contact.id.in_(views.having(count == n))
+
+
+def _activity_condition(account_id: int, rule: dict, now: datetime):
+    since = now - timedelta(days=rule["days"]) if rule["days"] else None
+    if rule["action"] == "clicked":
+        model, when = LinkClick, LinkClick.clicked_at
+        conditions = [LinkClick.account_id == account_id, LinkClick.channel == rule["channel"],
+                      LinkClick.contact_id == Contact.id]
+    else:
+        model = Email if rule["channel"] == "email" else SmsMessage
+        when = model.created_at
+        conditions = [model.account_id == account_id, model.contact_id == Contact.id,
+                      model.campaign_id.is_not(None), model.status.in_(("sent", "outbox"))]
+    if rule["campaign_id"] is not None:
+        conditions.append(model.campaign_id == rule["campaign_id"])
+    else:
+        conditions.append(model.campaign_id.is_not(None))
+    if since is not None:
+        conditions.append(when >= since)
+    return exists().where(*conditions)
+
+
+def rule_condition(account_id: int, rule: dict, now: datetime):
+    kind = rule["type"]
+    if kind == "visit":
+        condition = visit_condition(account_id, rule, now)
+    elif kind == "field":
+        condition = _text_condition(getattr(Contact, rule["field"]), rule["op"], rule["value"])
+    elif kind == "created":
+        if rule["op"] == "last_days":
+            condition = Contact.created_at >= now - timedelta(days=rule["days"])
+        elif rule["op"] == "before":
+            condition = Contact.created_at < _day_start(rule["date"])
+        else:
+            condition = Contact.created_at >= _day_start(rule["date"]) + timedelta(days=1)
+    elif kind == "list":
+        condition = exists().where(list_members.c.contact_id == Contact.id, list_members.c.list_id == rule["list_id"])
+    elif kind == "tag":
+        condition = exists().where(contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id == rule["tag_id"])
+    elif kind == "subscription":
+        column = Contact.email_status if rule["channel"] == "email" else Contact.sms_status
+        condition = column == SUBSCRIBED
+        if rule["channel"] == "sms":
+            condition = and_(condition, Contact.phone != "")
+    else:
+        condition = _activity_condition(account_id, rule, now)
+    return not_(condition) if rule.get("negate") else condition
+
+
+def tree_condition(account_id: int, tree: dict, now: datetime | None = None):
+    now = now or utcnow()
+    groups = []
+    for group in tree["groups"]:
+        conditions = [rule_condition(account_id, rule, now) for rule in group["rules"]]
+        groups.append(and_(*conditions) if group["match"] == "all" else or_(*conditions))
+    if not groups:
+        return false()
+    return and_(*groups) if tree["join"] == "and" else or_(*groups)
+
+
+def members_query(account_id: int, tree: dict, now: datetime | None = None, contact_ids=None):
+    """SELECT contacts.id of the account's contacts matching the tree (optionally among some ids)."""
+    query = select(Contact.id).where(Contact.account_id == account_id, tree_condition(account_id, tree, now))
+    if contact_ids is not None:
+        query = query.where(Contact.id.in_(list(contact_ids)))
+    return query

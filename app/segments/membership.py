@@ -1,0 +1,95 @@
+"""Materialised segment membership, kept current by jobs: on save, for the contacts of each new
+batch of identified page views, and periodically (time windows move). Joining and leaving are
+recorded with their time; handlers registered here hear of contacts who joined."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from app.extensions import db
+from app.models import Segment, SegmentMembershipChange, segment_members
+from app.models.types import utcnow
+from app.queues import DEFAULT, enqueue
+from app.segments.compiler import members_query
+from app.tracking.hooks import IdentifiedPageView, on_identified_page_views
+
+JoinedHandler = Callable[[Segment, list[int]], None]
+_joined_handlers: list[JoinedHandler] = []
+
+
+def on_contacts_joined(handler: JoinedHandler) -> JoinedHandler:
+    if handler not in _joined_handlers:
+        _joined_handlers.append(handler)
+    return handler
+
+
+def has_visit_rule(tree: dict) -> bool:
+    return any(rule["type"] == "visit" for group in tree["groups"] for rule in group["rules"])
+
+
+def evaluate(segment: Segment, contact_ids: list[int] | None = None, now: datetime | None = None) -> tuple[int, int]:
+    """Bring the stored members in line with the rules (for some contacts, or all); (joined, left)."""
+    now = now or utcnow()
+    matching = members_query(segment.account_id, segment.rules, now, contact_ids).subquery()
+    current = select(segment_members.c.contact_id).where(segment_members.c.segment_id == segment.id)
+    if contact_ids is not None:
+        current = current.where(segment_members.c.contact_id.in_(contact_ids))
+    joined = list(db.session.scalars(select(matching.c.id).where(matching.c.id.not_in(current))))
+    left = list(db.session.scalars(current.where(segment_members.c.contact_id.not_in(select(matching.c.id)))))
+    if joined:
+        db.session.execute(segment_members.insert(),
+                           [{"segment_id": segment.id, "contact_id": cid, "joined_at": now} for cid in joined])
+    if left:
+        db.session.execute(delete(segment_members).where(segment_members.c.segment_id == segment.id,
+                                                         segment_members.c.contact_id.in_(left)))
+    changes = [{"account_id": segment.account_id, "segment_id": segment.id, "contact_id": cid,
+                "change": "joined", "changed_at": now} for cid in joined]
+    changes += [{"account_id": segment.account_id, "segment_id": segment.id, "contact_id": cid,
+                 "change": "left", "changed_at": now} for cid in left]
+    if changes:
+        db.session.execute(SegmentMembershipChange.__table__.insert(), changes)
+    count = db.session.scalar(select(func.count()).select_from(segment_members)
+                              .where(segment_members.c.segment_id == segment.id))
+    db.session.execute(update(Segment).where(Segment.id == segment.id).values(member_count=count, evaluated_at=now))
+    db.session.commit()
+    if joined:
+        for handler in _joined_handlers:
+            handler(segment, joined)
+    return len(joined), len(left)
+
+
+def evaluate_by_id(segment_id: int, contact_ids: list[int] | None = None) -> tuple[int, int] | None:
+    segment = db.session.get(Segment, segment_id)
+    return evaluate(segment, contact_ids) if segment else None
+
+
+def evaluate_all(now: datetime | None = None) -> int:
+    """Every segment of every account (the periodic job); the number evaluated."""
+    ids = list(db.session.scalars(select(Segment.id).order_by(Segment.id)))
+    for segment_id in ids:
+        segment = db.session.get(Segment, segment_id)
+        if segment is not None:
+            evaluate(segment, now=now)
+    return len(ids)
+
+
+def update_for_contacts(account_id: int, contact_ids: list[int]) -> int:
+    """Re-evaluate, for these contacts only, the account's segments with website-visit rules."""
+    segments = [segment for segment in db.session.scalars(select(Segment).where(Segment.account_id == account_id))
+                if has_visit_rule(segment.rules)]
+    for segment in segments:
+        evaluate(segment, contact_ids)
+    return len(segments)
+
+
+@on_identified_page_views
+def _queue_incremental_updates(views: list[IdentifiedPageView]) -> None:
+    """New identified page views: one job per account updates its segments for those contacts."""
+    by_account: dict[int, set[int]] = defaultdict(set)
+    for view in views:
+        by_account[view.account_id].add(view.contact_id)
+    for account_id, contact_ids in by_account.items():
+        enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids), queue=DEFAULT)
