@@ -379,7 +379,6 @@ def start_import(account_id: int, user_id: int | None, filename: str, stream: Bi
 
 @dataclass
 class _Row:
-    number: int
     email: str
     first_name: str
     last_name: str
@@ -397,7 +396,7 @@ def _names(value: str, limit: int) -> list[str]:
     return list(unique.values())
 
 
-def _parse_row(number: int, values: list[str], columns: dict[str, int]) -> _Row | str:
+def _parse_row(values: list[str], columns: dict[str, int]) -> _Row | str:
     """A valid row, or the reason it is skipped."""
     def value(key: str) -> str:
         position = columns.get(key)
@@ -414,7 +413,7 @@ def _parse_row(number: int, values: list[str], columns: dict[str, int]) -> _Row 
         phone = normalise_phone(value("phone"))
     except ContactError:
         return f"invalid phone number “{value('phone')[:40]}”"
-    return _Row(number, email, value("first_name")[:100], value("last_name")[:100], phone,
+    return _Row(email, value("first_name")[:100], value("last_name")[:100], phone,
                 _names(value("lists"), 100), _names(value("tags"), 60))
 
 
@@ -515,7 +514,8 @@ def run_import(import_id: int) -> ContactImport | None:
     contact_import.status = "running"
     db.session.commit()
     progress = _Progress()
-    next_row = 2
+    # The rows before next_row are committed; number is the last row read.
+    next_row, number = 2, 1
     try:
         rows = _csv_rows(contact_import.csv_text)
         columns = _columns(next(rows, None))
@@ -526,7 +526,7 @@ def run_import(import_id: int) -> ContactImport | None:
         for number, values in enumerate(rows, start=2):
             if not any(value.strip() for value in values):
                 continue
-            row = _parse_row(number, values, columns)
+            row = _parse_row(values, columns)
             if isinstance(row, str):
                 progress.skip(number, row)
                 continue
@@ -545,14 +545,20 @@ def run_import(import_id: int) -> ContactImport | None:
             _store_batch(account_id, batch, lists, tags, progress)
     except Exception as error:
         db.session.rollback()
-        reason = str(error) if isinstance(error, ContactError) else \
-            f"The import stopped unexpectedly ({type(error).__name__}) at row {next_row} or later; the rows before it were imported."
+        if isinstance(error, ContactError):
+            reason = str(error)
+        else:
+            problem = f"Row {number + 1} is not valid CSV ({error})." if isinstance(error, csv.Error) else \
+                f"The import stopped unexpectedly ({type(error).__name__})."
+            kept = f"Rows 2 to {next_row - 1} were imported; the rest was not." if next_row > 2 else \
+                "No contacts were imported."
+            reason = f"{problem} {kept}"
         progress.skip(None, reason)
         progress.save(contact_import)
         contact_import.status, contact_import.finished_at = "failed", utcnow()
         db.session.commit()
-        if not isinstance(error, ContactError):
-            raise
+        if not isinstance(error, (ContactError, csv.Error)):
+            raise  # a bug or a database failure: keep its traceback in RQ's failed jobs
         return contact_import
     progress.save(contact_import)
     contact_import.status, contact_import.finished_at = "done", utcnow()

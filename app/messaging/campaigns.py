@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import render_template
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, or_, select, update
 
 from app import contacts as contacts_domain
 from app.extensions import db
@@ -18,10 +18,11 @@ from app.messaging import mail, sms
 from app.messaging.links import tag_url
 from app.messaging.rendering import html_to_text, rewrite_links, should_tag
 from app.messaging.tokens import sign
-from app.models import Account, Campaign, Contact, ContactList, Email, SmsMessage, User, list_members
+from app.models import Account, Campaign, Contact, ContactList, Email, Segment, SmsMessage, User, list_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
 from app.queues import MESSAGES, enqueue
+from app.segments.compiler import tree_condition
 from app.tracking.cid import make_cid
 from app.tracking.setup import get_site
 from app.tracking.urls import site_host
@@ -63,8 +64,12 @@ def create_campaign(user: User, channel: str) -> Campaign:
     return campaign
 
 
+def account_segments(account_id: int) -> list[Segment]:
+    return list(db.session.scalars(select(Segment).where(Segment.account_id == account_id).order_by(Segment.name)))
+
+
 def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_name: str = "", body: str = "",
-                    list_ids: list[int] = (), tag_links: bool = True) -> None:
+                    list_ids: list[int] = (), segment_ids: list[int] = (), tag_links: bool = True) -> None:
     """Save a draft; only what can be saved at all is checked here (see check_ready for sending)."""
     if campaign.status != "draft":
         raise CampaignError("This campaign is already sending or sent; it can no longer be changed.", "name")
@@ -78,6 +83,11 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
     lists = [item for item in account_lists(campaign.account_id) if item.id in wanted]
     if len(lists) != len(wanted):
         raise CampaignError("Choose lists of this account.", "list_ids")
+    wanted_segments = {int(segment_id) for segment_id in segment_ids}
+    segments = [item for item in account_segments(campaign.account_id) if item.id in wanted_segments]
+    if len(segments) != len(wanted_segments):
+        raise CampaignError("Choose segments of this account.", "list_ids")
+    campaign.segments = segments
     campaign.name, campaign.subject = name[:200], (subject or "").strip()[:300]
     campaign.from_name, campaign.body = (from_name or "").strip()[:100], body or ""
     campaign.lists, campaign.tag_links = lists, tag_links
@@ -88,26 +98,30 @@ def check_ready(campaign: Campaign) -> None:
         raise CampaignError("Write a subject before sending.", "subject")
     if not campaign.body.strip():
         raise CampaignError("Write the message before sending.", "body")
-    if not campaign.lists:
-        raise CampaignError("Choose at least one list to send to.", "list_ids")
+    if not campaign.lists and not campaign.segments:
+        raise CampaignError("Choose at least one list or segment to send to.", "list_ids")
 
 
-def audience_query(account_id: int, list_ids: list[int], channel: str):
-    """The contact ids a campaign goes to: members of its lists, subscribed to the channel."""
-    condition = [Contact.account_id == account_id, list_members.c.list_id.in_(list_ids)]
-    if channel == "email":
+def audience_query(campaign: Campaign):
+    """The contact ids a campaign goes to: members of its lists or of its segments (evaluated now,
+    in the database), subscribed to the channel."""
+    account_id = campaign.account_id
+    audience = []
+    if campaign.lists:
+        audience.append(Contact.id.in_(select(list_members.c.contact_id)
+                                       .where(list_members.c.list_id.in_([item.id for item in campaign.lists]))))
+    for segment in campaign.segments:
+        audience.append(tree_condition(account_id, segment.rules))
+    condition = [Contact.account_id == account_id, or_(*audience) if audience else false()]
+    if campaign.channel == "email":
         condition.append(Contact.email_status == SUBSCRIBED)
     else:
         condition += [Contact.sms_status == SUBSCRIBED, Contact.phone != ""]
-    return select(Contact.id).join(list_members, list_members.c.contact_id == Contact.id) \
-        .where(*condition).distinct()
+    return select(Contact.id).where(*condition)
 
 
 def audience_count(campaign: Campaign) -> int:
-    if not campaign.lists:
-        return 0
-    query = audience_query(campaign.account_id, [item.id for item in campaign.lists], campaign.channel)
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+    return db.session.scalar(select(func.count()).select_from(audience_query(campaign).subquery()))
 
 
 def send_now(campaign: Campaign, public_url: str) -> None:
@@ -162,9 +176,7 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
     if not taken:
         return 0
     campaign = db.session.get(Campaign, campaign_id)
-    recipients = list(db.session.scalars(
-        audience_query(campaign.account_id, [item.id for item in campaign.lists], campaign.channel)
-        .order_by(Contact.id)))
+    recipients = list(db.session.scalars(audience_query(campaign).order_by(Contact.id)))
     campaign.recipients = len(recipients)
     if not recipients:
         campaign.status, campaign.finished_at = "sent", utcnow()

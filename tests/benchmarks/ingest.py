@@ -63,8 +63,14 @@ def collect_request(site_key: str, tag: str) -> tuple[str, str, bytes | None, di
                                                              "User-Agent": BROWSER}
 
 
-def _client(port: int, make_request, tag: str, seconds: float, barrier, results) -> None:
-    """One load process: requests back to back on one connection; reports statuses and its rate."""
+def status_of(response: http.client.HTTPResponse) -> int | str:
+    """What a load client counts of a response by default: its status."""
+    return response.status
+
+
+def _client(port: int, make_request, tag: str, seconds: float, barrier, results, outcome) -> None:
+    """One load process: requests back to back on one connection; reports outcome(response) counts
+    (statuses, by default) and its rate."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     statuses: Counter = Counter()
     sent = 0
@@ -76,7 +82,7 @@ def _client(port: int, make_request, tag: str, seconds: float, barrier, results)
             connection.request(method, path, body, headers)
             response = connection.getresponse()
             response.read()
-            statuses[response.status] += 1
+            statuses[outcome(response)] += 1
         except (OSError, http.client.HTTPException) as error:
             statuses[type(error).__name__] += 1
             connection.close()
@@ -84,14 +90,15 @@ def _client(port: int, make_request, tag: str, seconds: float, barrier, results)
     results.put((statuses, sent / elapsed))
 
 
-def load(port: int, make_request, seconds: float, label: str) -> Load:
+def load(port: int, make_request, seconds: float, label: str, outcome=status_of) -> Load:
     """Run the load generator against one route; the barrier starts every client at once."""
     # fork: the clients need nothing but this module's functions, and start at once.
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(CLIENTS)
     results = context.Queue()
     clients = [context.Process(target=_client, args=(port, make_request, f"{label}-c{index}", seconds, barrier,
-                                                     results)) for index in range(CLIENTS)]
+                                                     results, outcome))
+               for index in range(CLIENTS)]
     for client in clients:
         client.start()
     try:

@@ -26,7 +26,7 @@ def test_campaign_link_identifies_the_contact_and_the_web_version_does_not(
     page.get_by_label("HTML body").fill(f'<p>New prices: <a href="{demo.url}/pricing?ref=mail">see them</a></p>')
     page.get_by_label("Customers").check()
     page.get_by_role("button", name="Save draft").click()
-    expect(page.get_by_text("1 subscribed contact in the saved lists.")).to_be_visible()
+    expect(page.get_by_text("1 subscribed contact in the saved lists and segments.")).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_text("Sending now.")).to_be_visible()

@@ -162,7 +162,7 @@ def test_the_permanent_url_carries_no_personal_cid(auth, site, contact, client, 
 @pytest.mark.parametrize("fields, message", [
     ({"subject": ""}, "Write a subject"),
     ({"body": ""}, "Write the message"),
-    ({"list_ids": []}, "Choose at least one list"),
+    ({"list_ids": []}, "Choose at least one list or segment"),
     ({"when": "later", "scheduled_at": "2001-01-01T10:00"}, "in the future"),
     ({"when": "later", "scheduled_at": "tomorrow"}, "YYYY-MM-DD"),
 ])

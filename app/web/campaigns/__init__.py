@@ -25,6 +25,7 @@ def _campaign_or_404(campaign_id: int):
 
 def _editor_context(campaign, **extra) -> dict:
     context = dict(campaign=campaign, lists=campaigns.account_lists(campaign.account_id),
+                   segments=campaigns.account_segments(campaign.account_id),
                    audience=campaigns.audience_count(campaign), errors={}, form=None,
                    length=sms_segments(campaign.body) if campaign.channel == "sms" else None)
     context.update(extra)
@@ -76,6 +77,7 @@ def _save(campaign) -> dict:
         campaigns.update_campaign(campaign, name=request.form.get("name", ""), subject=request.form.get("subject", ""),
                                   from_name=request.form.get("from_name", ""), body=request.form.get("body", ""),
                                   list_ids=[value for value in request.form.getlist("list_ids") if value.isdigit()],
+                                  segment_ids=[value for value in request.form.getlist("segment_ids") if value.isdigit()],
                                   tag_links=request.form.get("tag_links") == "1")
     except campaigns.CampaignError as error:
         db.session.rollback()

@@ -14,7 +14,8 @@ from app.web import page_or_fragment
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
-PHONE_HELP = "International format, such as +14155550123. A number without a country code is taken as US or Canada (+1)."
+PHONE_HELP = ("International format, such as +14155550123. "
+              "A number without a country code is taken as US or Canada (+1).")
 
 
 class ContactForm(FlaskForm):
@@ -265,6 +266,7 @@ def rename_list(list_id: int):
         return render_template("contacts/_list_form.html", contact_list=contact_list, form=form), 422
     db.session.commit()
     if not htmx:
+        flash(f"List renamed to {contact_list.name}.", "success")
         return redirect(url_for("contacts.lists"))
     return render_template("contacts/_list_row.html", contact_list=contact_list,
                            members=contacts.member_count(contact_list), saved=True, refocus=True)

@@ -1,0 +1,170 @@
+"""Segments as the marketer handles them: create, save, duplicate, rename, delete, preview."""
+from __future__ import annotations
+
+import copy
+import re
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Campaign, Contact, ContactList, Segment, Tag, campaign_segments
+from app.models.types import utcnow
+from app.queues import enqueue_after_commit
+from app.segments.compiler import members_query
+from app.segments.rules import RuleError, summary, validate
+
+PREVIEW_SIZE = 50
+DEFAULT_RULE = {"type": "visit", "op": "contains", "value": "", "count_op": "at_least", "count": "1",
+                "window": "last_days", "days": "30", "negate": False}
+
+
+class SegmentError(ValueError):
+    def __init__(self, message: str, field: str = "name", where: tuple[int, int] | None = None):
+        super().__init__(message)
+        self.field = field
+        self.where = where
+
+
+def get_segment(account_id: int, segment_id: int) -> Segment | None:
+    return db.session.scalar(select(Segment).where(Segment.id == segment_id, Segment.account_id == account_id))
+
+
+def list_segments(account_id: int) -> list[Segment]:
+    return list(db.session.scalars(select(Segment).where(Segment.account_id == account_id).order_by(Segment.name)))
+
+
+def choices(account_id: int) -> dict[str, dict[int, str]]:
+    """Names of the account's lists, tags and campaigns, by id: for rule inputs and summaries."""
+    return {
+        "list": dict(db.session.execute(select(ContactList.id, ContactList.name).where(ContactList.account_id == account_id)
+                                        .order_by(ContactList.name)).all()),
+        "tag": dict(db.session.execute(select(Tag.id, Tag.name).where(Tag.account_id == account_id).order_by(Tag.name)).all()),
+        "campaign": dict(db.session.execute(select(Campaign.id, Campaign.name).where(Campaign.account_id == account_id)
+                                            .order_by(Campaign.id.desc())).all()),
+    }
+
+
+def checked_tree(account_id: int, tree) -> dict:
+    names = choices(account_id)
+    return validate(tree, {kind: set(ids) for kind, ids in names.items()})
+
+
+def _check_name(account_id: int, name: str, exclude_id: int | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise SegmentError("Give the segment a name.")
+    if len(name) > 200:
+        raise SegmentError("Keep the name under 200 characters.")
+    clash = select(Segment.id).where(Segment.account_id == account_id, func.lower(Segment.name) == name.lower())
+    if exclude_id:
+        clash = clash.where(Segment.id != exclude_id)
+    if db.session.scalar(clash):
+        raise SegmentError("Another segment has this name.")
+    return name
+
+
+def save(account_id: int, segment: Segment | None, name: str, tree) -> Segment:
+    """Validate and save; membership is evaluated by a job once committed."""
+    name = _check_name(account_id, name, segment.id if segment else None)
+    try:
+        clean = checked_tree(account_id, tree)
+    except RuleError as error:
+        raise SegmentError(str(error), "rules", error.where) from None
+    if segment is None:
+        segment = Segment(account_id=account_id, name=name, rules=clean)
+        db.session.add(segment)
+    else:
+        segment.name, segment.rules, segment.updated_at = name, clean, utcnow()
+    db.session.flush()
+    enqueue_after_commit(db.session, "worker.jobs.segments.evaluate_segment", segment.id)
+    return segment
+
+
+def duplicate(segment: Segment) -> Segment:
+    base = f"{segment.name} (copy)"
+    name, n = base, 2
+    while db.session.scalar(select(Segment.id).where(Segment.account_id == segment.account_id, Segment.name == name)):
+        name, n = f"{base} {n}", n + 1
+    return save(segment.account_id, None, name, copy.deepcopy(segment.rules))
+
+
+def rename(segment: Segment, name: str) -> None:
+    segment.name = _check_name(segment.account_id, name, segment.id)
+
+
+def where_used(segment: Segment) -> list[str]:
+    """What stops deleting the segment: scheduled or sending campaigns that use it."""
+    rows = db.session.scalars(select(Campaign.name).join(campaign_segments, campaign_segments.c.campaign_id == Campaign.id)
+                              .where(campaign_segments.c.segment_id == segment.id,
+                                     Campaign.status.in_(("scheduled", "sending"))))
+    return [f"campaign “{name}”" for name in rows]
+
+
+def delete(segment: Segment) -> None:
+    used = where_used(segment)
+    if used:
+        raise SegmentError("This segment is in use by " + ", ".join(used) + ": it cannot be deleted.")
+    db.session.delete(segment)
+
+
+def preview(account_id: int, tree) -> dict:
+    """Count, the first contacts and the summary of a rule tree as it is being edited."""
+    clean = checked_tree(account_id, tree)
+    query = members_query(account_id, clean)
+    count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    first = list(db.session.scalars(select(Contact).where(Contact.id.in_(query)).order_by(Contact.email)
+                                    .limit(PREVIEW_SIZE)))
+    return {"count": count, "contacts": first, "summary": summary(clean, choices(account_id))}
+
+
+_FIELD = re.compile(r"^groups-(\d+)-(match|rules-(\d+)-(\w+))$")
+
+
+def tree_from_form(form) -> dict:
+    """The rule tree as posted by the builder (`groups-0-match`, `groups-0-rules-1-op`, …), unvalidated."""
+    groups: dict[int, dict] = {}
+    for key in form.keys():
+        match = _FIELD.match(key)
+        if not match:
+            continue
+        g = int(match.group(1))
+        group = groups.setdefault(g, {"match": "all", "rules": {}})
+        if match.group(2) == "match":
+            group["match"] = form.get(key)
+        else:
+            rule = group["rules"].setdefault(int(match.group(3)), {})
+            rule[match.group(4)] = form.get(key)
+    tree = {"join": form.get("join", "and"), "groups": []}
+    for g in sorted(groups):
+        rules = [groups[g]["rules"][r] for r in sorted(groups[g]["rules"])]
+        for rule in rules:
+            rule["negate"] = rule.get("negate") in ("1", "on", "true", True)
+        tree["groups"].append({"match": groups[g]["match"], "rules": rules})
+    return tree
+
+
+def apply_action(tree: dict, action: str) -> dict:
+    """Builder actions: add_rule:G, remove_rule:G:R, add_group, remove_group:G."""
+    parts = action.split(":")
+    groups = tree["groups"]
+    try:
+        if parts[0] == "add_group":
+            groups.append({"match": "all", "rules": [dict(DEFAULT_RULE)]})
+        elif parts[0] == "add_rule":
+            groups[int(parts[1])]["rules"].append(dict(DEFAULT_RULE))
+        elif parts[0] == "remove_rule":
+            group = groups[int(parts[1])]
+            del group["rules"][int(parts[2])]
+            if not group["rules"]:
+                del groups[int(parts[1])]
+        elif parts[0] == "remove_group":
+            del groups[int(parts[1])]
+    except (IndexError, ValueError):
+        pass
+    if not groups:
+        groups.append({"match": "all", "rules": [dict(DEFAULT_RULE)]})
+    return tree
+
+
+def new_tree() -> dict:
+    return {"join": "and", "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)]}]}
