@@ -102,6 +102,8 @@ class Settings:
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_SECURE": self.is_production,
             "WTF_CSRF_TIME_LIMIT": None,
+            # The largest upload (a CSV import of 5 MB, with room for the form around it).
+            "MAX_CONTENT_LENGTH": 6 * 1024 * 1024,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         }
         if database_url.startswith("sqlite"):

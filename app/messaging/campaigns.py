@@ -334,10 +334,7 @@ def delivery_counts(campaign: Campaign) -> dict[str, int]:
 def unsubscribe(account_id: int, contact_id: int, channel: str) -> Contact | None:
     contact = contacts_domain.get_contact(account_id, contact_id)
     if contact is not None:
-        if channel == "sms":
-            contact.sms_status = "unsubscribed"
-        else:
-            contact.email_status = "unsubscribed"
+        contacts_domain.set_subscription(contact, channel, False)
     return contact
 
 
