@@ -56,8 +56,10 @@ class PageView(db.Model):
     __table_args__ = (
         Index("ix_page_views_site_received", "site_id", "received_at"),
         Index("ix_page_views_account_contact_received", "account_id", "contact_id", "received_at"),
-        Index("ix_page_views_account_url", "account_id", "url"),
-        Index("ix_page_views_account_received", "account_id", "received_at"),
+        # Covers segment evaluation: a range of time, then contact and URL forms read from the
+        # index alone (no table lookups), and the dashboard's counts per window.
+        Index("ix_page_views_account_received_match", "account_id", "received_at", "contact_id",
+              "match_path", "match_url"),
         Index("ix_page_views_anonymous_received", "account_id", "received_at",
               postgresql_where=text("contact_id IS NULL"), sqlite_where=text("contact_id IS NULL")),
     )

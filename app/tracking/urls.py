@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
+MATCH_LENGTH = 1000
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _HOST_AND_PORT = re.compile(r"^[^:/?#]+:\d+([/?#]|$)")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -100,7 +101,8 @@ def match_forms(url: str) -> tuple[str, str]:
     path = parts.path.rstrip("/")
     query = _without_cid(parts.query)
     suffix = f"?{query}" if query else ""
-    return (host + path + suffix)[:2048], ((path or "/") + suffix)[:2048]
+    # At most 1,000 characters each: both sit in one PostgreSQL index entry (2,704 bytes at most).
+    return (host + path + suffix)[:MATCH_LENGTH], ((path or "/") + suffix)[:MATCH_LENGTH]
 
 
 def match_value(value: str) -> tuple[str, str]:

@@ -89,7 +89,7 @@ def upgrade():
         query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("cid="))
         suffix = f"?{query}" if query else ""
         connection.execute(sa.text("UPDATE page_views SET match_url = :u, match_path = :p WHERE id = :i"),
-                           {"u": (host + path + suffix)[:2048], "p": ((path or "/") + suffix)[:2048], "i": row_id})
+                           {"u": (host + path + suffix)[:1000], "p": ((path or "/") + suffix)[:1000], "i": row_id})
 
 
 def downgrade():

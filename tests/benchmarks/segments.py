@@ -1,0 +1,138 @@
+"""segments: 100,000 contacts and 1,000,000 page views over 90 days; the segment "viewed /pricing
+at least 3 times in the last 30 days AND on list X" evaluated in the database, against one
+indexed COUNT(*) of the page views in the same window (same database, same run), and the cost of
+keeping membership current per stored event.
+
+Prints segment_vs_count_ratio (target ≤ 5 on SQLite), segment_members, and
+segment_incremental_us_per_event."""
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select, text
+
+from app import create_app
+from app.extensions import db
+from app.models import ContactList, PageView, Segment, list_members
+from app.models.types import utcnow
+from app.segments import membership
+from app.segments.compiler import members_query
+from app.segments.service import checked_tree
+from app.tracking.setup import get_site
+from app.tracking.urls import match_forms
+from tests.benchmarks.harness import BenchmarkFailed, create_list, create_owner, log
+
+CONTACTS = 100_000
+PAGE_VIEWS = 1_000_000
+DAYS = 90
+RUNS = 5
+PATHS = ["/", "/pricing", "/blog", "/blog/post-1", "/blog/post-2", "/features", "/about", "/contact",
+         "/pricing?plan=pro", "/docs", "/docs/start", "/login", "/signup", "/careers", "/press"]
+RULES = {"join": "and", "groups": [{"match": "all", "rules": [
+    {"type": "visit", "op": "contains", "value": "/pricing", "count_op": "at_least", "count": 3,
+     "window": "last_days", "days": 30},
+    {"type": "list", "list_id": None}]}]}
+
+
+def _median_seconds(action) -> float:
+    timings = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def _load_page_views(account_id: int, site_id: int, first_contact: int, now) -> None:
+    """A million rows through the driver's executemany: fast enough to build, realistic to query."""
+    rng = random.Random(7)
+    forms = {path: match_forms("https://www.shop.example" + path) for path in PATHS}
+    weights = [10, 8, 6, 3, 3, 4, 2, 2, 2, 3, 2, 4, 2, 1, 1]
+    columns = ("event_id", "account_id", "site_id", "contact_id", "visitor_id", "host", "url", "path",
+               "match_url", "match_path", "title", "referrer", "utm_source", "utm_medium", "utm_campaign",
+               "utm_term", "utm_content", "device", "received_at")
+    sql = f"INSERT INTO page_views ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        chunk = []
+        for n in range(PAGE_VIEWS):
+            path = rng.choices(PATHS, weights)[0]
+            contact = first_contact + rng.randrange(CONTACTS) if rng.random() < 0.7 else None
+            when = now - timedelta(seconds=rng.randrange(DAYS * 86400))
+            chunk.append((f"bench-{n}", account_id, site_id, contact, "visitor", "www.shop.example",
+                          "https://www.shop.example" + path, path.split("?")[0], forms[path][0], forms[path][1],
+                          "", "", "", "", "", "", "", "desktop", when.replace(tzinfo=None).isoformat(sep=" ")))
+            if len(chunk) == 50_000:
+                cursor.executemany(sql, chunk)
+                chunk = []
+        if chunk:
+            cursor.executemany(sql, chunk)
+        cursor.execute("ANALYZE")
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def run(env) -> dict[str, float]:
+    app = create_app(env.app_config())
+    with app.app_context():
+        now = utcnow()
+        user = create_owner()
+        account_id, site_id = user.account_id, get_site(user.account_id).id
+        started = time.perf_counter()
+        everyone = create_list(account_id, CONTACTS)
+        first_contact = db.session.scalar(select(func.min(list_members.c.contact_id))
+                                          .where(list_members.c.list_id == everyone.id))
+        list_x = ContactList(account_id=account_id, name="X")
+        db.session.add(list_x)
+        db.session.flush()
+        db.session.execute(insert(list_members).from_select(
+            ["list_id", "contact_id", "added_at"],
+            select(text(str(list_x.id)), list_members.c.contact_id, list_members.c.added_at)
+            .where(list_members.c.list_id == everyone.id, list_members.c.contact_id % 2 == 0)))
+        db.session.commit()
+        _load_page_views(account_id, site_id, first_contact, now)
+        log(f"segments: loaded {CONTACTS:,} contacts and {PAGE_VIEWS:,} page views in {time.perf_counter() - started:.0f}s")
+
+        rules = RULES | {"groups": [{"match": "all", "rules": [RULES["groups"][0]["rules"][0],
+                                                                {"type": "list", "list_id": list_x.id}]}]}
+        tree = checked_tree(account_id, rules)
+        since = now - timedelta(days=30)
+        count_query = select(func.count()).select_from(PageView).where(PageView.account_id == account_id,
+                                                                       PageView.received_at >= since)
+        segment_query = select(func.count()).select_from(members_query(account_id, tree, now).subquery())
+        in_window = db.session.scalar(count_query)
+        members = db.session.scalar(segment_query)
+        if not 0 < members < CONTACTS or in_window < PAGE_VIEWS // 4:
+            raise BenchmarkFailed(f"implausible data: {members} members, {in_window} views in the window")
+        count_seconds = _median_seconds(lambda: db.session.scalar(count_query))
+        segment_seconds = _median_seconds(lambda: db.session.scalar(segment_query))
+
+        segment = Segment(account_id=account_id, name="Pricing, list X", rules=tree)
+        db.session.add(segment)
+        db.session.commit()
+        membership.evaluate(segment)
+        if segment.member_count != members:
+            raise BenchmarkFailed(f"materialised {segment.member_count} members, the query counts {members}")
+        rng = random.Random(11)
+        batch = [first_contact + rng.randrange(CONTACTS) for _ in range(500)]
+        pricing = match_forms("https://www.shop.example/pricing")
+        db.session.execute(insert(PageView), [
+            {"event_id": f"new-{n}", "account_id": account_id, "site_id": site_id, "contact_id": contact,
+             "visitor_id": "v", "host": "www.shop.example", "url": "https://www.shop.example/pricing", "path": "/pricing",
+             "match_url": pricing[0], "match_path": pricing[1], "received_at": utcnow()} for n, contact in enumerate(batch)])
+        db.session.commit()
+        started = time.perf_counter()
+        membership.update_for_contacts(account_id, sorted(set(batch)))
+        incremental = time.perf_counter() - started
+    return {
+        "segment_members": members,
+        "segment_seconds": segment_seconds,
+        "count_seconds": count_seconds,
+        "segment_vs_count_ratio": segment_seconds / count_seconds,
+        "segment_incremental_us_per_event": incremental / len(batch) * 1e6,
+    }
