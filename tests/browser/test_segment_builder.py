@@ -10,6 +10,11 @@ from tests.integration.test_tracking_setup import add_page_view
 pytestmark = pytest.mark.browser
 
 
+def htmx_settled(page: Page) -> None:
+    """Wait until htmx has swapped in and wired up new content, as a person's pause would."""
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
+
+
 def test_two_groups_live_count_save_and_use_as_audience(page: Page, server, site, user, run_jobs):
     ada = make_contact(site.account_id, "ada@customer.example", first_name="Ada")
     bob = make_contact(site.account_id, "bob@customer.example", first_name="Bob")
@@ -29,9 +34,12 @@ def test_two_groups_live_count_save_and_use_as_audience(page: Page, server, site
     expect(preview).to_contain_text("ada@customer.example")
 
     page.get_by_role("button", name="Add a group").click()
+    htmx_settled(page)
     page.locator("select[name='groups-1-rules-0-type']").select_option("list")
+    list_choice = page.locator("select[name='groups-1-rules-0-list_id']")
+    expect(list_choice).to_be_visible()
+    list_choice.select_option(label="Newsletter")
     page.get_by_label("Join the groups with").select_option("or")
-    page.locator("select[name='groups-1-rules-0-list_id']").select_option(label="Newsletter")
     expect(preview.locator(".count")).to_have_text("2")
     expect(preview).to_contain_text("in the last 30 days OR are on Newsletter")
 
