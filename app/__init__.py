@@ -89,8 +89,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.after_request
     def security_headers(response):
-        if request.blueprint == "ingest":  # the beacon's hot path: no page, nothing to protect
-            return response
+        if request.blueprint == "ingest" or response.status_code in (301, 302, 303, 307, 308):
+            return response  # beacons and redirects (hot paths) show no page: nothing to protect
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
