@@ -1,5 +1,6 @@
 """Messages the product sends (emails, SMS), campaigns, clicks and short links."""
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,6 +9,9 @@ from app.extensions import db
 from app.models.accounts import User
 from app.models.contacts import ContactList
 from app.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.segments import Segment
 
 campaign_lists = Table(
     "campaign_lists", db.metadata,

@@ -1,5 +1,5 @@
 """Blueprints for the marketer's pages, one per area."""
-from flask import current_app, render_template, request
+from flask import current_app, make_response, redirect, render_template, request
 
 from app.extensions import htmx
 
@@ -12,3 +12,12 @@ def public_url() -> str:
 def page_or_fragment(page: str, fragment: str, status_code: int = 200, /, **context):
     """A URL returns a page, or for htmx only the fragment that changed (DESIGN.md, convention 5)."""
     return render_template(fragment if htmx else page, **context), status_code
+
+
+def redirect_to(target: str):
+    """A redirect that also works for htmx requests (HX-Redirect: the whole page goes there)."""
+    if htmx:
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)

@@ -85,10 +85,10 @@ def test_wizard_then_turn_off_on_and_edit(page: Page, server, user, run_jobs):
     # Edit the website inline.
     page.get_by_role("button", name="Edit").click()
     page.get_by_label("Website URL").fill("ftp://nope")
-    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator("#tracking-website").get_by_role("button", name="Save").click()
     expect(page.get_by_text("Only websites served over http:// or https://")).to_be_visible()
     page.get_by_label("Website URL").fill("https://newshop.example")
-    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator("#tracking-website").get_by_role("button", name="Save").click()
     expect(page.get_by_text("Add the tracking code below to every page of https://newshop.example")).to_be_visible()
 
     db.session.rollback()

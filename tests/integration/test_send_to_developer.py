@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.config import PROJECT_ROOT
 from app.extensions import db
-from app.models import Email, TrackingSite
+from app.models import Email
 from tests.conftest import HX
 from tests.integration.test_tracking_setup import finished_site
 from tests.support import free_port, smtp_server

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
-from sqlalchemy import select
 
 from app.extensions import db
 from app.messaging import sms

@@ -1,5 +1,4 @@
 """What the marketer sees of page views: dashboard, timeline, privacy settings, test link, install check."""
-import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -7,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Email, PageView, TrackingSite
+from app.models import Email, TrackingSite
 from app.models.types import utcnow
 from app.tracking import reports
 from app.tracking.cid import read_cid

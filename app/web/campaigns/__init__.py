@@ -1,13 +1,13 @@
 """Campaigns: compose an email or SMS, preview, test, send now or schedule, and the report."""
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db, htmx
+from app.extensions import db
 from app.messaging import campaigns
 from app.messaging.sms import sms_segments
-from app.web import page_or_fragment, public_url
+from app.web import page_or_fragment, public_url, redirect_to
 from app.web.links import WEB_VIEW_POLICY
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -30,16 +30,6 @@ def _editor_context(campaign, **extra) -> dict:
                    length=sms_segments(campaign.body) if campaign.channel == "sms" else None)
     context.update(extra)
     return context
-
-
-def _redirect(endpoint: str, **values):
-    """A redirect that also works for htmx requests (HX-Redirect)."""
-    target = url_for(endpoint, **values)
-    if htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
 
 
 @bp.get("/")
@@ -125,7 +115,7 @@ def send(campaign_id: int):
         return _editor(campaign, errors, 422)
     db.session.commit()
     flash("Scheduled." if request.form.get("when") == "later" else "Sending now.", "success")
-    return _redirect("campaigns.show", campaign_id=campaign.id)
+    return redirect_to(url_for("campaigns.show", campaign_id=campaign.id))
 
 
 @bp.post("/<int:campaign_id>/unschedule")
@@ -134,7 +124,7 @@ def unschedule(campaign_id: int):
     campaign = _campaign_or_404(campaign_id)
     campaigns.unschedule(campaign)
     db.session.commit()
-    return _redirect("campaigns.show", campaign_id=campaign.id)
+    return redirect_to(url_for("campaigns.show", campaign_id=campaign.id))
 
 
 @bp.post("/<int:campaign_id>/test")
@@ -178,4 +168,4 @@ def delete(campaign_id: int):
     db.session.delete(campaign)
     db.session.commit()
     flash("Campaign deleted.", "info")
-    return _redirect("campaigns.index")
+    return redirect_to(url_for("campaigns.index"))

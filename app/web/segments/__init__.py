@@ -1,12 +1,12 @@
 """Segments: the list, and the builder with its live count, preview and summary."""
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db, htmx
+from app.extensions import db
 from app.segments import rules as rule_schema
 from app.segments import service
 from app.segments.rules import RuleError
-from app.web import page_or_fragment
+from app.web import page_or_fragment, redirect_to
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
@@ -75,12 +75,7 @@ def _save(segment=None):
                                 **_builder_context(tree, segment, name, error))
     db.session.commit()
     flash(f"Segment “{saved.name}” saved; its members are being counted.", "success")
-    target = url_for("segments.index")
-    if htmx:
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target)
+    return redirect_to(url_for("segments.index"))
 
 
 @bp.post("/")
