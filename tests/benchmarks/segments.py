@@ -4,15 +4,18 @@ indexed COUNT(*) of the page views in the same window (same database, same run),
 keeping membership current per stored event.
 
 Prints segment_vs_count_ratio (target ≤ 5 on SQLite), segment_members, and
-segment_incremental_us_per_event."""
+segment_incremental_us_per_event; with SEGMENTS_POSTGRES_URL set (a database it may empty), the
+same again on PostgreSQL, as *_postgresql."""
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select, text
+from flask_migrate import upgrade
+from sqlalchemy import MetaData, func, insert, select, text
 
 from app import create_app
 from app.extensions import db
@@ -54,23 +57,26 @@ def _load_page_views(account_id: int, site_id: int, first_contact: int, now) -> 
     columns = ("event_id", "account_id", "site_id", "contact_id", "visitor_id", "host", "url", "path",
                "match_url", "match_path", "title", "referrer", "utm_source", "utm_medium", "utm_campaign",
                "utm_term", "utm_content", "device", "received_at")
-    sql = f"INSERT INTO page_views ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    connection = db.engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        chunk = []
+    def rows():
         for n in range(PAGE_VIEWS):
             path = rng.choices(PATHS, weights)[0]
             contact = first_contact + rng.randrange(CONTACTS) if rng.random() < 0.7 else None
             when = now - timedelta(seconds=rng.randrange(DAYS * 86400))
-            chunk.append((f"bench-{n}", account_id, site_id, contact, "visitor", "www.shop.example",
-                          "https://www.shop.example" + path, path.split("?")[0], forms[path][0], forms[path][1],
-                          "", "", "", "", "", "", "", "desktop", when.replace(tzinfo=None).isoformat(sep=" ")))
-            if len(chunk) == 50_000:
-                cursor.executemany(sql, chunk)
-                chunk = []
-        if chunk:
-            cursor.executemany(sql, chunk)
+            yield (f"bench-{n}", account_id, site_id, contact, "visitor", "www.shop.example",
+                   "https://www.shop.example" + path, path.split("?")[0], forms[path][0], forms[path][1],
+                   "", "", "", "", "", "", "", "desktop", when.replace(tzinfo=None).isoformat(sep=" "))
+
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if db.engine.dialect.name == "postgresql":
+            with cursor.copy(f"COPY page_views ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows():
+                    copy.write_row(row)
+        else:
+            sql = f"INSERT INTO page_views ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            cursor.executemany(sql, rows())
+        connection.commit()
         cursor.execute("ANALYZE")
         connection.commit()
     finally:
@@ -78,7 +84,22 @@ def _load_page_views(account_id: int, site_id: int, first_contact: int, now) -> 
 
 
 def run(env) -> dict[str, float]:
-    app = create_app(env.app_config())
+    metrics = measure(env.app_config())
+    postgres = os.environ.get("SEGMENTS_POSTGRES_URL")
+    if postgres:
+        log("segments: again on PostgreSQL")
+        app = create_app(env.app_config(DATABASE_URL=postgres))
+        with app.app_context():
+            existing = MetaData()
+            existing.reflect(db.engine)
+            existing.drop_all(db.engine)
+            upgrade()
+        metrics |= {f"{name}_postgresql": value for name, value in measure(env.app_config(DATABASE_URL=postgres)).items()}
+    return metrics
+
+
+def measure(config: dict) -> dict[str, float]:
+    app = create_app(config)
     with app.app_context():
         now = utcnow()
         user = create_owner()
