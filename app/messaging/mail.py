@@ -143,6 +143,9 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
     for email in pending:  # this try counts as an attempt for each, even if the connection fails
         email.attempts += 1
         email.transport = transport.name
+    session = db.session()
+    # Each outcome is committed; expiring every loaded row on each commit would reload them all.
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with transport.connection() as send:
             for email in pending:
@@ -158,6 +161,8 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
             email.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
         raise
+    finally:
+        session.expire_on_commit = expire_on_commit
     return delivered
 
 

@@ -97,6 +97,6 @@ def run(env: Environment) -> dict[str, float]:
         raise BenchmarkFailed(f"{clicks} redirects recorded {recorded} clicks")
     return {
         "click_requests_per_s": statistics.median(click_rates),
-        "hello_requests_per_s": statistics.median(hello_rates),
+        "click_hello_requests_per_s": statistics.median(hello_rates),
         "click_redirect_vs_hello_ratio": statistics.median(ratios),
     }

@@ -184,7 +184,7 @@ def run(env: Environment) -> dict[str, float]:
                 f"{commands_per_beacon[-1]:.3f} Redis commands a beacon")
     return {
         "ingest_requests_per_s": statistics.median(collect_rates),
-        "hello_requests_per_s": statistics.median(hello_rates),
+        "ingest_hello_requests_per_s": statistics.median(hello_rates),
         "ingest_vs_hello_ratio": statistics.median(ratios),
         "redis_commands_per_beacon": statistics.median(commands_per_beacon),
     }
