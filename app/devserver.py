@@ -82,15 +82,15 @@ def prepare_database(demo_port: int, public_url: str) -> tuple[str, str]:
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
+    """Stop each process in turn (web, worker, then Redis, which the others need until they exit)."""
     for process in processes:
         if process.poll() is None:
             process.terminate()
-    deadline = time.monotonic() + 10
-    for process in processes:
         try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
 
 
 def main() -> int:
