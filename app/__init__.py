@@ -53,6 +53,7 @@ def create_app(config: dict | None = None) -> Flask:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     from app import models  # noqa: F401  (every table known before migrations run)
+    from app.automations import triggers  # noqa: F401  (registers the automation triggers)
     from app.segments import membership  # noqa: F401  (registers its page-view hook)
 
     db.init_app(app)
@@ -70,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app.ingest import bp as ingest_bp
     from app.web.auth import bp as auth_bp
+    from app.web.automations import bp as automations_bp
     from app.web.contacts import bp as contacts_bp
     from app.web.campaigns import bp as campaigns_bp
     from app.web.dashboard import bp as dashboard_bp
@@ -79,7 +81,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.web.segments import bp as segments_bp
     from app.web.settings import bp as settings_bp
 
-    for blueprint in (auth_bp, dashboard_bp, contacts_bp, segments_bp, campaigns_bp, settings_bp, outbox_bp, public_bp,
+    for blueprint in (auth_bp, dashboard_bp, contacts_bp, segments_bp, automations_bp, campaigns_bp, settings_bp, outbox_bp, public_bp,
                       links_bp, ingest_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(ingest_bp)

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
+from app.signals import list_joined, tag_added
 from app.models import (Contact, ContactImport, ContactList, Email, LinkClick, SmsMessage, Tag, contact_tags,
                         list_members)
 from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
@@ -257,6 +258,8 @@ def add_to_list(contact: Contact, *, list_id: int | None = None, new_name: str =
         raise ContactError("Choose a list or enter the name of a new one.", "list_id")
     if contact_list not in contact.lists:
         contact.lists.append(contact_list)
+        db.session.flush()
+        list_joined.send(contact.account_id, list_id=contact_list.id, contact_ids=[contact.id])
     db.session.flush()
     return contact_list
 
@@ -275,6 +278,8 @@ def add_tag(contact: Contact, name: str) -> Tag:
         db.session.add(tag)
     if tag not in contact.tags:
         contact.tags.append(tag)
+        db.session.flush()
+        tag_added.send(contact.account_id, tag_id=tag.id, contact_ids=[contact.id])
     db.session.flush()
     return tag
 
@@ -452,8 +457,8 @@ class _Progress:
         contact_import.skipped, contact_import.report = self.skipped_count, json.dumps(self.skipped)
 
 
-def _add_memberships(table, key: str, pairs: set[tuple[int, int]]) -> None:
-    """Insert (list or tag id, contact id) pairs that are not there yet."""
+def _add_memberships(table, key: str, pairs: set[tuple[int, int]], account_id: int, signal) -> None:
+    """Insert (list or tag id, contact id) pairs that are not there yet, and announce them."""
     if not pairs:
         return
     contact_ids = {contact_id for _, contact_id in pairs}
@@ -463,6 +468,11 @@ def _add_memberships(table, key: str, pairs: set[tuple[int, int]]) -> None:
            for owner_id, contact_id in sorted(pairs - existing)]
     if new:
         db.session.execute(insert(table), new)
+        by_owner: dict[int, list[int]] = {}
+        for row in new:
+            by_owner.setdefault(row[key], []).append(row["contact_id"])
+        for owner_id, contact_ids in by_owner.items():
+            signal.send(account_id, contact_ids=contact_ids, **{key: owner_id})
 
 
 def _store_batch(account_id: int, batch: list[_Row], lists: _NamedRows, tags: _NamedRows,
@@ -494,9 +504,11 @@ def _store_batch(account_id: int, batch: list[_Row], lists: _NamedRows, tags: _N
         for contact_id, email in db.session.execute(insert(Contact).returning(Contact.id, Contact.email), new):
             ids[email.lower()] = contact_id
     _add_memberships(list_members, "list_id",
-                     {(lists.id_for(name), ids[key]) for key, row in by_key.items() for name in row.lists})
+                     {(lists.id_for(name), ids[key]) for key, row in by_key.items() for name in row.lists},
+                     account_id, list_joined)
     _add_memberships(contact_tags, "tag_id",
-                     {(tags.id_for(name), ids[key]) for key, row in by_key.items() for name in row.tags})
+                     {(tags.id_for(name), ids[key]) for key, row in by_key.items() for name in row.tags},
+                     account_id, tag_added)
     progress.imported += len(new)
     progress.updated += len(by_key) - len(new)
 

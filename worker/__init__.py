@@ -7,7 +7,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
-from rq import Worker
+from rq import SimpleWorker
 
 from app.extensions import db
 
@@ -40,10 +40,8 @@ def job_context():
             db.session.remove()
 
 
-class FootfallWorker(Worker):
-    """RQ's forking worker; each work horse opens its own database connections."""
-
-    def main_work_horse(self, job, queue):
-        # Connections inherited through fork() belong to the parent: never reuse them.
-        db.engine.dispose(close=False)
-        super().main_work_horse(job, queue)
+class FootfallWorker(SimpleWorker):
+    """Runs each job in this process: a fork per job costs more (tens of milliseconds) than most of
+    our jobs take, and jobs are short and leave no state behind (job_context removes the session).
+    Timeouts still apply (RQ's alarm-based death penalty); run more worker processes for more
+    parallelism."""

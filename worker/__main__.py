@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
     # The consumer forks before this process opens any connection.
     events_process = None if args.no_events else consumer.start(burst=args.burst)
-    # Configure the ORM once here, not again in every forked work horse (about 40 ms a job).
+    # Configure the ORM once, before the consumer process forks and before the first job.
     configure_mappers()
     try:
         with get_app().app_context():

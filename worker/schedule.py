@@ -8,6 +8,7 @@ PERIODIC_JOBS = [
     ("worker.jobs.tracking.delete_expired_anonymous_events", 3600),
     ("worker.jobs.messages.start_due_campaigns", 60),
     ("worker.jobs.segments.evaluate_all_segments", 900),
+    ("worker.jobs.automations.wake_due_runs", 60),
 ]
 
 

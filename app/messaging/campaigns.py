@@ -7,6 +7,7 @@ message row per campaign and contact (unique) means a retried batch never sends 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import render_template
@@ -188,36 +189,50 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
     return len(recipients)
 
 
-class Renderer:
-    """Renders a campaign for each recipient, with what is the same for all computed once."""
+@dataclass
+class Message:
+    """What the renderer needs of a message that is not a campaign (an automation's step)."""
 
-    def __init__(self, campaign: Campaign, public_url: str):
+    account_id: int
+    body: str
+    subject: str = ""
+    tag_links: bool = True
+    id: int | None = None  # the campaign, if any: automation messages have none
+    cid_message_id: int = 0
+
+
+class Renderer:
+    """Renders a campaign (or a Message) for each recipient, with what is the same for all computed once."""
+
+    def __init__(self, campaign: Campaign | Message, public_url: str):
         self.campaign, self.public_url = campaign, public_url
         account = db.session.get(Account, campaign.account_id)
         site = get_site(campaign.account_id)
         self.website_host = site_host(site.website_url) if site and site.enabled else None
         self.tag_all = account.tag_all_links
 
-    def link(self, url: str, contact: Contact | None, channel: str) -> str | None:
+    def link(self, url: str, contact: Contact | None, channel: str, email_id: int | None = None) -> str | None:
         """The address a link in the message points to: tagged for the contact, through the click redirect."""
         scheme = url.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             return None
         destination = url
         if contact is not None and self.campaign.tag_links and should_tag(url, self.website_host, self.tag_all):
-            destination = tag_url(url, make_cid(self.campaign.account_id, contact.id, self.campaign.id, channel))
-        token = sign("click", [self.campaign.account_id, self.campaign.id, contact.id if contact else None,
-                               channel, destination])
-        return f"{self.public_url}/c/{token}"
+            message_id = self.campaign.id or getattr(self.campaign, "cid_message_id", 0)
+            destination = tag_url(url, make_cid(self.campaign.account_id, contact.id, message_id, channel))
+        payload = [self.campaign.account_id, self.campaign.id, contact.id if contact else None, channel, destination]
+        if email_id is not None:
+            payload.append(email_id)
+        return f"{self.public_url}/c/{sign('click', payload)}"
 
     def unsubscribe_url(self, contact: Contact, channel: str) -> str:
         return f"{self.public_url}/u/{sign('unsubscribe', [contact.account_id, contact.id, channel])}"
 
-    def email(self, contact: Contact) -> dict:
-        body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email"))
+    def email(self, contact: Contact, email_id: int | None = None) -> dict:
+        body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email", email_id))
         unsubscribe = self.unsubscribe_url(contact, "email")
-        html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe,
-                               web_url=permanent_url(self.campaign, self.public_url))
+        web_url = permanent_url(self.campaign, self.public_url) if self.campaign.id else None
+        html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe, web_url=web_url)
         return {"subject": self.campaign.subject, "html_body": html, "text_body": html_to_text(html),
                 "headers": f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"}
 

@@ -6,10 +6,12 @@ SMTP when MAIL_URL is set, otherwise the outbox (the row itself, readable in the
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from typing import Protocol
@@ -72,19 +74,70 @@ class SmtpTransport:
             timeout=float(query.get("timeout", ["15"])[0]),
         )
 
-    @contextmanager
-    def connection(self):
+    def _connect(self) -> smtplib.SMTP:
         context = ssl.create_default_context()
+        name = _local_hostname()
         if self.use_ssl:
-            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context, local_hostname=name)
         else:
-            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=name)
+        try:
             if self.starttls:
                 client.starttls(context=context)
             if self.username:
                 client.login(self.username, self.password)
-            yield client.send_message
+        except Exception:
+            client.close()
+            raise
+        return client
+
+    @property
+    def _key(self) -> tuple:
+        return (self.host, self.port, self.username, self.use_ssl, self.starttls)
+
+    @contextmanager
+    def connection(self):
+        """A connection kept open in this process between jobs: connecting, greeting and logging in
+        cost more than sending one message. A connection the server dropped is opened again once."""
+        client = _open_connections.get(self._key)
+        fresh = client is None
+
+        def send(message: EmailMessage) -> None:
+            nonlocal client, fresh
+            if client is None:
+                client, fresh = self._connect(), True
+                _open_connections[self._key] = client
+            try:
+                client.send_message(message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError) if not fresh else ():
+                self._drop()
+                client, fresh = self._connect(), True
+                _open_connections[self._key] = client
+                client.send_message(message)
+
+        try:
+            yield send
+        except Exception:
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        client = _open_connections.pop(self._key, None)
+        if client is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+
+# Open SMTP connections of this process, by server and credentials.
+_open_connections: dict[tuple, smtplib.SMTP] = {}
+
+
+@lru_cache(maxsize=1)
+def _local_hostname() -> str:
+    """The name given in EHLO, looked up once: smtplib would ask the resolver on every connection."""
+    return socket.getfqdn()
 
 
 def current_transport() -> MailTransport:

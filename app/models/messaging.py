@@ -124,5 +124,7 @@ class LinkClick(db.Model):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(10), default="email")
+    # The message clicked in, when known (automation emails, which belong to no campaign).
+    email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id", ondelete="SET NULL"))
     url: Mapped[str] = mapped_column(String(2048))
     clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

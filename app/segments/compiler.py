@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, exists, false, func, not_, or_, select, true
 
-from app.models import Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members
+from app.models import Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members, segment_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import utcnow
 from app.tracking.urls import match_value
@@ -122,6 +122,9 @@ def rule_condition(account_id: int, rule: dict, now: datetime, contact_ids=None)
         condition = exists().where(list_members.c.contact_id == Contact.id, list_members.c.list_id == rule["list_id"])
     elif kind == "tag":
         condition = exists().where(contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id == rule["tag_id"])
+    elif kind == "segment":
+        condition = exists().where(segment_members.c.contact_id == Contact.id,
+                                   segment_members.c.segment_id == rule["segment_id"])
     elif kind == "subscription":
         column = Contact.email_status if rule["channel"] == "email" else Contact.sms_status
         condition = column == SUBSCRIBED

@@ -91,5 +91,8 @@ def _queue_incremental_updates(views: list[IdentifiedPageView]) -> None:
     by_account: dict[int, set[int]] = defaultdict(set)
     for view in views:
         by_account[view.account_id].add(view.contact_id)
+    with_segments = set(db.session.scalars(select(Segment.account_id).where(Segment.account_id.in_(by_account))
+                                           .distinct()))
     for account_id, contact_ids in by_account.items():
-        enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids), queue=DEFAULT)
+        if account_id in with_segments:  # no segments, nothing to keep current
+            enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids), queue=DEFAULT)

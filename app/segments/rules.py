@@ -12,6 +12,7 @@ Rules (every one may carry "negate": true, e.g. "did not view"):
     {"type": "list", "list_id": 3}                       member of the list
     {"type": "tag", "tag_id": 4}                         has the tag
     {"type": "subscription", "channel": "email" | "sms"}  subscribed to the channel
+    {"type": "segment", "segment_id": 6}                 a (materialised) member of another segment
     {"type": "activity", "channel": "email" | "sms", "action": "sent" | "clicked",
      "campaign_id": 5 | null (any), "days": 30 | null (ever)}
 """
@@ -29,7 +30,7 @@ TEXT_OPS = {"is": "is", "is_not": "is not", "contains": "contains", "not_contain
             "starts_with": "starts with", "ends_with": "ends with", "is_empty": "is empty", "is_not_empty": "is not empty"}
 COUNT_OPS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
 FIELDS = {"email": "email", "first_name": "first name", "last_name": "last name", "phone": "phone"}
-RULE_TYPES = ("visit", "field", "created", "list", "tag", "subscription", "activity")
+RULE_TYPES = ("visit", "field", "created", "list", "tag", "subscription", "activity", "segment")
 
 
 class RuleError(ValueError):
@@ -106,7 +107,7 @@ def validate_rule(rule: Any, ids: dict[str, set[int]]) -> dict:
             clean["days"] = _int(rule.get("days"), 1, 3650, "The number of days")
         else:
             clean["date"] = _date(rule.get("date"), "The date")
-    elif kind in ("list", "tag"):
+    elif kind in ("list", "tag", "segment"):
         key = f"{kind}_id"
         clean[key] = _int(rule.get(key), 1, 2**31, f"The {kind}")
         if clean[key] not in ids.get(kind, set()):
@@ -173,6 +174,8 @@ def describe_rule(rule: dict, names: dict[str, dict[int, str]]) -> str:
         text = f"are on {names.get('list', {}).get(rule['list_id'], 'a deleted list')}"
     elif kind == "tag":
         text = f"are tagged {names.get('tag', {}).get(rule['tag_id'], 'with a deleted tag')}"
+    elif kind == "segment":
+        text = f"are in the segment {names.get('segment', {}).get(rule['segment_id'], 'that was deleted')}"
     elif kind == "subscription":
         text = f"are subscribed to {'emails' if rule['channel'] == 'email' else 'text messages'}"
     else:

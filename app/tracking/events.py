@@ -109,7 +109,8 @@ def store_records(raw_records: list[bytes | str]) -> int:
     by_event = {row["event_id"]: row for row in rows}
     identified_page_views_stored([
         IdentifiedPageView(page_view_id, by_event[event_id]["account_id"], by_event[event_id]["contact_id"],
-                           by_event[event_id]["url"], by_event[event_id]["path"], by_event[event_id]["received_at"])
+                           by_event[event_id]["url"], by_event[event_id]["path"], by_event[event_id]["received_at"],
+                           by_event[event_id]["match_url"], by_event[event_id]["match_path"])
         for page_view_id, event_id in stored if by_event[event_id]["contact_id"] is not None
     ])
     return len(stored)

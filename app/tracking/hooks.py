@@ -14,6 +14,8 @@ class IdentifiedPageView:
     url: str
     path: str
     received_at: datetime
+    match_url: str = ""
+    match_path: str = ""
 
 
 Handler = Callable[[list[IdentifiedPageView]], None]

@@ -118,3 +118,49 @@ def match_value(value: str) -> tuple[str, str]:
         full = value if "://" in value else "http://" + value
         return match_forms(full)[0], "url"
     return value, "url"
+
+
+def text_matches(op: str, text: str, value: str) -> bool:
+    """The URL operators of segments and triggers, in Python (the compiler has the SQL twin)."""
+    if op == "is":
+        return text == value
+    if op == "is_not":
+        return text != value
+    if op == "contains":
+        return value in text
+    if op == "not_contains":
+        return value not in text
+    if op == "starts_with":
+        return text.startswith(value)
+    if op == "ends_with":
+        return text.endswith(value)
+    if op == "matches":
+        return re.fullmatch(".*".join(re.escape(part) for part in value.split("*")), text, re.S) is not None
+    raise ValueError(op)
+
+
+def url_rule_pattern(op: str, value: str) -> tuple[str, str] | None:
+    """(form, regular expression) that a URL rule's match implies, to test many rules at once;
+    None for negated rules, which no positive pattern can stand for."""
+    normalised, form = match_value(value)
+    if form == "url" and op in ("is", "is_not") and "/" not in normalised:
+        normalised = normalised.lower()
+    literal = re.escape(normalised)
+    pattern = {"is": f"^{literal}$", "contains": literal, "starts_with": f"^{literal}", "ends_with": f"{literal}$",
+               "matches": "^" + ".*".join(re.escape(part) for part in normalised.split("*")) + "$"}.get(op)
+    return (form, pattern) if pattern else None
+
+
+def compile_url_rule(op: str, value: str):
+    """A predicate on (match_url, match_path) for a URL rule, prepared once: for hot loops."""
+    normalised, form = match_value(value)
+    if form == "url" and op in ("is", "is_not") and "/" not in normalised:
+        normalised = normalised.lower()
+    if op == "matches":
+        pattern = re.compile(".*".join(re.escape(part) for part in normalised.split("*")), re.S)
+        test = lambda text: pattern.fullmatch(text) is not None  # noqa: E731
+    else:
+        test = lambda text: text_matches(op, text, normalised)  # noqa: E731
+    if form == "path":
+        return lambda match_url, match_path: test(match_path)
+    return lambda match_url, match_path: test(match_url)

@@ -23,12 +23,12 @@ def _not_found():
 def click(token: str):
     """Records the click (one Redis command) and redirects to the link's (tagged) address."""
     payload = unsign("click", token)
-    if not (isinstance(payload, list) and len(payload) == 5 and isinstance(payload[4], str)
+    if not (isinstance(payload, list) and len(payload) in (5, 6) and isinstance(payload[4], str)
             and payload[4].startswith(("http://", "https://"))):
         return _not_found()
-    account_id, campaign_id, contact_id, channel, destination = payload
+    account_id, campaign_id, contact_id, channel, destination = payload[:5]
     CLICKS.push(get_redis(), click_record(account_id=account_id, campaign_id=campaign_id, contact_id=contact_id,
-                                          channel=channel, url=destination))
+                                          channel=channel, url=destination, email_id=(payload[5:] or [None])[0]))
     # A bare redirect: no body to build, nothing to protect on a page nobody sees.
     return Response(status=302, headers={"Location": destination, "Cache-Control": "no-store",
                                          "Referrer-Policy": "no-referrer"})

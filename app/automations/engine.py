@@ -1,0 +1,278 @@
+"""The automation engine. Run state lives in the database: the current step and, while waiting,
+the wake-up time. A delay is scheduled with RQ's scheduler and a periodic sweep picks up any due
+run, so a lost queue delays a run but never loses it. Each step of a run executes once: an
+AutomationStepRun (unique per run and step) is written in the same transaction as the step's
+effect (the email or SMS row), so a retried job finds it and moves on."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.automations import schema
+from app.extensions import db
+from app.messaging import mail, sms
+from app.messaging.campaigns import Message, Renderer
+from app.models import (Automation, AutomationRun, AutomationStepRun, Contact, ContactList, LinkClick, PageView,
+                        Segment, Tag, Campaign)
+from app.models.contacts import SUBSCRIBED
+from app.models.types import insert_new, utcnow
+from app.queues import MESSAGES, enqueue_after_commit, get_queue
+from app.segments.compiler import members_query
+
+LIVE = ("active", "waiting")
+MAX_STEPS_PER_ADVANCE = 100
+FALLBACK_PUBLIC_URL = "http://127.0.0.1:5000"
+
+
+def ids_for(account_id: int) -> dict[str, set[int]]:
+    """The account's list, tag, campaign and segment ids: what rules may refer to."""
+    def ids(model):
+        return set(db.session.scalars(select(model.id).where(model.account_id == account_id)))
+    return {"list": ids(ContactList), "tag": ids(Tag), "campaign": ids(Campaign), "segment": ids(Segment)}
+
+
+def _public_url() -> str:
+    return current_app.config["PUBLIC_URL"] or FALLBACK_PUBLIC_URL
+
+
+# ---- status ------------------------------------------------------------------------------------
+def activate(automation: Automation) -> list[str]:
+    problems = schema.activation_problems(automation, ids_for(automation.account_id))
+    if not problems:
+        automation.status, automation.updated_at = "active", utcnow()
+    return problems
+
+
+def pause(automation: Automation) -> None:
+    """Paused: no one enters, and runs already in the path wait where they are until it is active again."""
+    if automation.status == "active":
+        automation.status, automation.updated_at = "paused", utcnow()
+
+
+# ---- entering ----------------------------------------------------------------------------------
+def passes_filters(automation: Automation, contact_id: int) -> bool:
+    if not automation.filters:
+        return True
+    tree = {"join": "and", "groups": [{"match": "all", "rules": automation.filters}]}
+    return db.session.scalar(members_query(automation.account_id, tree, contact_ids=[contact_id])) is not None
+
+
+def may_enter(automation: Automation, contact_id: int, now: datetime) -> bool:
+    """Re-entry: once ever (the default), again after N days, or every time; never twice at once."""
+    runs = select(AutomationRun).where(AutomationRun.automation_id == automation.id,
+                                       AutomationRun.contact_id == contact_id)
+    if db.session.scalar(select(exists(runs.where(AutomationRun.status.in_(LIVE)).subquery()))):
+        return False
+    if automation.reentry == "always":
+        return True
+    last = db.session.scalar(select(func.max(AutomationRun.entered_at)).where(
+        AutomationRun.automation_id == automation.id, AutomationRun.contact_id == contact_id))
+    if last is None:
+        return True
+    return automation.reentry == "after_days" and last <= now - timedelta(days=automation.reentry_days)
+
+
+def enter(automation: Automation, contact_id: int, now: datetime | None = None, *,
+          advance_later: bool = True) -> AutomationRun | None:
+    """Start a run for the contact if the automation is active and its filters and re-entry allow.
+    The run moves on in a job, unless the caller advances it itself (advance_later=False)."""
+    now = now or utcnow()
+    if automation.status != "active" or not automation.steps:
+        return None
+    if not may_enter(automation, contact_id, now) or not passes_filters(automation, contact_id):
+        return None
+    run = AutomationRun(account_id=automation.account_id, automation_id=automation.id, contact_id=contact_id,
+                        status="active", step_id=automation.steps[0]["id"], entered_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+            db.session.flush()
+    except IntegrityError:  # another worker entered the same contact a moment ago
+        return None
+    if advance_later:
+        enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id, queue=MESSAGES)
+    return run
+
+
+def enter_many(automation_ids: list[int], contact_ids: list[int]) -> int:
+    entered = 0
+    for automation in db.session.scalars(select(Automation).where(Automation.id.in_(automation_ids))):
+        for contact_id in contact_ids:
+            entered += enter(automation, contact_id) is not None
+    db.session.commit()
+    return entered
+
+
+# ---- moving on ---------------------------------------------------------------------------------
+def _finish(run: AutomationRun, status: str, reason: str = "") -> None:
+    run.status, run.finished_at, run.exit_reason, run.wake_at = status, utcnow(), reason[:200], None
+
+
+def exit_run(run: AutomationRun, reason: str) -> None:
+    if run.status in LIVE:
+        _finish(run, "exited", reason)
+
+
+def _record(run: AutomationRun, step: dict, outcome: str) -> int | None:
+    """The step's record, written once; its id, or None if the step was executed already."""
+    inserted = insert_new(AutomationStepRun, [{"run_id": run.id, "step_id": step["id"], "outcome": outcome,
+                                               "executed_at": utcnow()}], ("run_id", "step_id"),
+                          returning=(AutomationStepRun.id,))
+    return inserted[0][0] if inserted else None
+
+
+def condition_holds(automation: Automation, run: AutomationRun, condition: dict) -> bool:
+    if condition.get("type") == "clicked":
+        email_id = db.session.scalar(select(AutomationStepRun.email_id).where(
+            AutomationStepRun.run_id == run.id, AutomationStepRun.step_id == condition["step_id"]))
+        return email_id is not None and db.session.scalar(
+            select(exists().where(LinkClick.email_id == email_id, LinkClick.contact_id == run.contact_id))) is True
+    tree = {"join": "and", "groups": [{"match": "all", "rules": [condition]}]}
+    return db.session.scalar(members_query(automation.account_id, tree, contact_ids=[run.contact_id])) is not None
+
+
+def _send_email(automation: Automation, run: AutomationRun, contact: Contact, step: dict, record_id: int) -> str:
+    if contact.email_status != SUBSCRIBED:
+        exit_run(run, "unsubscribed from email")
+        return "not sent: unsubscribed"
+    message = Message(account_id=automation.account_id, body=step["body"], subject=step["subject"],
+                      cid_message_id=automation.id)
+    email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
+                             subject=step["subject"], text_body="", html_body="")
+    rendered = Renderer(message, _public_url()).email(contact, email_id=email.id)
+    email.contact_id, email.text_body, email.html_body, email.headers = (
+        contact.id, rendered["text_body"], rendered["html_body"], rendered["headers"])
+    db.session.get(AutomationStepRun, record_id).email_id = email.id
+    return f"email {email.id} queued"
+
+
+def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step: dict, record_id: int) -> str:
+    if contact.sms_status != SUBSCRIBED or not contact.phone:
+        return "not sent: no phone number or unsubscribed from SMS"
+    message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id)
+    text = Renderer(message, _public_url()).sms(contact)
+    queued = sms.queue_sms(account_id=automation.account_id, to_number=contact.phone, body=text,
+                           contact_id=contact.id)
+    db.session.get(AutomationStepRun, record_id).sms_id = queued.id
+    return f"SMS {queued.id} queued"
+
+
+def advance(run_id: int, now: datetime | None = None) -> str | None:
+    """Execute the run's steps until it waits, ends or leaves; each step once. Returns its status."""
+    run = db.session.get(AutomationRun, run_id)
+    if run is None or run.status not in LIVE:
+        return run.status if run else None
+    automation = db.session.get(Automation, run.automation_id)
+    if automation.status != "active":
+        return run.status  # paused: the run resumes when the automation is active again (the sweep)
+    contact = db.session.get(Contact, run.contact_id)
+    steps = schema.steps_by_id(automation.steps)
+    following = schema.successors(automation.steps)
+    for _ in range(MAX_STEPS_PER_ADVANCE):
+        now = now or utcnow()
+        step = steps.get(run.step_id or "")
+        if step is None or step["kind"] == "end":
+            if step is not None:
+                _record(run, step, "end")
+            _finish(run, "completed")
+            break
+        if step["kind"] == "delay":
+            record = _record(run, step, "")
+            if record is not None:
+                run.status, run.wake_at = "waiting", now + schema.delay_delta(step)
+                db.session.get(AutomationStepRun, record).outcome = f"wait until {run.wake_at:%Y-%m-%d %H:%M} UTC"
+                db.session.commit()
+                get_queue(MESSAGES).enqueue_at(run.wake_at, "worker.jobs.automations.advance_run", run.id)
+                return run.status
+            if run.wake_at and run.wake_at > now:
+                return run.status  # woken early (a duplicate job): the sweep or the scheduled job will come
+            run.status, run.wake_at = "active", None
+            run.step_id = following[step["id"]]
+        elif step["kind"] == "split":
+            existing = db.session.scalar(select(AutomationStepRun.outcome).where(
+                AutomationStepRun.run_id == run.id, AutomationStepRun.step_id == step["id"]))
+            answer = existing == "yes" if existing else condition_holds(automation, run, step["condition"])
+            if existing is None:
+                _record(run, step, "yes" if answer else "no")
+            run.step_id = schema.branch_start(automation.steps, step, answer)
+        else:
+            record = _record(run, step, "")
+            if record is not None:
+                send = _send_email if step["kind"] == "email" else _send_sms
+                db.session.get(AutomationStepRun, record).outcome = send(automation, run, contact, step, record)
+            if run.status not in LIVE:
+                break
+            run.step_id = following[step["id"]]
+        db.session.commit()
+    db.session.commit()
+    return run.status
+
+
+def wake_due_runs(now: datetime | None = None) -> list[int]:
+    """The sweep: every waiting run whose time has come (and active runs of re-activated automations)."""
+    now = now or utcnow()
+    due = list(db.session.scalars(
+        select(AutomationRun.id).join(Automation, Automation.id == AutomationRun.automation_id)
+        .where(Automation.status == "active",
+               ((AutomationRun.status == "waiting") & (AutomationRun.wake_at <= now))
+               | ((AutomationRun.status == "active") & (AutomationRun.entered_at <= now - timedelta(minutes=5))))))
+    queue = get_queue(MESSAGES)
+    for run_id in due:
+        queue.enqueue("worker.jobs.automations.advance_run", run_id)
+    return due
+
+
+# ---- what the marketer sees ----------------------------------------------------------------------
+def report(automation: Automation) -> dict:
+    counts = dict(db.session.execute(select(AutomationRun.status, func.count())
+                                     .where(AutomationRun.automation_id == automation.id)
+                                     .group_by(AutomationRun.status)).all())
+    at_step = dict(db.session.execute(select(AutomationRun.step_id, func.count())
+                                      .where(AutomationRun.automation_id == automation.id,
+                                             AutomationRun.status.in_(LIVE))
+                                      .group_by(AutomationRun.step_id)).all())
+    return {"entered": sum(counts.values()), "active": counts.get("active", 0), "waiting": counts.get("waiting", 0),
+            "completed": counts.get("completed", 0), "exited": counts.get("exited", 0), "at_step": at_step}
+
+
+def latest_run(automation: Automation, contact_id: int) -> AutomationRun | None:
+    return db.session.scalar(select(AutomationRun).where(AutomationRun.automation_id == automation.id,
+                                                         AutomationRun.contact_id == contact_id)
+                             .order_by(AutomationRun.id.desc()).limit(1))
+
+
+def journey(automation: Automation, contact_id: int) -> list[dict]:
+    run = latest_run(automation, contact_id)
+    if run is None:
+        return []
+    kinds = {step_id: step["kind"] for step_id, step in schema.steps_by_id(automation.steps).items()}
+    return [{"step_id": record.step_id, "kind": kinds.get(record.step_id, "deleted step"),
+             "executed_at": record.executed_at, "outcome": record.outcome}
+            for record in db.session.scalars(select(AutomationStepRun).where(AutomationStepRun.run_id == run.id)
+                                             .order_by(AutomationStepRun.id))]
+
+
+def simulate(automation: Automation, contact: Contact) -> list[dict]:
+    """The path the contact would take now (splits evaluated now, delays not waited), sending nothing."""
+    probe = AutomationRun(id=-1, automation_id=automation.id, contact_id=contact.id, account_id=automation.account_id)
+    steps, following = schema.steps_by_id(automation.steps), schema.successors(automation.steps)
+    path, step_id = [], automation.steps[0]["id"] if automation.steps else None
+    while step_id and len(path) <= schema.MAX_STEPS:
+        step = steps[step_id]
+        kind, label, note = step["kind"], schema.STEP_KINDS[step["kind"]], ""
+        if kind == "split":
+            answer = condition_holds(automation, probe, step["condition"])
+            note, step_id = ("yes" if answer else "no"), schema.branch_start(automation.steps, step, answer)
+        else:
+            if kind == "email":
+                note = step.get("subject", "") if contact.email_status == SUBSCRIBED else "skipped: unsubscribed"
+            elif kind == "sms":
+                note = "to " + contact.phone if contact.phone and contact.sms_status == SUBSCRIBED else "skipped"
+            elif kind == "delay":
+                note = f"{step['amount']} {step['unit']}"
+            step_id = None if kind == "end" else following[step["id"]]
+        path.append({"step_id": step["id"], "kind": kind, "label": label, "note": note})
+    return path

@@ -1,0 +1,280 @@
+"""What an automation is made of, how its path is edited, and what must hold to activate it.
+
+Trigger (one):
+    {"type": "page_view", "op": URL op, "value": "/pricing", "count": 1, "days": null | 30}
+    {"type": "list_joined", "list_id": 3}    {"type": "tag_added", "tag_id": 4}
+    {"type": "segment_joined", "segment_id": 5}
+Filters: segment rules (app/segments/rules.py, including {"type": "segment", "segment_id"}), all must hold.
+Exit rules (auto-stop), any of: {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
+Steps, a list; a split holds two lists. Every step has a short unique "id":
+    {"kind": "email", "subject", "body"}   {"kind": "sms", "body"}
+    {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months"}
+    {"kind": "split", "condition": segment rule | {"type": "clicked", "step_id": <an earlier email>},
+     "yes": [...], "no": [...]}
+    {"kind": "end"}
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from app.segments.rules import URL_OPS, RuleError, validate_rule
+
+MAX_STEPS = 50
+STEP_KINDS = {"email": "Send email", "sms": "Send SMS", "delay": "Wait", "split": "Yes/no split", "end": "End"}
+DELAY_UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "months": 30 * 86400}
+TRIGGER_TYPES = {"page_view": "Contact views a page", "list_joined": "Contact joins a list",
+                 "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment"}
+REENTRY = {"once": "Once ever", "after_days": "Again after some days", "always": "Every time"}
+
+
+class AutomationError(ValueError):
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+def new_id() -> str:
+    return "s" + secrets.token_hex(3)
+
+
+def new_step(kind: str) -> dict:
+    if kind not in STEP_KINDS:
+        raise AutomationError("Choose a kind of step.", "kind")
+    step = {"id": new_id(), "kind": kind}
+    if kind == "email":
+        step.update(subject="", body="")
+    elif kind == "sms":
+        step.update(body="")
+    elif kind == "delay":
+        step.update(amount=1, unit="days")
+    elif kind == "split":
+        step.update(condition={"type": "subscription", "channel": "email"}, yes=[{"id": new_id(), "kind": "end"}],
+                    no=[{"id": new_id(), "kind": "end"}])
+    return step
+
+
+def delay_seconds(step: dict) -> int:
+    return int(step["amount"]) * DELAY_UNITS[step["unit"]]
+
+
+def delay_delta(step: dict) -> timedelta:
+    return timedelta(seconds=delay_seconds(step))
+
+
+# ---- walking and editing the path --------------------------------------------------------------
+def walk(steps: list[dict]):
+    """Every step, depth first, in path order."""
+    for step in steps:
+        yield step
+        if step["kind"] == "split":
+            yield from walk(step.get("yes", []))
+            yield from walk(step.get("no", []))
+
+
+def steps_by_id(steps: list[dict]) -> dict[str, dict]:
+    return {step["id"]: step for step in walk(steps)}
+
+
+def successors(steps: list[dict], after: str | None = None) -> dict[str, str | None]:
+    """For each step, the one that follows it (None: the run is complete). A split's successor is
+    decided by its condition, so splits map to None here; the end of a branch continues after the split."""
+    following: dict[str, str | None] = {}
+    for index, step in enumerate(steps):
+        nxt = steps[index + 1]["id"] if index + 1 < len(steps) else after
+        following[step["id"]] = None if step["kind"] in ("split", "end") else nxt
+        if step["kind"] == "split":
+            following.update(successors(step.get("yes", []), nxt))
+            following.update(successors(step.get("no", []), nxt))
+    return following
+
+
+def branch_start(steps: list[dict], split: dict, answer: bool) -> str | None:
+    """Where a run goes after a split: the branch's first step, or what follows the split."""
+    branch = split.get("yes" if answer else "no", [])
+    if branch:
+        return branch[0]["id"]
+    return successors(steps).get(split["id"]) or _after(steps, split["id"])
+
+
+def _after(steps: list[dict], step_id: str, after: str | None = None) -> str | None:
+    for index, step in enumerate(steps):
+        nxt = steps[index + 1]["id"] if index + 1 < len(steps) else after
+        if step["id"] == step_id:
+            return nxt
+        if step["kind"] == "split":
+            for branch in ("yes", "no"):
+                found = _after(step.get(branch, []), step_id, nxt)
+                if found is not None or any(s["id"] == step_id for s in walk(step.get(branch, []))):
+                    return found
+    return None
+
+
+def _container(steps: list[dict], step_id: str) -> tuple[list[dict], int] | None:
+    for index, step in enumerate(steps):
+        if step["id"] == step_id:
+            return steps, index
+        if step["kind"] == "split":
+            for branch in ("yes", "no"):
+                found = _container(step.setdefault(branch, []), step_id)
+                if found:
+                    return found
+    return None
+
+
+def insert_step(steps: list[dict], kind: str, *, after: str | None = None, split: str | None = None,
+                branch: str = "yes") -> dict:
+    """Add a step after `after` (None: at the start), or at the start of a split's branch."""
+    if sum(1 for _ in walk(steps)) >= MAX_STEPS:
+        raise AutomationError(f"An automation has at most {MAX_STEPS} steps.", "kind")
+    step = new_step(kind)
+    if split is not None:
+        found = _container(steps, split)
+        if not found or found[0][found[1]]["kind"] != "split" or branch not in ("yes", "no"):
+            raise AutomationError("That split is not in this automation.", "kind")
+        found[0][found[1]].setdefault(branch, []).insert(0, step)
+    elif after is None:
+        steps.insert(0, step)
+    else:
+        found = _container(steps, after)
+        if not found:
+            raise AutomationError("That step is not in this automation.", "kind")
+        found[0].insert(found[1] + 1, step)
+    return step
+
+
+def delete_step(steps: list[dict], step_id: str) -> None:
+    """Remove a step; a split goes with its branches (its "yes" branch takes its place)."""
+    found = _container(steps, step_id)
+    if not found:
+        raise AutomationError("That step is not in this automation.", "kind")
+    container, index = found
+    removed = container.pop(index)
+    if removed["kind"] == "split":
+        container[index:index] = [s for s in removed.get("yes", []) if s["kind"] != "end"] or []
+
+
+def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, set[int]]) -> dict:
+    found = _container(steps, step_id)
+    if not found:
+        raise AutomationError("That step is not in this automation.", "kind")
+    step = found[0][found[1]]
+    kind = step["kind"]
+    if kind == "email":
+        step["subject"] = (fields.get("subject") or "").strip()[:300]
+        step["body"] = fields.get("body") or ""
+    elif kind == "sms":
+        step["body"] = (fields.get("body") or "")[:1600]
+    elif kind == "delay":
+        try:
+            amount = int(fields.get("amount", 0))
+        except (TypeError, ValueError):
+            amount = 0
+        if not 1 <= amount <= 1000 or fields.get("unit") not in DELAY_UNITS:
+            raise AutomationError("Wait between 1 and 1,000 minutes, hours, days, weeks or months.", "amount")
+        step["amount"], step["unit"] = amount, fields["unit"]
+    elif kind == "split":
+        step["condition"] = check_condition(fields.get("condition"), ids, steps, step_id)
+    return step
+
+
+def check_condition(condition, ids: dict[str, set[int]], steps: list[dict], split_id: str) -> dict:
+    if isinstance(condition, dict) and condition.get("type") == "clicked":
+        earlier = [s["id"] for s in walk(steps) if s["kind"] == "email"]
+        if condition.get("step_id") not in earlier:
+            raise AutomationError("Choose an email of this path.", "condition")
+        return {"type": "clicked", "step_id": condition["step_id"]}
+    try:
+        return validate_rule(condition, ids)
+    except RuleError as error:
+        raise AutomationError(str(error), "condition") from None
+
+
+def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
+    if not isinstance(trigger, dict) or trigger.get("type") not in TRIGGER_TYPES:
+        raise AutomationError("Choose what starts the automation.", "trigger")
+    kind = trigger["type"]
+    if kind == "page_view":
+        if trigger.get("op") not in URL_OPS or not str(trigger.get("value") or "").strip():
+            raise AutomationError("Enter the page that starts the automation.", "trigger")
+        try:
+            count = int(trigger.get("count") or 1)
+            days = int(trigger["days"]) if trigger.get("days") not in (None, "") else None
+        except (TypeError, ValueError):
+            raise AutomationError("The number of views and days must be whole numbers.", "trigger") from None
+        if not 1 <= count <= 1000 or (days is not None and not 1 <= days <= 3650):
+            raise AutomationError("Views between 1 and 1,000, days between 1 and 3,650.", "trigger")
+        return {"type": kind, "op": trigger["op"], "value": str(trigger["value"]).strip()[:500], "count": count,
+                "days": days}
+    key, names = {"list_joined": ("list_id", "list"), "tag_added": ("tag_id", "tag"),
+                  "segment_joined": ("segment_id", "segment")}[kind]
+    try:
+        ref = int(trigger.get(key))
+    except (TypeError, ValueError):
+        ref = None
+    if ref not in ids.get(names, set()):
+        raise AutomationError(f"Choose one of your {names}s.", "trigger")
+    return {"type": kind, key: ref}
+
+
+def check_exit_rule(rule, ids: dict[str, set[int]]) -> dict:
+    if isinstance(rule, dict) and rule.get("type") == "page_view":
+        if rule.get("op") not in URL_OPS or not str(rule.get("value") or "").strip():
+            raise AutomationError("Enter the page that stops the automation.", "exit_rules")
+        return {"type": "page_view", "op": rule["op"], "value": str(rule["value"]).strip()[:500]}
+    if isinstance(rule, dict) and rule.get("type") == "segment_joined":
+        try:
+            ref = int(rule.get("segment_id"))
+        except (TypeError, ValueError):
+            ref = None
+        if ref not in ids.get("segment", set()):
+            raise AutomationError("Choose one of your segments.", "exit_rules")
+        return {"type": "segment_joined", "segment_id": ref}
+    raise AutomationError("Choose what stops the automation.", "exit_rules")
+
+
+def activation_problems(automation, ids: dict[str, set[int]]) -> list[str]:
+    """Everything that stops the automation from being activated, in words."""
+    problems = []
+    try:
+        check_trigger(automation.trigger, ids)
+    except AutomationError as error:
+        problems.append(f"Trigger: {error}")
+    for rule in automation.filters or []:
+        try:
+            validate_rule(rule, ids)
+        except RuleError as error:
+            problems.append(f"Filter: {error}")
+    for rule in automation.exit_rules or []:
+        try:
+            check_exit_rule(rule, ids)
+        except AutomationError as error:
+            problems.append(f"Auto-stop: {error}")
+    steps = automation.steps or []
+    if not steps:
+        problems.append("Add at least one step.")
+    if sum(1 for _ in walk(steps)) > MAX_STEPS:
+        problems.append(f"An automation has at most {MAX_STEPS} steps.")
+
+    def check_branch(branch: list[dict], where: str) -> None:
+        if not branch or branch[-1]["kind"] not in ("end", "split"):
+            problems.append(f"{where} does not end: finish it with an End step.")
+        for step in branch:
+            label = STEP_KINDS[step["kind"]]
+            if step["kind"] == "email" and (not step.get("subject", "").strip() or not step.get("body", "").strip()):
+                problems.append(f"{label} ({step['id']}) has an empty subject or message.")
+            if step["kind"] == "sms" and not step.get("body", "").strip():
+                problems.append(f"{label} ({step['id']}) has an empty message.")
+            if step["kind"] == "end" and step is not branch[-1]:
+                problems.append(f"Steps after an End step ({step['id']}) are never reached.")
+            if step["kind"] == "split":
+                try:
+                    check_condition(step.get("condition"), ids, steps, step["id"])
+                except AutomationError as error:
+                    problems.append(f"{label} ({step['id']}): {error}")
+                check_branch(step.get("yes", []), f"The yes branch of {step['id']}")
+                check_branch(step.get("no", []), f"The no branch of {step['id']}")
+
+    if steps:
+        check_branch(steps, "The path")
+    return problems

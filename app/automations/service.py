@@ -1,0 +1,336 @@
+"""Automations as the marketer edits them: create, settings, changes to the path, and the words
+the pages show for triggers, rules and steps."""
+from __future__ import annotations
+
+import copy
+import re
+
+from sqlalchemy import func, select
+
+from app.automations import engine, schema
+from app.automations.schema import AutomationError
+from app.extensions import db
+from app.models import Automation, AutomationRun, Segment
+from app.models.types import utcnow
+from app.segments.rules import URL_OPS, RuleError, describe_rule, validate_rule
+from app.segments.service import choices
+
+EDITABLE = ("draft", "paused")
+MAX_FILTERS = 10
+MAX_EXIT_RULES = 10
+DEFAULT_TRIGGER = {"type": "page_view", "op": "contains", "value": "/pricing", "count": 1, "days": None}
+FILTER_TYPES = {"segment": "is in a segment", "visit": "viewed a page"}
+CONDITION_TYPES = {"segment": "is in a segment", "visit": "viewed a page", "field": "has a contact field",
+                   "subscription": "is subscribed", "clicked": "clicked a link in an email of this path"}
+EXIT_TYPES = {"page_view": "views a page", "segment_joined": "joins a segment"}
+NEW_FILTER = {"type": "visit", "op": "contains", "value": "", "count": 1, "window": "ever"}
+NEW_EXIT_RULE = {"type": "page_view", "op": "contains", "value": ""}
+_INDEXED = re.compile(r"^(filters|exits)-(\d+)-(\w+)$")
+
+
+# ---- reading ------------------------------------------------------------------------------------
+def get_automation(account_id: int, automation_id: int) -> Automation | None:
+    return db.session.scalar(select(Automation).where(Automation.id == automation_id,
+                                                      Automation.account_id == account_id))
+
+
+def list_automations(account_id: int) -> list[Automation]:
+    return list(db.session.scalars(select(Automation).where(Automation.account_id == account_id)
+                                   .order_by(Automation.created_at.desc(), Automation.id.desc())))
+
+
+def entered_counts(account_id: int) -> dict[int, int]:
+    """How many runs each automation of the account has had, by automation id."""
+    return dict(db.session.execute(select(AutomationRun.automation_id, func.count())
+                                   .where(AutomationRun.account_id == account_id)
+                                   .group_by(AutomationRun.automation_id)).all())
+
+
+def names(account_id: int) -> dict[str, dict[int, str]]:
+    """Names of the account's lists, tags, campaigns and segments, by id."""
+    found = choices(account_id)
+    found["segment"] = dict(db.session.execute(select(Segment.id, Segment.name).where(Segment.account_id == account_id)
+                                               .order_by(Segment.name)).all())
+    return found
+
+
+def is_editable(automation: Automation) -> bool:
+    return automation.status in EDITABLE
+
+
+def check_editable(automation: Automation) -> None:
+    if not is_editable(automation):
+        raise AutomationError("Pause the automation to edit it.", "status")
+
+
+# ---- creating and settings ----------------------------------------------------------------------
+def create(user) -> Automation:
+    automation = Automation(account_id=user.account_id, name="Untitled automation", status="draft",
+                            trigger=dict(DEFAULT_TRIGGER), filters=[], reentry="once", reentry_days=30,
+                            exit_rules=[], steps=[schema.new_step("end")])
+    db.session.add(automation)
+    db.session.flush()
+    return automation
+
+
+def settings_of(automation: Automation) -> dict:
+    """The saved settings, in the shape the settings form is drawn from."""
+    return {"name": automation.name, "trigger": dict(automation.trigger or DEFAULT_TRIGGER),
+            "filters": copy.deepcopy(automation.filters or []), "reentry": automation.reentry,
+            "reentry_days": automation.reentry_days, "exit_rules": copy.deepcopy(automation.exit_rules or [])}
+
+
+def rule_from_fields(fields: dict) -> dict:
+    """A segment rule (or a "clicked" condition) from a form's fields, unvalidated."""
+    kind = fields.get("type", "")
+    negate = fields.get("negate") in ("1", "on", "true")
+    if kind == "segment":
+        return {"type": "segment", "segment_id": fields.get("segment_id"), "negate": negate}
+    if kind == "visit":
+        days = (fields.get("days") or "").strip()
+        rule = {"type": "visit", "negate": negate, "op": fields.get("op", "contains"), "value": fields.get("value", ""),
+                "count_op": "at_least", "count": fields.get("count") or 1, "window": "last_days" if days else "ever"}
+        if days:
+            rule["days"] = days
+        return rule
+    if kind == "field":
+        return {"type": "field", "negate": negate, "field": fields.get("field", "email"),
+                "op": fields.get("op", "contains"), "value": fields.get("value", "")}
+    if kind == "subscription":
+        return {"type": "subscription", "negate": negate, "channel": fields.get("channel", "email")}
+    if kind == "clicked":
+        return {"type": "clicked", "step_id": fields.get("step_id", "")}
+    return {**fields, "negate": negate}
+
+
+def settings_from_form(form) -> dict:
+    """The settings as posted by the form (`trigger-op`, `filters-0-type`, `exits-1-value`, …), unvalidated."""
+    kind = form.get("trigger-type", "page_view")
+    if kind == "page_view":
+        trigger = {"type": kind, "op": form.get("trigger-op", "contains"), "value": form.get("trigger-value", ""),
+                   "count": form.get("trigger-count") or 1, "days": (form.get("trigger-days") or "").strip() or None}
+    else:
+        key = {"list_joined": "list_id", "tag_added": "tag_id", "segment_joined": "segment_id"}.get(kind, "")
+        trigger = {"type": kind, key: form.get(f"trigger-{key}")} if key else {"type": kind}
+    rows: dict[str, dict[int, dict]] = {"filters": {}, "exits": {}}
+    for key in form.keys():
+        match = _INDEXED.match(key)
+        if match:
+            rows[match.group(1)].setdefault(int(match.group(2)), {})[match.group(3)] = form.get(key)
+    filters = [rule_from_fields(rows["filters"][n]) for n in sorted(rows["filters"])]
+    exits = []
+    for n in sorted(rows["exits"]):
+        fields = rows["exits"][n]
+        if fields.get("type") == "segment_joined":
+            exits.append({"type": "segment_joined", "segment_id": fields.get("segment_id")})
+        else:
+            exits.append({"type": fields.get("type", "page_view"), "op": fields.get("op", "contains"),
+                          "value": fields.get("value", "")})
+    return {"name": form.get("name", ""), "trigger": trigger, "filters": filters,
+            "reentry": form.get("reentry", "once"), "reentry_days": form.get("reentry_days", ""), "exit_rules": exits}
+
+
+def apply_settings_action(settings: dict, action: str) -> dict:
+    """Form actions that only change the form: add_filter, remove_filter:N, add_exit, remove_exit:N."""
+    verb, _, index = action.partition(":")
+    if verb == "add_filter" and len(settings["filters"]) < MAX_FILTERS:
+        settings["filters"].append(dict(NEW_FILTER))
+    elif verb == "add_exit" and len(settings["exit_rules"]) < MAX_EXIT_RULES:
+        settings["exit_rules"].append(dict(NEW_EXIT_RULE))
+    elif verb in ("remove_filter", "remove_exit") and index.isdigit():
+        rows = settings["filters" if verb == "remove_filter" else "exit_rules"]
+        if int(index) < len(rows):
+            del rows[int(index)]
+    return settings
+
+
+def save_settings(automation: Automation, form) -> Automation:
+    """Validate and save the name, trigger, filters, re-entry and auto-stop rules posted by the form."""
+    check_editable(automation)
+    settings = settings_from_form(form)
+    ids = engine.ids_for(automation.account_id)
+    name = settings["name"].strip()
+    if not name:
+        raise AutomationError("Give the automation a name.", "name")
+    if len(name) > 200:
+        raise AutomationError("Keep the name under 200 characters.", "name")
+    trigger = schema.check_trigger(settings["trigger"], ids)
+    if len(settings["filters"]) > MAX_FILTERS:
+        raise AutomationError(f"An automation has at most {MAX_FILTERS} filters.", "filters")
+    filters = []
+    for number, rule in enumerate(settings["filters"], 1):
+        try:
+            filters.append(validate_rule(rule, ids))
+        except RuleError as error:
+            raise AutomationError(f"Filter {number}: {error}", "filters") from None
+    reentry, days = settings["reentry"], automation.reentry_days
+    if reentry not in schema.REENTRY:
+        raise AutomationError("Choose whether a contact may go through the automation again.", "reentry")
+    if reentry == "after_days":
+        raw = str(settings["reentry_days"]).strip()
+        days = int(raw) if raw.isdigit() else 0
+        if not 1 <= days <= 3650:
+            raise AutomationError("Enter again after 1 to 3,650 days.", "reentry")
+    if len(settings["exit_rules"]) > MAX_EXIT_RULES:
+        raise AutomationError(f"An automation has at most {MAX_EXIT_RULES} auto-stop rules.", "exit_rules")
+    exits = []
+    for number, rule in enumerate(settings["exit_rules"], 1):
+        try:
+            exits.append(schema.check_exit_rule(rule, ids))
+        except AutomationError as error:
+            raise AutomationError(f"Auto-stop rule {number}: {error}", "exit_rules") from None
+    automation.name, automation.trigger, automation.filters = name, trigger, filters
+    automation.reentry, automation.reentry_days, automation.exit_rules = reentry, days, exits
+    automation.updated_at = utcnow()
+    return automation
+
+
+# ---- the path -----------------------------------------------------------------------------------
+def _save_steps(automation: Automation, steps: list[dict]) -> None:
+    # A new list: SQLAlchemy does not see changes made inside a JSON document.
+    automation.steps = copy.deepcopy(steps)
+    automation.updated_at = utcnow()
+
+
+def add_step(automation: Automation, kind: str, *, after: str | None = None, split: str | None = None,
+             branch: str = "yes") -> dict:
+    """Insert a new step after a step, at the start of the path (no `after`), or of a split's branch."""
+    check_editable(automation)
+    steps = copy.deepcopy(automation.steps or [])
+    step = schema.insert_step(steps, kind, after=after or None, split=split or None, branch=branch)
+    _save_steps(automation, steps)
+    return step
+
+
+def remove_step(automation: Automation, step_id: str) -> None:
+    check_editable(automation)
+    steps = copy.deepcopy(automation.steps or [])
+    schema.delete_step(steps, step_id)
+    _save_steps(automation, steps)
+
+
+def step_fields(step: dict, form) -> dict:
+    """What the step's edit form posted, in the shape schema.update_step takes."""
+    if step["kind"] == "split":
+        fields = {key.removeprefix("condition-"): form.get(key) for key in form.keys() if key.startswith("condition-")}
+        return {"condition": rule_from_fields(fields)}
+    return {key: form.get(key) for key in ("subject", "body", "amount", "unit") if key in form}
+
+
+def edit_step(automation: Automation, step_id: str, form) -> dict:
+    """Save a step's edit form."""
+    check_editable(automation)
+    steps = copy.deepcopy(automation.steps or [])
+    step = schema.steps_by_id(steps).get(step_id)
+    if step is None:
+        raise AutomationError("That step is not in this automation.", "kind")
+    updated = schema.update_step(steps, step_id, step_fields(step, form), engine.ids_for(automation.account_id))
+    _save_steps(automation, steps)
+    return updated
+
+
+def draft_step(step: dict, form) -> dict:
+    """The step as its edit form shows it: the saved step with the posted values on top."""
+    draft = copy.deepcopy(step)
+    fields = step_fields(step, form)
+    if step["kind"] == "split":
+        draft["condition"] = fields["condition"]
+    else:
+        draft.update(fields)
+    return draft
+
+
+def step_numbers(steps: list[dict]) -> dict[str, int]:
+    """Each step's number, counted down the path as drawn."""
+    return {step["id"]: number for number, step in enumerate(schema.walk(steps or []), 1)}
+
+
+def emails_before(steps: list[dict], step_id: str, earlier: list[dict] | None = None) -> list[dict] | None:
+    """The email steps a run passes before reaching `step_id` (None: the step is not in `steps`)."""
+    earlier = list(earlier or [])
+    for step in steps:
+        if step["id"] == step_id:
+            return earlier
+        if step["kind"] == "split":
+            for branch in ("yes", "no"):
+                found = emails_before(step.get(branch, []), step_id, earlier)
+                if found is not None:
+                    return found
+        if step["kind"] == "email":
+            earlier.append(step)
+    return None
+
+
+def readable_problems(problems: list[str], steps: list[dict]) -> list[str]:
+    """Activation problems with step ids replaced by the step numbers the page shows."""
+    numbers = step_numbers(steps)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(step_id) for step_id in numbers) + r")\b") if numbers else None
+    if pattern is None:
+        return list(problems)
+    return [pattern.sub(lambda match: f"step {numbers[match.group(1)]}", problem) for problem in problems]
+
+
+# ---- words --------------------------------------------------------------------------------------
+def _times(count) -> str:
+    return "once" if str(count) == "1" else f"{count} times"
+
+
+def describe_trigger(trigger: dict, known: dict[str, dict[int, str]]) -> str:
+    kind = trigger.get("type")
+    if kind == "page_view":
+        text = f"Views a page whose URL {URL_OPS.get(trigger.get('op'), '?')} {trigger.get('value')}"
+        if str(trigger.get("count") or 1) != "1":
+            text += f" at least {trigger['count']} times"
+        if trigger.get("days"):
+            text += f" in the last {trigger['days']} days"
+        return text
+    if kind == "list_joined":
+        return f"Joins the list {known['list'].get(trigger.get('list_id'), '(deleted)')}"
+    if kind == "tag_added":
+        return f"Is tagged {known['tag'].get(trigger.get('tag_id'), '(deleted)')}"
+    if kind == "segment_joined":
+        return f"Joins the segment {known['segment'].get(trigger.get('segment_id'), '(deleted)')}"
+    return "No trigger yet"
+
+
+def describe_condition(condition: dict, known: dict[str, dict[int, str]], steps: list[dict] = ()) -> str:
+    """A split's condition or a filter: "in segment Customers", "viewed a page whose URL …"."""
+    kind, negate = condition.get("type"), condition.get("negate", False)
+    if kind == "segment":
+        name = known["segment"].get(condition.get("segment_id"), "(deleted)")
+        return f"{'not ' if negate else ''}in segment {name}"
+    if kind == "clicked":
+        email = schema.steps_by_id(steps).get(condition.get("step_id"))
+        numbers = step_numbers(steps)
+        what = f"step {numbers[email['id']]} “{email.get('subject') or 'no subject'}”" if email else "a deleted email"
+        return f"clicked a link in the email of {what}"
+    if kind == "subscription":
+        channel = "emails" if condition.get("channel") == "email" else "text messages"
+        return f"{'not ' if negate else ''}subscribed to {channel}"
+    try:
+        return describe_rule(condition, known)
+    except (KeyError, TypeError):
+        return "an unfinished condition"
+
+
+def describe_exit(rule: dict, known: dict[str, dict[int, str]]) -> str:
+    if rule.get("type") == "segment_joined":
+        return f"Joins the segment {known['segment'].get(rule.get('segment_id'), '(deleted)')}"
+    return f"Views a page whose URL {URL_OPS.get(rule.get('op'), '?')} {rule.get('value')}"
+
+
+def describe_step(step: dict, known: dict[str, dict[int, str]], steps: list[dict]) -> str:
+    """"Send email: Questions?", "Wait 1 day", "If in segment Customers", "End"."""
+    kind = step["kind"]
+    if kind == "email":
+        return f"Send email: {step.get('subject') or '(no subject yet)'}"
+    if kind == "sms":
+        body = (step.get("body") or "").strip()
+        return f"Send SMS: {body[:60] + '…' if len(body) > 60 else body or '(no message yet)'}"
+    if kind == "delay":
+        amount, unit = step.get("amount", 1), step.get("unit", "days")
+        return f"Wait {amount} {unit[:-1] if str(amount) == '1' else unit}"
+    if kind == "split":
+        return f"If {describe_condition(step.get('condition') or {}, known, steps)}"
+    return "End"
+

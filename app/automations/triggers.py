@@ -1,0 +1,158 @@
+"""What starts and stops automations: page views (rules compiled once per account and kept a few
+seconds, not read from the database per event), joining a list or segment, a tag added; and the
+auto-stop (exit) rules, checked on each new event of a contact in a path."""
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.automations import engine
+from app.extensions import db
+from app.models import Automation, AutomationRun, PageView
+from app.segments import membership
+from app.signals import list_joined, tag_added
+from app.tracking.hooks import IdentifiedPageView, on_identified_page_views
+from app.models.types import utcnow
+from app.segments.compiler import url_condition
+from app.tracking.urls import compile_url_rule, match_forms, url_rule_pattern
+
+CACHE_SECONDS = 5.0
+
+
+@dataclass
+class AccountRules:
+    # (automation id, trigger, compiled URL predicate), (automation id, compiled URL predicate)
+    page_triggers: list[tuple[int, dict, Callable]] = field(default_factory=list)
+    page_exits: list[tuple[int, Callable]] = field(default_factory=list)
+    # One pattern per URL form matching any of the rules: most page views match none, and are
+    # dismissed with two regular-expression searches. None: some rule cannot be prefiltered.
+    prefilter: tuple[re.Pattern, re.Pattern] | None = None
+    loaded_at: float = 0.0
+
+    def may_match(self, match_url: str, match_path: str) -> bool:
+        if self.prefilter is None:
+            return True
+        by_url, by_path = self.prefilter
+        return bool(by_url.search(match_url) or by_path.search(match_path))
+
+
+_cache: dict[int, AccountRules] = {}
+
+
+def account_rules(account_id: int) -> AccountRules:
+    cached = _cache.get(account_id)
+    if cached and cached.loaded_at > time.monotonic() - CACHE_SECONDS:
+        return cached
+    rules = AccountRules(loaded_at=time.monotonic())
+    patterns: dict[str, list[str]] | None = {"url": [], "path": []}
+    for automation in db.session.scalars(select(Automation).where(Automation.account_id == account_id,
+                                                                  Automation.status == "active")):
+        url_rules = [automation.trigger] if automation.trigger.get("type") == "page_view" else []
+        url_rules += [rule for rule in automation.exit_rules or [] if rule["type"] == "page_view"]
+        for rule in url_rules:
+            implied = url_rule_pattern(rule["op"], rule["value"])
+            if implied is None or patterns is None:
+                patterns = None
+            else:
+                patterns[implied[0]].append(implied[1])
+        trigger = automation.trigger
+        if trigger.get("type") == "page_view":
+            rules.page_triggers.append((automation.id, trigger, compile_url_rule(trigger["op"], trigger["value"])))
+        rules.page_exits += [(automation.id, compile_url_rule(rule["op"], rule["value"]))
+                             for rule in automation.exit_rules or [] if rule["type"] == "page_view"]
+    if patterns is not None:
+        never = "(?!)"
+        rules.prefilter = (re.compile("|".join(patterns["url"]) or never, re.S),
+                           re.compile("|".join(patterns["path"]) or never, re.S))
+    _cache[account_id] = rules
+    return rules
+
+
+def forget(account_id: int) -> None:
+    """The account's automations changed (in this process): compile again on the next event."""
+    _cache.pop(account_id, None)
+
+
+def _enough_views(account_id: int, contact_id: int, trigger: dict) -> bool:
+    if trigger.get("count", 1) <= 1 and not trigger.get("days"):
+        return True
+    conditions = [PageView.account_id == account_id, PageView.contact_id == contact_id,
+                  url_condition(trigger["op"], trigger["value"])]
+    if trigger.get("days"):
+        conditions.append(PageView.received_at >= utcnow() - timedelta(days=trigger["days"]))
+    return db.session.scalar(select(func.count()).select_from(PageView).where(*conditions)) >= trigger.get("count", 1)
+
+
+@on_identified_page_views
+def on_page_views(views: list[IdentifiedPageView]) -> None:
+    """Start page-view automations, and stop runs whose exit rule the page matches."""
+    by_account: dict[int, list[IdentifiedPageView]] = defaultdict(list)
+    for view in views:
+        by_account[view.account_id].append(view)
+    for account_id, account_views in by_account.items():
+        rules = account_rules(account_id)
+        if not rules.page_triggers and not rules.page_exits:
+            continue
+        started = []
+        for view in account_views:
+            forms = (view.match_url, view.match_path) if view.match_path else match_forms(view.url)
+            if not rules.may_match(*forms):
+                continue
+            stops = {automation_id for automation_id, matches in rules.page_exits if matches(*forms)}
+            if stops:
+                exit_runs(stops, view.contact_id, f"viewed {forms[1]}")
+            for automation_id, trigger, matches in rules.page_triggers:
+                if matches(*forms) and _enough_views(account_id, view.contact_id, trigger):
+                    automation = db.session.get(Automation, automation_id)
+                    run = engine.enter(automation, view.contact_id, advance_later=False) if automation else None
+                    if run is not None:
+                        started.append(run.id)
+        db.session.commit()
+        # Here, not in another job: the first steps (often "send email") start without a queue's delay.
+        for run_id in started:
+            engine.advance(run_id)
+
+
+def exit_runs(automation_ids, contact_id: int, reason: str) -> int:
+    runs = list(db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id.in_(list(automation_ids)),
+                                                               AutomationRun.contact_id == contact_id,
+                                                               AutomationRun.status.in_(engine.LIVE))))
+    for run in runs:
+        engine.exit_run(run, reason)
+    return len(runs)
+
+
+def _start(account_id: int, kind: str, key: str, value: int, contact_ids) -> None:
+    automations = [a for a in db.session.scalars(select(Automation).where(Automation.account_id == account_id,
+                                                                          Automation.status == "active"))
+                   if a.trigger.get("type") == kind and a.trigger.get(key) == value]
+    for automation in automations:
+        for contact_id in contact_ids:
+            engine.enter(automation, contact_id)
+
+
+@membership.on_contacts_joined
+def on_segment_joined(segment, contact_ids: list[int]) -> None:
+    _start(segment.account_id, "segment_joined", "segment_id", segment.id, contact_ids)
+    stopping = [a.id for a in db.session.scalars(select(Automation).where(Automation.account_id == segment.account_id,
+                                                                          Automation.status == "active"))
+                if any(r["type"] == "segment_joined" and r["segment_id"] == segment.id for r in a.exit_rules or [])]
+    for contact_id in contact_ids if stopping else []:
+        exit_runs(stopping, contact_id, "joined a segment")
+    db.session.commit()
+
+
+@list_joined.connect
+def on_list_joined(account_id: int, list_id: int, contact_ids: list[int]) -> None:
+    _start(account_id, "list_joined", "list_id", list_id, contact_ids)
+
+
+@tag_added.connect
+def on_tag_added(account_id: int, tag_id: int, contact_ids: list[int]) -> None:
+    _start(account_id, "tag_added", "tag_id", tag_id, contact_ids)

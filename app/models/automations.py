@@ -1,0 +1,68 @@
+"""Automations: a trigger, optional filters, a path of steps; and each contact's run through it."""
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+
+class Automation(db.Model):
+    """The path and its settings, as JSON documents checked by app/automations/schema.py."""
+
+    __tablename__ = "automations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default="draft")  # draft | active | paused
+    trigger: Mapped[dict] = mapped_column(JSON)
+    filters: Mapped[list] = mapped_column(JSON, default=list)
+    reentry: Mapped[str] = mapped_column(String(12), default="once")  # once | after_days | always
+    reentry_days: Mapped[int] = mapped_column(default=30)
+    exit_rules: Mapped[list] = mapped_column(JSON, default=list)
+    steps: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AutomationRun(db.Model):
+    """One contact's way through an automation: where it is, and when it wakes up."""
+
+    __tablename__ = "automation_runs"
+    __table_args__ = (
+        # Never twice at once in the same automation.
+        Index("uq_automation_runs_live", "automation_id", "contact_id", unique=True,
+              sqlite_where=text("status IN ('active', 'waiting')"),
+              postgresql_where=text("status IN ('active', 'waiting')")),
+        Index("ix_automation_runs_due", "status", "wake_at"),
+        Index("ix_automation_runs_automation_contact", "automation_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    automation_id: Mapped[int] = mapped_column(ForeignKey("automations.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    # active (moving on) | waiting (a delay) | completed | exited (auto-stop, unsubscribed) | failed
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    step_id: Mapped[str | None] = mapped_column(String(20))
+    wake_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exit_reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class AutomationStepRun(db.Model):
+    """A step executed for a run: unique, so a retried job never executes a step twice."""
+
+    __tablename__ = "automation_step_runs"
+    __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("automation_runs.id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(20))
+    executed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id", ondelete="SET NULL"))
+    sms_id: Mapped[int | None] = mapped_column(ForeignKey("sms_messages.id", ondelete="SET NULL"))
