@@ -15,8 +15,8 @@ from app.automations import schema
 from app.extensions import db
 from app.messaging import mail, sms
 from app.messaging.campaigns import Message, Renderer
-from app.models import (Automation, AutomationRun, AutomationStepRun, Contact, ContactList, LinkClick, PageView,
-                        Segment, Tag, Campaign)
+from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactList, LinkClick,
+                        Segment, Tag)
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
 from app.queues import MESSAGES, enqueue_after_commit, get_queue

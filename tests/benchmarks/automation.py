@@ -7,7 +7,6 @@ Prints automation_latency_p50_ms (target ≤ 1000), automation_latency_p95_ms (t
 trigger_overhead_ratio (target ≤ 1.1)."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import statistics
 import subprocess
@@ -27,7 +26,7 @@ from app.tracking.cid import make_cid
 from app.tracking.events import store_records
 from app.tracking.ingest import EVENTS_STREAM, SiteInfo, event_record, push_event
 from app.tracking.setup import get_site
-from tests.benchmarks.harness import BROWSER, PUBLIC_URL, BenchmarkFailed, create_list, create_owner, log
+from tests.benchmarks.harness import BROWSER, PUBLIC_URL, BenchmarkFailed, create_list, create_owner
 from tests.support import free_port
 
 EVENTS = int(__import__("os").environ.get("AUTOMATION_EVENTS", 1000))

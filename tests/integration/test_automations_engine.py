@@ -15,7 +15,6 @@ from app.models import (Automation, AutomationRun, AutomationStepRun, Contact, E
 from app.models.types import utcnow
 from app.queues import MESSAGES, get_queue, get_redis
 from app.tracking.events import store_records
-from tests.conftest import make_contact
 
 
 def email(subject="Questions?", body='<p>Need help? <a href="https://www.shop.example/contact">Talk to us</a></p>'):
@@ -202,7 +201,7 @@ def test_an_unsubscribed_contact_leaves_cleanly(site, contact, run_jobs):
     item = automation(site, [email(), end()])
     contacts.set_subscription(contact, "email", False)
     db.session.commit()
-    run = engine.enter(item, contact.id)
+    assert engine.enter(item, contact.id) is not None
     db.session.commit()
     run_jobs()
     assert (runs()[0].status, runs()[0].exit_reason) == ("exited", "unsubscribed from email")
