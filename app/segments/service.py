@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Campaign, Contact, ContactList, Segment, Tag, campaign_segments
+from app.models import Automation, Campaign, Contact, ContactList, Segment, Tag, campaign_segments
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit
 from app.segments.compiler import members_query
@@ -93,11 +93,23 @@ def rename(segment: Segment, name: str) -> None:
 
 
 def where_used(segment: Segment) -> list[str]:
-    """What stops deleting the segment: scheduled or sending campaigns that use it."""
+    """What stops deleting the segment: scheduled or sending campaigns, and automations, that use it."""
     rows = db.session.scalars(select(Campaign.name).join(campaign_segments, campaign_segments.c.campaign_id == Campaign.id)
                               .where(campaign_segments.c.segment_id == segment.id,
                                      Campaign.status.in_(("scheduled", "sending"))))
-    return [f"campaign “{name}”" for name in rows]
+    used = [f"campaign “{name}”" for name in rows]
+    for automation in db.session.scalars(select(Automation).where(Automation.account_id == segment.account_id)):
+        if _mentions_segment(automation, segment.id):
+            used.append(f"automation “{automation.name}”")
+    return used
+
+
+def _mentions_segment(automation: Automation, segment_id: int) -> bool:
+    from app.automations.schema import walk
+
+    rules = [automation.trigger, *(automation.filters or []), *(automation.exit_rules or [])]
+    rules += [step.get("condition") or {} for step in walk(automation.steps or []) if step["kind"] == "split"]
+    return any(rule.get("segment_id") == segment_id for rule in rules)
 
 
 def delete(segment: Segment) -> None:

@@ -119,3 +119,14 @@ def test_a_segment_is_a_campaign_audience_evaluated_at_send_time(auth, site, run
     run_jobs()
     assert sorted(db.session.scalars(select(Email.to_address).where(Email.campaign_id == campaign_id))) == \
         ["ada@customer.example", "bob@customer.example"]
+
+
+def test_a_segment_an_automation_uses_cannot_be_deleted(auth, site):
+    from app.models import Automation
+    auth.client.post("/segments/", data=form())
+    segment = db.session.scalar(select(Segment))
+    db.session.add(Automation(account_id=site.account_id, name="Nurture", status="draft",
+                              trigger={"type": "segment_joined", "segment_id": segment.id}, steps=[]))
+    db.session.commit()
+    refused = auth.client.post(f"/segments/{segment.id}/delete")
+    assert refused.status_code == 409 and "automation “Nurture”" in refused.get_data(as_text=True)
