@@ -3,7 +3,6 @@ seconds, not read from the database per event), joining a list or segment, a tag
 auto-stop (exit) rules, checked on each new event of a contact in a path."""
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from app.signals import list_joined, tag_added
 from app.tracking.hooks import IdentifiedPageView, on_identified_page_views
 from app.models.types import utcnow
 from app.segments.compiler import url_condition
-from app.tracking.urls import compile_url_rule, match_forms, url_rule_pattern
+from app.tracking.urls import compile_url_rule, match_forms, url_rule_literal
 
 CACHE_SECONDS = 5.0
 
@@ -30,16 +29,16 @@ class AccountRules:
     # (automation id, trigger, compiled URL predicate), (automation id, compiled URL predicate)
     page_triggers: list[tuple[int, dict, Callable]] = field(default_factory=list)
     page_exits: list[tuple[int, Callable]] = field(default_factory=list)
-    # One pattern per URL form matching any of the rules: most page views match none, and are
-    # dismissed with two regular-expression searches. None: some rule cannot be prefiltered.
-    prefilter: tuple[re.Pattern, re.Pattern] | None = None
+    # Per URL form, texts one of which a page must contain to match any rule: most page views
+    # contain none and are dismissed by a few substring tests. None: a rule cannot be prefiltered.
+    prefilter: dict[str, tuple[str, ...]] | None = None
     loaded_at: float = 0.0
 
     def may_match(self, match_url: str, match_path: str) -> bool:
         if self.prefilter is None:
             return True
-        by_url, by_path = self.prefilter
-        return bool(by_url.search(match_url) or by_path.search(match_path))
+        return any(text in match_url for text in self.prefilter["url"]) \
+            or any(text in match_path for text in self.prefilter["path"])
 
 
 _cache: dict[int, AccountRules] = {}
@@ -50,26 +49,24 @@ def account_rules(account_id: int) -> AccountRules:
     if cached and cached.loaded_at > time.monotonic() - CACHE_SECONDS:
         return cached
     rules = AccountRules(loaded_at=time.monotonic())
-    patterns: dict[str, list[str]] | None = {"url": [], "path": []}
+    literals: dict[str, list[str]] | None = {"url": [], "path": []}
     for automation in db.session.scalars(select(Automation).where(Automation.account_id == account_id,
                                                                   Automation.status == "active")):
         url_rules = [automation.trigger] if automation.trigger.get("type") == "page_view" else []
         url_rules += [rule for rule in automation.exit_rules or [] if rule["type"] == "page_view"]
         for rule in url_rules:
-            implied = url_rule_pattern(rule["op"], rule["value"])
-            if implied is None or patterns is None:
-                patterns = None
+            implied = url_rule_literal(rule["op"], rule["value"])
+            if implied is None or literals is None:
+                literals = None
             else:
-                patterns[implied[0]].append(implied[1])
+                literals[implied[0]].append(implied[1])
         trigger = automation.trigger
         if trigger.get("type") == "page_view":
             rules.page_triggers.append((automation.id, trigger, compile_url_rule(trigger["op"], trigger["value"])))
         rules.page_exits += [(automation.id, compile_url_rule(rule["op"], rule["value"]))
                              for rule in automation.exit_rules or [] if rule["type"] == "page_view"]
-    if patterns is not None:
-        never = "(?!)"
-        rules.prefilter = (re.compile("|".join(patterns["url"]) or never, re.S),
-                           re.compile("|".join(patterns["path"]) or never, re.S))
+    if literals is not None:
+        rules.prefilter = {form: tuple(dict.fromkeys(texts)) for form, texts in literals.items()}
     _cache[account_id] = rules
     return rules
 
