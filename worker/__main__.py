@@ -18,10 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-events", action="store_true", help="do not drain the page-view stream in this worker")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    # The consumer forks before this process opens any connection.
-    events_process = None if args.no_events else consumer.start(burst=args.burst)
-    # Configure the ORM once, before the consumer process forks and before the first job.
+    # Configure the ORM once, for both processes; then the consumer forks, before this process
+    # opens any connection.
     configure_mappers()
+    events_process = None if args.no_events else consumer.start(burst=args.burst)
     try:
         with get_app().app_context():
             worker = FootfallWorker(args.queues, connection=get_redis())
