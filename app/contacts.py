@@ -206,10 +206,6 @@ def get_list(account_id: int, list_id: int) -> ContactList | None:
                                                        ContactList.account_id == account_id))
 
 
-def get_tag(account_id: int, tag_id: int) -> Tag | None:
-    return db.session.scalar(select(Tag).where(Tag.id == tag_id, Tag.account_id == account_id))
-
-
 def _list_named(account_id: int, name: str) -> ContactList | None:
     return db.session.scalar(select(ContactList).where(ContactList.account_id == account_id,
                                                        func.lower(ContactList.name) == name.lower()))

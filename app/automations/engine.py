@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.automations import schema
 from app.extensions import db
 from app.messaging import mail, sms
-from app.messaging.campaigns import Message, Renderer
+from app.messaging.campaigns import Message, Renderer, configured_public_url
 from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactList, LinkClick,
                         Segment, Tag)
 from app.models.contacts import SUBSCRIBED
@@ -24,7 +23,6 @@ from app.segments.compiler import members_query
 
 LIVE = ("active", "waiting")
 MAX_STEPS_PER_ADVANCE = 100
-FALLBACK_PUBLIC_URL = "http://127.0.0.1:5000"
 
 
 def ids_for(account_id: int) -> dict[str, set[int]]:
@@ -32,10 +30,6 @@ def ids_for(account_id: int) -> dict[str, set[int]]:
     def ids(model):
         return set(db.session.scalars(select(model.id).where(model.account_id == account_id)))
     return {"list": ids(ContactList), "tag": ids(Tag), "campaign": ids(Campaign), "segment": ids(Segment)}
-
-
-def _public_url() -> str:
-    return current_app.config["PUBLIC_URL"] or FALLBACK_PUBLIC_URL
 
 
 # ---- status ------------------------------------------------------------------------------------
@@ -97,15 +91,6 @@ def enter(automation: Automation, contact_id: int, now: datetime | None = None, 
     return run
 
 
-def enter_many(automation_ids: list[int], contact_ids: list[int]) -> int:
-    entered = 0
-    for automation in db.session.scalars(select(Automation).where(Automation.id.in_(automation_ids))):
-        for contact_id in contact_ids:
-            entered += enter(automation, contact_id) is not None
-    db.session.commit()
-    return entered
-
-
 # ---- moving on ---------------------------------------------------------------------------------
 def _finish(run: AutomationRun, status: str, reason: str = "") -> None:
     run.status, run.finished_at, run.exit_reason, run.wake_at = status, utcnow(), reason[:200], None
@@ -142,7 +127,7 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
                       cid_message_id=automation.id)
     email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
                              subject=step["subject"], text_body="", html_body="")
-    rendered = Renderer(message, _public_url()).email(contact, email_id=email.id)
+    rendered = Renderer(message, configured_public_url()).email(contact, email_id=email.id)
     email.contact_id, email.text_body, email.html_body, email.headers = (
         contact.id, rendered["text_body"], rendered["html_body"], rendered["headers"])
     db.session.get(AutomationStepRun, record_id).email_id = email.id
@@ -153,7 +138,7 @@ def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step
     if contact.sms_status != SUBSCRIBED or not contact.phone:
         return "not sent: no phone number or unsubscribed from SMS"
     message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id)
-    text = Renderer(message, _public_url()).sms(contact)
+    text = Renderer(message, configured_public_url()).sms(contact)
     queued = sms.queue_sms(account_id=automation.account_id, to_number=contact.phone, body=text,
                            contact_id=contact.id)
     db.session.get(AutomationStepRun, record_id).sms_id = queued.id

@@ -76,38 +76,30 @@ def steps_by_id(steps: list[dict]) -> dict[str, dict]:
     return {step["id"]: step for step in walk(steps)}
 
 
-def successors(steps: list[dict], after: str | None = None) -> dict[str, str | None]:
-    """For each step, the one that follows it (None: the run is complete). A split's successor is
-    decided by its condition, so splits map to None here; the end of a branch continues after the split."""
+def _following(steps: list[dict], after: str | None = None) -> dict[str, str | None]:
+    """For each step, the step after it on its branch, or where the branch continues once done."""
     following: dict[str, str | None] = {}
     for index, step in enumerate(steps):
         nxt = steps[index + 1]["id"] if index + 1 < len(steps) else after
-        following[step["id"]] = None if step["kind"] in ("split", "end") else nxt
+        following[step["id"]] = nxt
         if step["kind"] == "split":
-            following.update(successors(step.get("yes", []), nxt))
-            following.update(successors(step.get("no", []), nxt))
+            following.update(_following(step.get("yes", []), nxt))
+            following.update(_following(step.get("no", []), nxt))
     return following
+
+
+def successors(steps: list[dict]) -> dict[str, str | None]:
+    """For each step, the one that follows it (None: the run is complete). A split's successor is
+    decided by its condition (branch_start), so splits map to None here, as End steps do."""
+    kinds = {step["id"]: step["kind"] for step in walk(steps)}
+    return {step_id: None if kinds[step_id] in ("split", "end") else nxt
+            for step_id, nxt in _following(steps).items()}
 
 
 def branch_start(steps: list[dict], split: dict, answer: bool) -> str | None:
     """Where a run goes after a split: the branch's first step, or what follows the split."""
     branch = split.get("yes" if answer else "no", [])
-    if branch:
-        return branch[0]["id"]
-    return successors(steps).get(split["id"]) or _after(steps, split["id"])
-
-
-def _after(steps: list[dict], step_id: str, after: str | None = None) -> str | None:
-    for index, step in enumerate(steps):
-        nxt = steps[index + 1]["id"] if index + 1 < len(steps) else after
-        if step["id"] == step_id:
-            return nxt
-        if step["kind"] == "split":
-            for branch in ("yes", "no"):
-                found = _after(step.get(branch, []), step_id, nxt)
-                if found is not None or any(s["id"] == step_id for s in walk(step.get(branch, []))):
-                    return found
-    return None
+    return branch[0]["id"] if branch else _following(steps)[split["id"]]
 
 
 def _container(steps: list[dict], step_id: str) -> tuple[list[dict], int] | None:
@@ -174,11 +166,11 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, se
             raise AutomationError("Wait between 1 and 1,000 minutes, hours, days, weeks or months.", "amount")
         step["amount"], step["unit"] = amount, fields["unit"]
     elif kind == "split":
-        step["condition"] = check_condition(fields.get("condition"), ids, steps, step_id)
+        step["condition"] = check_condition(fields.get("condition"), ids, steps)
     return step
 
 
-def check_condition(condition, ids: dict[str, set[int]], steps: list[dict], split_id: str) -> dict:
+def check_condition(condition, ids: dict[str, set[int]], steps: list[dict]) -> dict:
     if isinstance(condition, dict) and condition.get("type") == "clicked":
         earlier = [s["id"] for s in walk(steps) if s["kind"] == "email"]
         if condition.get("step_id") not in earlier:
@@ -269,7 +261,7 @@ def activation_problems(automation, ids: dict[str, set[int]]) -> list[str]:
                 problems.append(f"Steps after an End step ({step['id']}) are never reached.")
             if step["kind"] == "split":
                 try:
-                    check_condition(step.get("condition"), ids, steps, step["id"])
+                    check_condition(step.get("condition"), ids, steps)
                 except AutomationError as error:
                     problems.append(f"{label} ({step['id']}): {error}")
                 check_branch(step.get("yes", []), f"The yes branch of {step['id']}")

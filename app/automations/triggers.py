@@ -103,7 +103,7 @@ def on_page_views(views: list[IdentifiedPageView]) -> None:
                 continue
             stops = {automation_id for automation_id, matches in rules.page_exits if matches(*forms)}
             if stops:
-                exit_runs(stops, view.contact_id, f"viewed {forms[1]}")
+                exit_runs(stops, [view.contact_id], f"viewed {forms[1]}")
             for automation_id, trigger, matches in rules.page_triggers:
                 if matches(*forms) and _enough_views(account_id, view.contact_id, trigger):
                     automation = db.session.get(Automation, automation_id)
@@ -116,40 +116,43 @@ def on_page_views(views: list[IdentifiedPageView]) -> None:
             engine.advance(run_id)
 
 
-def exit_runs(automation_ids, contact_id: int, reason: str) -> int:
+def exit_runs(automation_ids, contact_ids: list[int], reason: str) -> int:
     runs = list(db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id.in_(list(automation_ids)),
-                                                               AutomationRun.contact_id == contact_id,
+                                                               AutomationRun.contact_id.in_(contact_ids),
                                                                AutomationRun.status.in_(engine.LIVE))))
     for run in runs:
         engine.exit_run(run, reason)
     return len(runs)
 
 
-def _start(account_id: int, kind: str, key: str, value: int, contact_ids) -> None:
-    automations = [a for a in db.session.scalars(select(Automation).where(Automation.account_id == account_id,
-                                                                          Automation.status == "active"))
-                   if a.trigger.get("type") == kind and a.trigger.get(key) == value]
+def _active(account_id: int) -> list[Automation]:
+    return list(db.session.scalars(select(Automation).where(Automation.account_id == account_id,
+                                                            Automation.status == "active")))
+
+
+def _start(automations: list[Automation], kind: str, key: str, value: int, contact_ids) -> None:
     for automation in automations:
-        for contact_id in contact_ids:
-            engine.enter(automation, contact_id)
+        if automation.trigger.get("type") == kind and automation.trigger.get(key) == value:
+            for contact_id in contact_ids:
+                engine.enter(automation, contact_id)
 
 
 @membership.on_contacts_joined
 def on_segment_joined(segment, contact_ids: list[int]) -> None:
-    _start(segment.account_id, "segment_joined", "segment_id", segment.id, contact_ids)
-    stopping = [a.id for a in db.session.scalars(select(Automation).where(Automation.account_id == segment.account_id,
-                                                                          Automation.status == "active"))
+    automations = _active(segment.account_id)
+    _start(automations, "segment_joined", "segment_id", segment.id, contact_ids)
+    stopping = [a.id for a in automations
                 if any(r["type"] == "segment_joined" and r["segment_id"] == segment.id for r in a.exit_rules or [])]
-    for contact_id in contact_ids if stopping else []:
-        exit_runs(stopping, contact_id, "joined a segment")
+    if stopping:
+        exit_runs(stopping, contact_ids, "joined a segment")
     db.session.commit()
 
 
 @list_joined.connect
 def on_list_joined(account_id: int, list_id: int, contact_ids: list[int]) -> None:
-    _start(account_id, "list_joined", "list_id", list_id, contact_ids)
+    _start(_active(account_id), "list_joined", "list_id", list_id, contact_ids)
 
 
 @tag_added.connect
 def on_tag_added(account_id: int, tag_id: int, contact_ids: list[int]) -> None:
-    _start(account_id, "tag_added", "tag_id", tag_id, contact_ids)
+    _start(_active(account_id), "tag_added", "tag_id", tag_id, contact_ids)

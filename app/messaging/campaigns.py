@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import false, func, or_, select, update
 
 from app import contacts as contacts_domain
@@ -187,6 +187,15 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
                 public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", retries=3,
                 retry_intervals=[10, 60, 300])
     return len(recipients)
+
+
+# Links in messages made outside a request (scheduled campaigns, automations) use PUBLIC_URL;
+# without it, a local app.
+LOCAL_PUBLIC_URL = "http://127.0.0.1:5000"
+
+
+def configured_public_url() -> str:
+    return current_app.config["PUBLIC_URL"] or LOCAL_PUBLIC_URL
 
 
 @dataclass

@@ -99,21 +99,21 @@ class SmtpTransport:
     def connection(self):
         """A connection kept open in this process between jobs: connecting, greeting and logging in
         cost more than sending one message. A connection the server dropped is opened again once."""
-        client = _open_connections.get(self._key)
-        fresh = client is None
+        reused = self._key in _open_connections
 
         def send(message: EmailMessage) -> None:
-            nonlocal client, fresh
-            if client is None:
-                client, fresh = self._connect(), True
-                _open_connections[self._key] = client
+            nonlocal reused
+            if self._key not in _open_connections:
+                _open_connections[self._key] = self._connect()
             try:
-                client.send_message(message)
-            except (smtplib.SMTPServerDisconnected, ConnectionError) if not fresh else ():
+                _open_connections[self._key].send_message(message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                if not reused:  # a connection opened just now failed: that is the server's answer
+                    raise
+                reused = False  # the server closed a kept connection: open a new one, once
                 self._drop()
-                client, fresh = self._connect(), True
-                _open_connections[self._key] = client
-                client.send_message(message)
+                _open_connections[self._key] = self._connect()
+                _open_connections[self._key].send_message(message)
 
         try:
             yield send

@@ -1,7 +1,14 @@
 """Blueprints for the marketer's pages, one per area."""
 from flask import current_app, make_response, redirect, render_template, request
 
+from flask_login import login_required
+
 from app.extensions import htmx
+
+
+def require_login(blueprint) -> None:
+    """Every page of the blueprint needs a signed-in user."""
+    blueprint.before_request(login_required(lambda: None))
 
 
 def public_url() -> str:

@@ -1,5 +1,6 @@
 """The automation engine: triggers, filters, re-entry, delays with the clock moved forward, splits,
 auto-stop, exactly-once steps under retried jobs, a lost queue, leaving cleanly."""
+import itertools
 import json
 import time
 from datetime import timedelta
@@ -15,6 +16,9 @@ from app.models import (Automation, AutomationRun, AutomationStepRun, Contact, E
 from app.models.types import utcnow
 from app.queues import MESSAGES, get_queue, get_redis
 from app.tracking.events import store_records
+
+
+EVENT_NUMBERS = itertools.count()
 
 
 def email(subject="Questions?", body='<p>Need help? <a href="https://www.shop.example/contact">Talk to us</a></p>'):
@@ -39,11 +43,10 @@ def automation(site, steps, trigger=None, **fields):
     return item
 
 
-def view(site, contact, path="/pricing", n=[0]):
+def view(site, contact, path="/pricing"):
     """A stored, identified page view, as the worker stores them (the hook fires)."""
-    n[0] += 1
     record = {"s": site.id, "a": site.account_id, "u": f"https://www.shop.example{path}", "t": "", "r": "",
-              "v": "visitor-0001", "c": "", "e": f"auto-{time.time_ns()}-{n[0]}", "ts": None,
+              "v": "visitor-0001", "c": "", "e": f"auto-{next(EVENT_NUMBERS)}", "ts": None,
               "rt": int(time.time() * 1000), "ua": "Mozilla/5.0"}
     from app.tracking.cid import make_cid
     record["c"] = make_cid(site.account_id, contact.id)

@@ -3,9 +3,6 @@ from app.messaging import campaigns, mail
 from worker import job_context
 from worker.jobs import final_attempt
 
-# Scheduled campaigns started by the sweep link to PUBLIC_URL; without it, to a local app.
-FALLBACK_PUBLIC_URL = "http://127.0.0.1:5000"
-
 
 def deliver_email(email_id: int) -> str | None:
     """Deliver one stored email; RQ retries a failure a bounded number of times."""
@@ -34,5 +31,5 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str) ->
 
 def start_due_campaigns() -> list[int]:
     """The periodic sweep: start scheduled campaigns whose time has come."""
-    with job_context() as app:
-        return campaigns.start_due_campaigns(app.config["PUBLIC_URL"] or FALLBACK_PUBLIC_URL)
+    with job_context():
+        return campaigns.start_due_campaigns(campaigns.configured_public_url())

@@ -1,21 +1,18 @@
 """Automations: the list, and the page with the settings, the path builder, activation and the report."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app import contacts
 from app.automations import engine, schema, service
 from app.automations.schema import AutomationError
 from app.extensions import db, htmx
 from app.segments import rules
-from app.web import page_or_fragment, redirect_to
+from app.web import page_or_fragment, redirect_to, require_login
 
 bp = Blueprint("automations", __name__, url_prefix="/automations")
 
 
-@bp.before_request
-@login_required
-def _signed_in():
-    """Every automations page needs a signed-in user."""
+require_login(bp)
 
 
 def _automation_or_404(automation_id: int):

@@ -2,21 +2,18 @@
 from datetime import datetime
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.extensions import db
 from app.messaging import campaigns
 from app.messaging.sms import sms_segments
-from app.web import page_or_fragment, public_url, redirect_to
+from app.web import page_or_fragment, public_url, redirect_to, require_login
 from app.web.links import WEB_VIEW_POLICY
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
 
-@bp.before_request
-@login_required
-def _signed_in():
-    """Every campaigns page needs a signed-in user."""
+require_login(bp)
 
 
 def _campaign_or_404(campaign_id: int):

@@ -1,7 +1,7 @@
 """Contacts: the list (search, filters, paging, add), a contact's page (details, lists, tags,
 messages, website visits), the lists page and CSV imports."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, StringField, TelField
@@ -10,7 +10,7 @@ from app import contacts
 from app.extensions import db, htmx
 from app.models.contacts import SUBSCRIBED
 from app.tracking import reports
-from app.web import page_or_fragment
+from app.web import page_or_fragment, require_login
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
@@ -38,10 +38,7 @@ class ImportForm(FlaskForm):
     file = FileField("CSV file")
 
 
-@bp.before_request
-@login_required
-def _signed_in():
-    """Every contacts page needs a signed-in user."""
+require_login(bp)
 
 
 def _contact_or_404(contact_id: int):

@@ -1,20 +1,17 @@
 """Segments: the list, and the builder with its live count, preview and summary."""
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.extensions import db
 from app.segments import rules as rule_schema
 from app.segments import service
 from app.segments.rules import RuleError
-from app.web import page_or_fragment, redirect_to
+from app.web import page_or_fragment, redirect_to, require_login
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
 
-@bp.before_request
-@login_required
-def _signed_in():
-    """Every segments page needs a signed-in user."""
+require_login(bp)
 
 
 def _segment_or_404(segment_id: int):

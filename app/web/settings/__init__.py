@@ -1,13 +1,13 @@
 """Settings → Website tracking: the setup wizard, then the management view."""
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLField
 
 from app.extensions import db, htmx
 from app.tracking import retention, setup
 from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
-from app.web import page_or_fragment, public_url
+from app.web import page_or_fragment, public_url, require_login
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -31,10 +31,7 @@ class SendToDeveloperForm(FlaskForm):
     note = TextAreaField("Note (optional)")
 
 
-@bp.before_request
-@login_required
-def _signed_in():
-    """Every settings page needs a signed-in user."""
+require_login(bp)
 
 
 def _site_or_404():

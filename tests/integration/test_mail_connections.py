@@ -1,0 +1,28 @@
+"""SMTP connections are kept between deliveries, and one the server dropped is opened again."""
+import socket
+
+from app.messaging import mail
+from app.messaging.mail import SmtpTransport, _open_connections
+from app.extensions import db
+from tests.support import smtp_server
+
+
+def queue(user, subject):
+    email = mail.queue_email(account_id=user.account_id, kind="test", to_address="dev@agency.example",
+                             subject=subject, text_body="t", html_body="<p>h</p>")
+    db.session.commit()
+    return email
+
+
+def test_a_kept_connection_is_reused_and_reopened_when_dropped(app, user):
+    with smtp_server() as (controller, handler):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        key = SmtpTransport.from_url(app.config["MAIL_URL"])._key
+        mail.deliver(queue(user, "one").id, final_attempt=True)
+        kept = _open_connections[key]
+        mail.deliver(queue(user, "two").id, final_attempt=True)
+        assert _open_connections[key] is kept  # no new connection for the second message
+        kept.sock.shutdown(socket.SHUT_RDWR)  # the server (or the network) drops it between jobs
+        third = mail.deliver(queue(user, "three").id, final_attempt=True)
+        assert third.status == "sent" and _open_connections[key] is not kept
+        assert [message["Subject"] for _, message in handler.messages] == ["one", "two", "three"]
