@@ -19,7 +19,7 @@ from app.messaging import mail, sms
 from app.messaging.links import tag_url
 from app.messaging.rendering import html_to_text, rewrite_links, should_tag
 from app.messaging.tokens import sign
-from app.models import Account, Campaign, Contact, ContactList, Email, Segment, SmsMessage, User, list_members
+from app.models import Account, Campaign, Contact, Email, Segment, SmsMessage, User, list_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
 from app.queues import MESSAGES, enqueue
@@ -49,11 +49,6 @@ def list_campaigns(account_id: int) -> list[Campaign]:
                                    .order_by(Campaign.id.desc())))
 
 
-def account_lists(account_id: int) -> list[ContactList]:
-    return list(db.session.scalars(select(ContactList).where(ContactList.account_id == account_id)
-                                   .order_by(ContactList.name)))
-
-
 def create_campaign(user: User, channel: str) -> Campaign:
     if channel not in CHANNELS:
         raise CampaignError("Choose email or SMS.", "channel")
@@ -81,7 +76,7 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
     if len(body or "") > limit:
         raise CampaignError(f"The message is too long: at most {limit:,} characters.", "body")
     wanted = {int(list_id) for list_id in list_ids}
-    lists = [item for item in account_lists(campaign.account_id) if item.id in wanted]
+    lists = [item for item in contacts_domain.account_lists(campaign.account_id) if item.id in wanted]
     if len(lists) != len(wanted):
         raise CampaignError("Choose lists of this account.", "list_ids")
     wanted_segments = {int(segment_id) for segment_id in segment_ids}

@@ -117,9 +117,6 @@ class SiteCache:
             self._entries[site_key] = (now + self.ttl, info)
         return info
 
-    def clear(self) -> None:
-        self._entries.clear()
-
 
 class RateLimiter:
     """Token buckets per key, in this process: `rate` per second, bursts up to `burst`."""
