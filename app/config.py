@@ -43,6 +43,10 @@ class Settings:
     EVENTS_CLAIM_IDLE_MS: int = 30_000
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_LOCK_SECONDS: int = 300
+    # Sign-up attempts accepted from one client address per hour.
+    REGISTER_MAX_PER_HOUR: int = 10
+    # Click and short-link redirects per second (bursts of 10x) from one address, per web process.
+    REDIRECT_RATE_PER_ADDRESS: int = 10
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -95,6 +99,8 @@ class Settings:
             "EVENTS_CLAIM_IDLE_MS": self.EVENTS_CLAIM_IDLE_MS,
             "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
+            "REGISTER_MAX_PER_HOUR": self.REGISTER_MAX_PER_HOUR,
+            "REDIRECT_RATE_PER_ADDRESS": self.REDIRECT_RATE_PER_ADDRESS,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.is_production,

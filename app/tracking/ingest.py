@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import TrackingSite
+from app.ratelimit import RateLimiter
 from app.tracking.urls import site_host
 
 MAX_BODY_BYTES = 8 * 1024
@@ -116,28 +117,6 @@ class SiteCache:
                 self._entries.clear()
             self._entries[site_key] = (now + self.ttl, info)
         return info
-
-
-class RateLimiter:
-    """Token buckets per key, in this process: `rate` per second, bursts up to `burst`."""
-
-    def __init__(self, rate: float, burst: float):
-        self.rate, self.burst = rate, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            tokens, stamp = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - stamp) * self.rate)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                return False
-            if len(self._buckets) > 100_000:
-                self._buckets.clear()
-            self._buckets[key] = (tokens - 1, now)
-            return True
 
 
 def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:

@@ -143,7 +143,8 @@ def gunicorn(env: Environment, port: int):
         [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", WORKER_CLASS,
          "--bind", f"127.0.0.1:{port}", "--chdir", str(PROJECT_ROOT), "--log-level", "warning",
          "tests.benchmarks.ingest_app:app"],
-        env=env.child_environ(INGEST_RATE_PER_ADDRESS=UNLIMITED, INGEST_RATE_PER_SITE=UNLIMITED))
+        env=env.child_environ(INGEST_RATE_PER_ADDRESS=UNLIMITED, INGEST_RATE_PER_SITE=UNLIMITED,
+                              REDIRECT_RATE_PER_ADDRESS=UNLIMITED))
     try:
         try:
             wait_until(lambda: server.poll() is not None or _answers(port), timeout=30)

@@ -27,6 +27,11 @@ def _safe_next(target: str | None) -> str:
     return url_for("dashboard.index")
 
 
+def _too_many(template: str, form, refused: accounts.TooManyAttempts):
+    """The form again with why it was refused: 429, and when to try again."""
+    return render_template(template, form=form, error=str(refused)), 429, {"Retry-After": str(refused.retry_after)}
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """Renders the sign-up form; creates an account and its first user."""
@@ -35,7 +40,10 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
+            accounts.count_sign_up(request.remote_addr or "")
             user = accounts.register(form.email.data, form.password.data, form.account_name.data)
+        except accounts.TooManyAttempts as refused:
+            return _too_many("auth/register.html", form, refused)
         except accounts.AccountError as error:
             form[error.field].errors.append(str(error))
         else:
@@ -58,8 +66,7 @@ def login():
         try:
             user = accounts.authenticate(form.email.data, form.password.data)
         except accounts.TooManyAttempts as refused:
-            error = str(refused)
-            return render_template("auth/login.html", form=form, error=error), 429
+            return _too_many("auth/login.html", form, refused)
         except accounts.AccountError as refused:
             error = str(refused)
         else:

@@ -1,6 +1,6 @@
 """Public links in messages: the click redirect, short links, unsubscribe, the permanent web view.
 No sign-in; every token is signed, so nothing here redirects to an address we did not write."""
-from flask import Blueprint, Response, make_response, redirect, render_template, request
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
 
 from app.extensions import csrf, db
 from app.messaging import campaigns, sms
@@ -8,6 +8,7 @@ from app.messaging.clicks import CLICKS, click_record
 from app.messaging.tokens import unsign
 from app.models import Campaign
 from app.queues import get_redis
+from app.ratelimit import RateLimiter
 
 bp = Blueprint("links", __name__)
 
@@ -15,13 +16,33 @@ bp = Blueprint("links", __name__)
 WEB_VIEW_POLICY = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
 
 
+_REDIRECT_LIMITER = "footfall.redirect_limiter"
+
+
+@bp.record_once
+def _make_redirect_limiter(state) -> None:
+    # In process, not in Redis: a redirect costs one Redis command (the click), and a limit must not add another.
+    rate = state.app.config["REDIRECT_RATE_PER_ADDRESS"]
+    state.app.extensions[_REDIRECT_LIMITER] = RateLimiter(rate, rate * 10)
+
+
 def _not_found():
     return render_template("links/invalid.html"), 404
+
+
+def _too_many_redirects():
+    """The 429 page when this address follows links faster than a person clicks (checked before any
+    token is read, so it also slows down guessing); None when the redirect may go ahead."""
+    if current_app.extensions[_REDIRECT_LIMITER].allow(request.remote_addr or ""):
+        return None
+    return render_template("links/too_many.html"), 429, {"Retry-After": "1", "Cache-Control": "no-store"}
 
 
 @bp.get("/c/<token>")
 def click(token: str):
     """Records the click (one Redis command) and redirects to the link's (tagged) address."""
+    if refused := _too_many_redirects():
+        return refused
     payload = unsign("click", token)
     if not (isinstance(payload, list) and len(payload) in (5, 6) and isinstance(payload[4], str)
             and payload[4].startswith(("http://", "https://"))):
@@ -37,6 +58,8 @@ def click(token: str):
 @bp.get("/s/<code>")
 def short_link(code: str):
     """Redirects a short link (from an SMS) to its address; a click redirect records the click."""
+    if refused := _too_many_redirects():
+        return refused
     link = sms.resolve_short_link(code) if code.isalnum() and len(code) <= 16 else None
     if link is None:
         return _not_found()
