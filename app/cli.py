@@ -20,6 +20,18 @@ def register_commands(app: Flask) -> None:
         deleted = delete_expired_anonymous()
         click.echo(f"Deleted {sum(deleted.values())} anonymous page views in {len(deleted)} accounts.")
 
+    @app.cli.command("partition-page-views")
+    def partition_page_views():
+        """Partition page_views by month (PostgreSQL; locks the table while it copies the rows)."""
+        from app.tracking.partitions import PartitionError, convert
+
+        try:
+            made = convert()
+        except PartitionError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"page_views is now partitioned by month ({made} monthly partitions); "
+                   "the worker creates the coming months' partitions as they approach.")
+
     @app.cli.command("tag-link")
     @click.argument("user_email")
     @click.argument("contact_email")

@@ -28,18 +28,19 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=timezone.utc)
 
 
-def insert_new(model, rows: list[dict], unique_columns: str | tuple[str, ...], returning=()):
+def insert_new(model, rows: list[dict], unique_columns: str | tuple[str, ...] | None, returning=()):
     """INSERT rows, skipping those whose unique column already exists (idempotent batch writes),
-    on SQLite and PostgreSQL alike; returns the `returning` columns of the rows inserted."""
+    on SQLite and PostgreSQL alike; returns the `returning` columns of the rows inserted.
+    unique_columns None skips rows that conflict on any unique key."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     from app.extensions import db
 
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    columns = [unique_columns] if isinstance(unique_columns, str) else list(unique_columns)
+    columns = [unique_columns] if isinstance(unique_columns, str) else list(unique_columns or ())
     # Rows as parameters (not .values(rows)): the statement compiles once and is cached, and
     # SQLAlchemy still sends them as multi-row INSERTs.
-    statement = dialect.insert(model).on_conflict_do_nothing(index_elements=columns)
+    statement = dialect.insert(model).on_conflict_do_nothing(index_elements=columns or None)
     if returning:
         return db.session.execute(statement.returning(*returning, sort_by_parameter_order=True), rows).all()
     db.session.execute(statement, rows)

@@ -104,7 +104,8 @@ def store_records(raw_records: list[bytes | str]) -> int:
         })
     if not rows:
         return 0
-    stored = insert_new(PageView, rows, "event_id", returning=(PageView.id, PageView.event_id))
+    # Any unique key: event_id, or (event_id, received_at) once the table is partitioned by month.
+    stored = insert_new(PageView, rows, None, returning=(PageView.id, PageView.event_id))
     db.session.commit()
     by_event = {row["event_id"]: row for row in rows}
     identified_page_views_stored([

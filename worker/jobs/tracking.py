@@ -1,5 +1,5 @@
 """Jobs of website tracking."""
-from app.tracking import retention, setup
+from app.tracking import partitions, retention, setup
 from worker import job_context
 
 
@@ -13,3 +13,9 @@ def check_installation(site_id: int) -> dict | None:
     """Fetch the site's website and record whether the embed code is installed."""
     with job_context() as app:
         return setup.run_install_check(site_id, allow_private=app.config["FOOTFALL_ENV"] != "production")
+
+
+def ensure_page_view_partitions() -> int:
+    """Create the coming months' page_views partitions, if the table is partitioned."""
+    with job_context():
+        return partitions.ensure_coming_months()
