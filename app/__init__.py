@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
+from app.logs import configure_logging, current_request_id, echo_request_id
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -44,6 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=str(PROJECT_ROOT / "static"))
     app.config.update(settings.flask_config())
+    configure_logging(app)
+    app.after_request(echo_request_id)
     app.jinja_env.add_extension("jinja2.ext.do")
     if app.config["PROXY_COUNT"]:
         # Behind a load balancer: the visitor's address (rate limits) and scheme come from its headers.
@@ -77,12 +80,13 @@ def create_app(config: dict | None = None) -> Flask:
     from app.web.dashboard import bp as dashboard_bp
     from app.web.links import bp as links_bp
     from app.web.outbox import bp as outbox_bp
+    from app.web.ops import bp as ops_bp
     from app.web.public import bp as public_bp
     from app.web.segments import bp as segments_bp
     from app.web.settings import bp as settings_bp
 
     for blueprint in (auth_bp, dashboard_bp, contacts_bp, segments_bp, automations_bp, campaigns_bp, settings_bp, outbox_bp, public_bp,
-                      links_bp, ingest_bp):
+                      links_bp, ingest_bp, ops_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(ingest_bp)
 
@@ -109,9 +113,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(500)
     def server_error(error):
-        """Renders the error page, never a stack trace."""
+        """Renders the error page with the request id to quote, never a stack trace."""
         return render_template("errors.html", title="Something went wrong",
-                               message="The error was logged. Please try again."), 500
+                               message="The error was logged. Please try again.",
+                               reference=current_request_id()), 500
 
     @app.errorhandler(400)
     def bad_request(error):

@@ -43,6 +43,10 @@ class Settings:
     EVENTS_CLAIM_IDLE_MS: int = 30_000
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_LOCK_SECONDS: int = 300
+    # When set, GET /metrics needs "Authorization: Bearer <token>".
+    METRICS_TOKEN: str = ""
+    # "json" or "text"; empty: json in production, text otherwise.
+    LOG_FORMAT: str = ""
     # Sign-up attempts accepted from one client address per hour.
     REGISTER_MAX_PER_HOUR: int = 10
     # Click and short-link redirects per second (bursts of 10x) from one address, per web process.
@@ -66,7 +70,13 @@ class Settings:
     def is_production(self) -> bool:
         return self.ENV == "production"
 
+    @property
+    def log_format(self) -> str:
+        return self.LOG_FORMAT or ("json" if self.is_production else "text")
+
     def check(self) -> None:
+        if self.log_format not in ("json", "text"):
+            raise ConfigError("LOG_FORMAT must be json or text.")
         if self.is_production and (not self.SECRET_KEY or self.SECRET_KEY == DEV_SECRET_KEY):
             raise ConfigError(
                 "FOOTFALL_ENV=production needs a real SECRET_KEY (for example "
@@ -99,6 +109,8 @@ class Settings:
             "EVENTS_CLAIM_IDLE_MS": self.EVENTS_CLAIM_IDLE_MS,
             "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
+            "METRICS_TOKEN": self.METRICS_TOKEN,
+            "LOG_FORMAT": self.log_format,
             "REGISTER_MAX_PER_HOUR": self.REGISTER_MAX_PER_HOUR,
             "REDIRECT_RATE_PER_ADDRESS": self.REDIRECT_RATE_PER_ADDRESS,
             "SESSION_COOKIE_HTTPONLY": True,

@@ -10,6 +10,7 @@ from flask import Flask, current_app, has_app_context
 from rq import SimpleWorker
 
 from app.extensions import db
+from app.metrics import increment, series
 
 _app: Flask | None = None
 
@@ -45,3 +46,9 @@ class FootfallWorker(SimpleWorker):
     our jobs take, and jobs are short and leave no state behind (job_context removes the session).
     Timeouts still apply (RQ's alarm-based death penalty); run more worker processes for more
     parallelism."""
+
+    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
+        """Counts every failed run (footfall_jobs_failed_total), then lets RQ retry or keep the job."""
+        increment(self.connection, {series("jobs_failed", job.origin): 1})
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
+                                   execution=execution)

@@ -1,10 +1,10 @@
 """`python -m worker`: one RQ worker serving every queue in priority order, with the scheduler,
 and beside it the consumer that stores page views from the beacon stream in batches."""
 import argparse
-import logging
 
 from sqlalchemy.orm import configure_mappers
 
+from app.logs import configure_logging
 from app.queues import PRIORITY, get_redis
 from worker import FootfallWorker, consumer, get_app
 
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queues", nargs="+", default=list(PRIORITY), help="queues to serve, most urgent first")
     parser.add_argument("--no-events", action="store_true", help="do not drain the page-view stream in this worker")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    configure_logging()
     # Configure the ORM once, for both processes; then the consumer forks, before this process
     # opens any connection.
     configure_mappers()

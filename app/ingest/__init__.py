@@ -5,6 +5,7 @@ writes the database and never sets a cookie.
 """
 from flask import Blueprint, abort, current_app, make_response, request
 
+from app.metrics import process_counts
 from app.queues import get_redis
 from app.tracking.ingest import MAX_BODY_BYTES, Ingest
 from app.tracking.setup import site_by_key
@@ -14,6 +15,8 @@ from app.web import public_url
 bp = Blueprint("ingest", __name__)
 
 SCRIPT_MAX_AGE = 300
+# When Redis is unreachable: how long a sender should wait before trying again.
+RETRY_AFTER_SECONDS = 30
 BEACON_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST",
@@ -26,7 +29,8 @@ BEACON_HEADERS = {
 def _ingest() -> Ingest:
     ingest = current_app.extensions.get("footfall.ingest")
     if ingest is None:
-        ingest = Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"], current_app.config["INGEST_RATE_PER_SITE"])
+        ingest = Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"], current_app.config["INGEST_RATE_PER_SITE"],
+                        process_counts())
         current_app.extensions["footfall.ingest"] = ingest
     return ingest
 
@@ -44,12 +48,15 @@ def tracking_script(site_key: str):
 
 @bp.route("/collect", methods=["POST", "OPTIONS"])
 def collect():
-    """Accepts a page-view beacon: 204, or a 4xx status for what cannot be accepted."""
+    """Accepts a page-view beacon: 204, a 4xx status for what cannot be accepted, or 503 with
+    Retry-After while Redis is unreachable."""
     status = 204
     if request.method == "POST":
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            status = 413
+            status = _ingest().refuse(get_redis(), 413, "too_large")
         else:
             status = _ingest().accept(get_redis(), request.stream.read(MAX_BODY_BYTES + 1),
                                       request.headers.get("User-Agent", ""), request.remote_addr or "")
+    if status == 503:
+        return "", status, {**BEACON_HEADERS, "Retry-After": str(RETRY_AFTER_SECONDS)}
     return "", status, BEACON_HEADERS

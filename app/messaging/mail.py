@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.metrics import count_deliveries
 from app.models import Email
 from app.models.types import utcnow
 from app.queues import MESSAGES, enqueue_after_commit
@@ -213,9 +214,13 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
             email.status = "failed" if final_attempt else "retrying"
             email.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
+        undelivered = len(pending) - delivered
+        count_deliveries("email", sent=delivered, failed_attempts=undelivered,
+                         failed=undelivered if final_attempt else 0)
         raise
     finally:
         session.expire_on_commit = expire_on_commit
+    count_deliveries("email", sent=delivered)
     return delivered
 
 

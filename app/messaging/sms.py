@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.metrics import count_deliveries
 from app.models import ShortLink, SmsMessage
 from app.models.types import utcnow
 from app.queues import MESSAGES, enqueue_after_commit
@@ -193,6 +194,7 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
         sms.status = "failed" if final_attempt else "retrying"
         sms.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
+        count_deliveries("sms", failed_attempts=1, failed=1 if final_attempt else 0)
         raise
     sms.status = "sent" if transport.name == "http" else "outbox"
     # Cut to the column: a commit failing after the provider accepted would send it twice.
@@ -200,6 +202,7 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
     sms.error = ""
     sms.delivered_at = utcnow()
     db.session.commit()
+    count_deliveries("sms", sent=1)
     return sms
 
 

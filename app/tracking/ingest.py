@@ -1,7 +1,8 @@
 """The beacon's hot path: validate a page view, then hand it to Redis with one command.
 
 Nothing here writes the database or sets a cookie; workers store events in batches
-(app/tracking/events.py).
+(app/tracking/events.py). Outcomes are counted in memory and reach Redis with a beacon's own
+command about once a second (app/metrics.py); nothing is logged per beacon.
 """
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 
 from app.extensions import db
+from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
 from app.models import TrackingSite
 from app.ratelimit import RateLimiter
 from app.tracking.urls import site_host
@@ -128,20 +133,19 @@ def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
     }, separators=(",", ":"))
 
 
-def push_event(redis, record: str) -> None:
-    redis.xadd(EVENTS_STREAM, {"d": record}, maxlen=STREAM_MAX_LENGTH, approximate=True)
+def push_event(pipe, record: str) -> None:
+    pipe.xadd(EVENTS_STREAM, {"d": record}, maxlen=STREAM_MAX_LENGTH, approximate=True)
 
 
 DROPPED_TTL = 7 * 24 * 3600
 
 
-def count_dropped(redis, site_id: int, reason: str) -> None:
-    """Count a dropped beacon by reason; the counts fade a week after the last drop."""
+def count_dropped(pipe, site_id: int, reason: str) -> None:
+    """Count a dropped beacon by site and reason (the setup status shows them); the counts fade a
+    week after the last drop."""
     key = f"footfall:dropped:{site_id}"
-    with redis.pipeline(transaction=False) as pipe:
-        pipe.hincrby(key, reason, 1)
-        pipe.expire(key, DROPPED_TTL)
-        pipe.execute()
+    pipe.hincrby(key, reason, 1)
+    pipe.expire(key, DROPPED_TTL)
 
 
 def dropped_counts(redis, site_id: int) -> dict[str, int]:
@@ -149,29 +153,46 @@ def dropped_counts(redis, site_id: int) -> dict[str, int]:
 
 
 class Ingest:
-    """Per-process state of the beacon endpoint: the site cache and the rate limiters."""
+    """Per-process state of the beacon endpoint: the site cache, the rate limiters and the counts of
+    outcomes not yet in Redis."""
 
-    def __init__(self, per_address: float, per_site: float):
+    def __init__(self, per_address: float, per_site: float, counts: BufferedCounts):
         self.sites = SiteCache()
         self.per_address = RateLimiter(per_address, per_address * 10)
         self.per_site = RateLimiter(per_site, per_site * 10)
+        self.counts = counts
 
     def accept(self, redis, raw: bytes, user_agent: str, address: str) -> int:
-        """Validate and queue one beacon; the HTTP status to answer."""
+        """Validate and queue one beacon; the HTTP status to answer (503: Redis is unreachable)."""
         try:
             beacon = parse_beacon(raw)
         except BeaconRejected as rejected:
-            return rejected.status
+            return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
         site = self.sites.get(beacon["k"])
         if site is None:
-            return 404
+            return self.refuse(redis, 404, "unknown_site")
         if not (self.per_address.allow(address) and self.per_site.allow(beacon["k"])):
-            return 429
+            return self.refuse(redis, 429, "rate_limited")
         reason = ("disabled" if not site.enabled else
                   "foreign_host" if not host_matches(beacon["u"], site.host) else
                   "bot" if is_bot(user_agent) else None)
-        if reason:
-            count_dropped(redis, site.site_id, reason)
-        else:
-            push_event(redis, event_record(beacon, site, user_agent))
+        try:
+            with self.counts.pipeline(redis) as pipe:
+                if reason:
+                    count_dropped(pipe, site.site_id, reason)
+                else:
+                    push_event(pipe, event_record(beacon, site, user_agent))
+        except (RedisConnectionError, RedisTimeoutError):
+            self.counts.add(series("beacons_dropped", "unavailable"))
+            return 503
+        self.counts.add(series("beacons_dropped", reason) if reason else BEACON_ACCEPTED)
         return 204
+
+    def refuse(self, redis, status: int, reason: str) -> int:
+        """Count a beacon refused before it reached Redis; `status` is the answer."""
+        self.counts.add(series("beacons_dropped", reason))
+        try:
+            self.counts.flush(redis)
+        except RedisError:
+            pass  # kept for a later flush; the refusal stands either way
+        return status

@@ -1,0 +1,75 @@
+"""Endpoints for the operator's tools, not for people: liveness, readiness and Prometheus metrics.
+
+No sign-in: probes and scrapers cannot sign in. /metrics takes a bearer token when METRICS_TOKEN is
+set; otherwise restrict it at the proxy.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import metrics
+from app.extensions import db
+from app.messaging.clicks import CLICKS_STREAM
+from app.queues import get_redis
+from app.tracking.ingest import EVENTS_STREAM
+
+bp = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
+
+# The streams the workers' consumer stores, by the label /metrics gives them.
+CONSUMED_STREAMS = {"page_views": EVENTS_STREAM, "clicks": CLICKS_STREAM}
+
+
+@bp.get("/healthz")
+def healthz():
+    """Renders "ok" while the process serves requests; touches nothing else."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Renders whether the database and Redis answer, as JSON: 200 when both do, else 503."""
+    checks = {"database": _database_answers(), "redis": _redis_answers()}
+    body = {name: "ok" if answered else "unavailable" for name, answered in checks.items()}
+    return body, 200 if all(checks.values()) else 503, {"Cache-Control": "no-store"}
+
+
+def _database_answers() -> bool:
+    try:
+        db.session.execute(text("SELECT 1"))
+        return True
+    except SQLAlchemyError as error:  # one line, not a traceback: probes ask every few seconds
+        log.warning("readiness: the database does not answer: %s", error)
+        db.session.rollback()
+        return False
+
+
+def _redis_answers() -> bool:
+    try:
+        return bool(get_redis().ping())
+    except RedisError as error:
+        log.warning("readiness: Redis does not answer: %s", error)
+        return False
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    """Renders every metric in Prometheus's text format (503 while Redis does not answer)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                         f"Bearer {token}".encode()):
+        return "A bearer token is required.\n", 401, {"WWW-Authenticate": "Bearer",
+                                                     "Content-Type": "text/plain; charset=utf-8"}
+    try:
+        body = metrics.exposition(get_redis(), CONSUMED_STREAMS)
+    except RedisError as error:
+        log.warning("metrics: Redis does not answer: %s", error)
+        return "Redis does not answer\n", 503, {"Content-Type": "text/plain; charset=utf-8"}
+    return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
