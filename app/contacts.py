@@ -1,5 +1,5 @@
-"""Contacts of an account: find, list, add, edit, delete; phone numbers; subscriptions; lists and
-tags; message history; CSV imports."""
+"""Contacts of an account: find, list, add, edit, delete (erasure, app/privacy.py); phone numbers;
+subscriptions; lists and tags; message history; CSV imports."""
 from __future__ import annotations
 
 import csv
@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from app import privacy
 from app.extensions import db
 from app.signals import list_joined, tag_added
 from app.models import (Contact, ContactImport, ContactList, Email, LinkClick, SmsMessage, Tag, contact_tags,
@@ -110,10 +111,10 @@ def update_contact(contact: Contact, *, email: str, first_name: str, last_name: 
     return contact
 
 
-def delete_contact(contact: Contact) -> None:
-    """Delete a contact with their memberships, messages and page views (the foreign keys cascade)."""
-    db.session.delete(contact)
-    db.session.flush()
+def delete_contact(contact: Contact, deleted_by_user_id: int | None = None) -> None:
+    """Delete a contact: the erasure of everything stored about them (app/privacy.py), so no page
+    view, message or click of theirs stays behind."""
+    privacy.erase_contact(contact.account_id, contact.id, erased_by_user_id=deleted_by_user_id)
 
 
 def set_subscription(contact: Contact, channel: str, subscribed: bool) -> bool:
@@ -563,15 +564,20 @@ def run_import(import_id: int) -> ContactImport | None:
             reason = f"{problem} {kept}"
         progress.skip(None, reason)
         progress.save(contact_import)
-        contact_import.status, contact_import.finished_at = "failed", utcnow()
-        db.session.commit()
+        _finish_import(contact_import, "failed")
         if not isinstance(error, (ContactError, csv.Error)):
             raise  # a bug or a database failure: keep its traceback in RQ's failed jobs
         return contact_import
     progress.save(contact_import)
-    contact_import.status, contact_import.finished_at = "done", utcnow()
-    db.session.commit()
+    _finish_import(contact_import, "done")
     return contact_import
+
+
+def _finish_import(contact_import: ContactImport, status: str) -> None:
+    # The uploaded file holds personal data that nothing needs once its import is over (an
+    # erased contact's row must not stay behind in it); the report keeps what the marketer sees.
+    contact_import.status, contact_import.finished_at, contact_import.csv_text = status, utcnow(), ""
+    db.session.commit()
 
 
 def import_summary(contact_import: ContactImport) -> str:

@@ -18,6 +18,7 @@ import os
 import struct
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -36,6 +37,8 @@ _AAD = b"footfall-cid"
 
 CHANNELS = {"email": 1, "sms": 2, "test": 3}
 _CHANNEL_NAMES = {number: name for name, number in CHANNELS.items()}
+# Issue times are whole seconds, and the web and worker machines' clocks may differ a little.
+ISSUE_TIME_TOLERANCE = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class CidClaims:
     message_id: int
     channel: str
     issued_at: int
+
+    @property
+    def issued(self) -> datetime:
+        return datetime.fromtimestamp(self.issued_at, timezone.utc)
 
 
 def _b64decode(token: str) -> bytes:
@@ -136,3 +143,11 @@ def make_cid(account_id: int, contact_id: int, message_id: int = 0, channel: str
 
 def read_cid(token: str | None) -> CidClaims | None:
     return codec().decrypt(token)
+
+
+def issued_to_contact(issued_at: datetime, contact_created_at: datetime | None) -> bool:
+    """Whether a link (a cid, a click token) issued at `issued_at` can be for the contact created at
+    `contact_created_at`: a link issued before the contact existed was made for an erased contact
+    who had the same id (SQLite gives a new row the highest id a deleted one had), and identifies
+    nobody. A contact that does not exist (None) is never identified."""
+    return contact_created_at is not None and issued_at >= contact_created_at - ISSUE_TIME_TOLERANCE

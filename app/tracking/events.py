@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Contact, PageView, TrackingSite
 from app.models.types import insert_new
 from app.streams import Stream
-from app.tracking.cid import read_cid
+from app.tracking.cid import issued_to_contact, read_cid
 from app.tracking.hooks import IdentifiedPageView, identified_page_views_stored
 from app.tracking.ingest import EVENTS_STREAM, host_matches
 from app.tracking.urls import match_forms, site_host
@@ -76,10 +76,11 @@ def store_records(raw_records: list[bytes | str]) -> int:
         if claims and claims.account_id == site.account_id:
             claims_by_event[record["e"]] = claims
     wanted = {claims.contact_id for claims in claims_by_event.values()}
-    known_contacts = set()
+    created_at_of: dict[tuple[int, int], datetime] = {}
     if wanted:
-        known_contacts = set(db.session.execute(
-            select(Contact.id, Contact.account_id).where(Contact.id.in_(wanted))).all())
+        created_at_of = {(contact_id, account_id): created_at for contact_id, account_id, created_at in
+                         db.session.execute(select(Contact.id, Contact.account_id, Contact.created_at)
+                                            .where(Contact.id.in_(wanted)))}
 
     rows, seen = [], set()
     for record in records:
@@ -90,7 +91,10 @@ def store_records(raw_records: list[bytes | str]) -> int:
             continue
         seen.add(record["e"])
         claims = claims_by_event.get(record["e"])
-        contact_id = claims.contact_id if claims and (claims.contact_id, site.account_id) in known_contacts else None
+        # A cid (or the cookie keeping it) of an erased contact identifies nobody, even once a new
+        # contact has their id.
+        contact_id = claims.contact_id if claims and issued_to_contact(
+            claims.issued, created_at_of.get((claims.contact_id, site.account_id))) else None
         received = datetime.fromtimestamp(int(record.get("rt") or 0) / 1000, timezone.utc)
         url, host, path, utm = clean_url(str(record["u"]))
         match_url, match_path = match_forms(url)

@@ -1,12 +1,14 @@
 """Contacts: the list (search, filters, paging, add), a contact's page (details, lists, tags,
-messages, website visits), the lists page and CSV imports."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+messages, website visits, data export and erasure), the lists page and CSV imports."""
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, StringField, TelField
 
-from app import contacts
+from app import contacts, privacy
 from app.extensions import db, htmx
 from app.models.contacts import SUBSCRIBED
 from app.tracking import reports
@@ -151,14 +153,25 @@ def update(contact_id: int):
     return _contact_part(contact, "contacts/_details.html", saved=True)
 
 
+@bp.get("/<int:contact_id>/export.json")
+def export(contact_id: int):
+    """Sends everything stored about the contact as a JSON file to download."""
+    data = privacy.export_contact(current_user.account_id, contact_id) or abort(404)
+    response = current_app.response_class(json.dumps(data, indent=2, ensure_ascii=False),
+                                          mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="contact-{contact_id}.json"'
+    response.headers["Cache-Control"] = "no-store"  # personal data: no copies in caches
+    return response
+
+
 @bp.post("/<int:contact_id>/delete")
 def delete(contact_id: int):
-    """Deletes the contact; redirects to the contacts list with a confirmation."""
+    """Erases the contact and all their data; redirects to the contacts list with a confirmation."""
     contact = _contact_or_404(contact_id)
     email = contact.email
-    contacts.delete_contact(contact)
+    contacts.delete_contact(contact, deleted_by_user_id=current_user.id)
     db.session.commit()
-    flash(f"Contact {email} deleted.", "success")
+    flash(f"Contact {email} deleted. Everything stored about them was erased.", "success")
     return redirect(url_for("contacts.index"))
 
 
