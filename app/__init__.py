@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import sqlite3
+from itertools import chain
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
@@ -17,6 +19,15 @@ CONTENT_SECURITY_POLICY = (
     "connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in routes: a number beyond the largest id a database stores names no row (a 404),
+    rather than reaching the database driver, which refuses it with an error."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 @event.listens_for(Engine, "connect")
@@ -44,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings.check()
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=str(PROJECT_ROOT / "static"))
+    app.url_map.converters["int"] = IdConverter
     app.config.update(settings.flask_config())
     configure_logging(app)
     app.after_request(echo_request_id)
@@ -92,6 +104,17 @@ def create_app(config: dict | None = None) -> Flask:
 
     from app.cli import register_commands
     register_commands(app)
+
+    @app.before_request
+    def refuse_nul_characters():
+        # PostgreSQL cannot store NUL in text: a form or query carrying one gets a clear 400 here
+        # rather than a 500 from the database. Beacons are validated on their own hot path.
+        if request.blueprint == "ingest":
+            return
+        fields = chain(request.args.items(multi=True), request.form.items(multi=True),
+                       ((name, upload.filename or "") for name, upload in request.files.items(multi=True)))
+        if any("\x00" in name or "\x00" in value for name, value in fields):
+            abort(400, "The form contained an invalid character (NUL). Remove it and try again.")
 
     @app.after_request
     def security_headers(response):

@@ -30,6 +30,8 @@ STREAM_MAX_LENGTH = 2_000_000
 SITE_CACHE_SECONDS = 5.0
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+# NUL and lone surrogates (JSON can escape them): no database stores them as text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _BOT = re.compile(r"bot|crawl|spider|slurp|curl/|wget|python-requests|httpclient|facebookexternalhit|"
                   r"preview|lighthouse|pingdom|uptime", re.I)
 
@@ -60,6 +62,17 @@ class SiteInfo:
     enabled: bool
 
 
+def _is_page_address(url: str) -> bool:
+    """An http(s) address with a host, and a host and port the worker can read back: no unclosed
+    IPv6 bracket, no port out of range (either would fail the whole batch it is stored in)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it raises ValueError for a port out of range or not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def parse_beacon(raw: bytes) -> dict:
     """A beacon's fields, checked for presence, type, length and form."""
     if len(raw) > MAX_BODY_BYTES:
@@ -77,15 +90,15 @@ def parse_beacon(raw: bytes) -> dict:
                 raise BeaconRejected(400, f"missing_{name}")
             beacon[name] = ""
             continue
-        if not isinstance(value, str) or len(value) > max_length or (pattern and not pattern.match(value)):
+        if not isinstance(value, str) or len(value) > max_length or (pattern and not pattern.match(value)) \
+                or _UNSTORABLE.search(value):
             raise BeaconRejected(400, f"invalid_{name}")
     ts = beacon.get("ts")
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts < 1e14):
         raise BeaconRejected(400, "invalid_ts")
     if len(beacon["v"]) < 8 or len(beacon["e"]) < 8:
         raise BeaconRejected(400, "invalid_id")
-    parts = urlsplit(beacon["u"])
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not _is_page_address(beacon["u"]):
         raise BeaconRejected(400, "invalid_u")
     return beacon
 
