@@ -165,7 +165,7 @@ def test_collect_with_mutated_beacons(client, drain, sites, site_index, cid_inde
 
 def test_a_valid_beacon_is_stored_for_its_own_site(client, drain, sites):
     """The baseline the mutations start from is stored, for the site whose key it carries."""
-    for key, site in sites["sites"].items():
+    for site in sites["sites"].values():
         host = "www.shop.example" if site.website_url.endswith("shop.example") else "other.example"
         sent = beacon(site, u=f"https://{host}/pricing?cid=x&plan=pro")
         status, stored = send(client, drain, json.dumps(sent).encode())
