@@ -60,6 +60,34 @@ def smtp_server():
         controller.stop()
 
 
+@contextmanager
+def database_refusing_update(table: str, status: str):
+    """The database fails the commit that sets `status` on a row of `table`, as if it went away
+    at that moment (a trigger, on SQLite and PostgreSQL alike)."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    postgresql = db.engine.dialect.name == "postgresql"
+    if postgresql:
+        db.session.execute(text("CREATE FUNCTION refuse_update() RETURNS trigger AS $$ BEGIN "
+                                "RAISE EXCEPTION 'database went away'; END $$ LANGUAGE plpgsql"))
+        db.session.execute(text(f"CREATE TRIGGER refuse_update BEFORE UPDATE ON {table} FOR EACH ROW "
+                                f"WHEN (NEW.status = '{status}') EXECUTE FUNCTION refuse_update()"))
+    else:
+        db.session.execute(text(f"CREATE TRIGGER refuse_update BEFORE UPDATE ON {table} WHEN NEW.status = "
+                                f"'{status}' BEGIN SELECT RAISE(ABORT, 'database went away'); END"))
+    db.session.commit()
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        db.session.execute(text(f"DROP TRIGGER refuse_update{f' ON {table}' if postgresql else ''}"))
+        if postgresql:
+            db.session.execute(text("DROP FUNCTION refuse_update()"))
+        db.session.commit()
+
+
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

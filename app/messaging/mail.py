@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import Email
 from app.models.types import utcnow
@@ -197,19 +198,27 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
     for email in pending:  # this try counts as an attempt for each, even if the connection fails
         email.attempts += 1
         email.transport = transport.name
+    external = transport.name == "smtp"
+    # Sent by an earlier try whose commit failed (the database went away): not sent again.
+    sent_before = journal.handed_over("email", [email.id for email in pending]) if external else {}
     session = db.session()
     # Each outcome is committed; expiring every loaded row on each commit would reload them all.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with transport.connection() as send:
             for email in pending:
-                send(build_message(email, from_name))
+                if email.id not in sent_before:
+                    send(build_message(email, from_name))
+                    if external:
+                        journal.record_handed_over("email", email.id)
                 email.status = "sent" if transport.name == "smtp" else "outbox"
                 email.error = ""
                 email.delivered_at = utcnow()
                 db.session.commit()
                 delivered += 1
     except Exception as error:  # any transport failure is recorded, then retried by RQ
+        if not session.is_active:  # the database failed, not the mail server
+            session.rollback()
         for email in pending[delivered:]:
             email.status = "failed" if final_attempt else "retrying"
             email.error = f"{type(error).__name__}: {error}"[:2000]

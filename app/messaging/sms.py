@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.extensions import db
+from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import ShortLink, SmsMessage
 from app.models.types import utcnow
@@ -188,8 +189,16 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
     transport = current_sms_transport()
     sms.attempts += 1
     sms.transport = transport.name
+    external = transport.name == "http"
+    # Sent by an earlier try whose commit failed (the database went away): not sent again.
+    sent_before = journal.handed_over("sms", [sms.id]) if external else {}
     try:
-        provider_id = transport.send(sms.to_number, sms.body)
+        if sms.id in sent_before:
+            provider_id = sent_before[sms.id]
+        else:
+            provider_id = transport.send(sms.to_number, sms.body)
+            if external:
+                journal.record_handed_over("sms", sms.id, provider_id)
     except Exception as error:  # any transport failure is recorded, then retried by RQ
         sms.status = "failed" if final_attempt else "retrying"
         sms.error = f"{type(error).__name__}: {error}"[:2000]
@@ -197,7 +206,7 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
         count_deliveries("sms", failed_attempts=1, failed=1 if final_attempt else 0)
         raise
     sms.status = "sent" if transport.name == "http" else "outbox"
-    # Cut to the column: a commit failing after the provider accepted would send it twice.
+    # Cut to the column: a commit failing for its length would leave the outcome unrecorded.
     sms.provider_id = provider_id[:64]
     sms.error = ""
     sms.delivered_at = utcnow()

@@ -1,10 +1,13 @@
 """SMTP connections are kept between deliveries, and one the server dropped is opened again."""
 import socket
 
+import pytest
+from sqlalchemy.exc import DBAPIError
+
 from app.messaging import mail
 from app.messaging.mail import SmtpTransport, _open_connections
 from app.extensions import db
-from tests.support import smtp_server
+from tests.support import database_refusing_update, smtp_server
 
 
 def queue(user, subject):
@@ -26,3 +29,16 @@ def test_a_kept_connection_is_reused_and_reopened_when_dropped(app, user):
         third = mail.deliver(queue(user, "three").id, final_attempt=True)
         assert third.status == "sent" and _open_connections[key] is not kept
         assert [message["Subject"] for _, message in handler.messages] == ["one", "two", "three"]
+
+
+def test_a_delivery_whose_outcome_could_not_be_recorded_is_not_sent_again(app, user):
+    with smtp_server() as (controller, handler):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        email_id = queue(user, "once").id
+        with database_refusing_update("emails", "sent"), pytest.raises(DBAPIError):
+            mail.deliver(email_id, final_attempt=False)
+        assert len(handler.messages) == 1  # the server has it; the database does not say so
+
+        retried = mail.deliver(email_id, final_attempt=False)  # RQ's retry, the database back
+        assert retried.status == "sent" and retried.delivered_at is not None
+        assert [message["Subject"] for _, message in handler.messages] == ["once"]

@@ -8,11 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.messaging import sms
 from app.models import SmsMessage
-from tests.support import free_port
+from tests.support import database_refusing_update, free_port
 
 MESSAGES_PATH = "/2010-04-01/Accounts/AC123/Messages.json"
 AUTHORIZATION = "Basic " + base64.b64encode(b"AC123:secret").decode()
@@ -135,6 +136,18 @@ def test_a_delivered_message_is_not_sent_again(app, user, run_jobs):
         assert sms.deliver_sms(sms_id, final_attempt=True).status == "sent"
     assert len(server.requests) == 1
     assert sms.deliver_sms(sms_id + 1000, final_attempt=True) is None
+
+
+def test_a_message_whose_outcome_could_not_be_recorded_is_not_sent_again(app, user):
+    with sms_provider((201, {"sid": "SM0123456789abcdef0123456789abcdef"})) as server:
+        app.config["SMS_URL"] = provider_url(server)
+        sms_id = queue(user)
+        with database_refusing_update("sms_messages", "sent"), pytest.raises(DBAPIError):
+            sms.deliver_sms(sms_id, final_attempt=False)
+        db.session.rollback()
+        retried = sms.deliver_sms(sms_id, final_attempt=False)  # RQ's retry, the database back
+    assert len(server.requests) == 1
+    assert (retried.status, retried.provider_id) == ("sent", "SM0123456789abcdef0123456789abcdef")
 
 
 def test_sms_url_is_parsed():
