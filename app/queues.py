@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
+from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,15 @@ def get_redis() -> Redis:
 
 def get_queue(name: str) -> Queue:
     return Queue(name, connection=get_redis())
+
+
+def pending_jobs(job_ids: list[str]) -> set[str]:
+    """Which of these jobs are still to run or running (queued, started, scheduled for a retry,
+    deferred), as opposed to finished, failed for good, or lost."""
+    jobs = Job.fetch_many(job_ids, connection=get_redis()) if job_ids else []
+    return {job.id for job in jobs
+            if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED,
+                                                                     JobStatus.SCHEDULED, JobStatus.DEFERRED)}
 
 
 def enqueue(job: str, *args, queue: str = DEFAULT, retries: int = 0,

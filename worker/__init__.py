@@ -45,7 +45,17 @@ class FootfallWorker(SimpleWorker):
     """Runs each job in this process: a fork per job costs more (tens of milliseconds) than most of
     our jobs take, and jobs are short and leave no state behind (job_context removes the session).
     Timeouts still apply (RQ's alarm-based death penalty); run more worker processes for more
-    parallelism."""
+    parallelism.
+
+    RQ's scheduler (delayed jobs and retries) runs in a child process that exits when Redis goes
+    away, and a worker starts it again only at its maintenance; RQ's default of every 10 minutes
+    would leave retries waiting that long after a Redis restart."""
+
+    MAINTENANCE_SECONDS = 30
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", self.MAINTENANCE_SECONDS)
+        super().__init__(*args, **kwargs)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         """Counts every failed run (footfall_jobs_failed_total), then lets RQ retry or keep the job."""

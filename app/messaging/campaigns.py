@@ -8,7 +8,8 @@ message row per campaign and contact (unique) means a retried batch never sends 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from flask import current_app, render_template
 from sqlalchemy import false, func, or_, select, update
@@ -22,13 +23,17 @@ from app.messaging.tokens import sign
 from app.models import Account, Campaign, Contact, Email, Segment, SmsMessage, User, list_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
-from app.queues import MESSAGES, enqueue
+from app.queues import MESSAGES, enqueue, enqueue_after_commit, pending_jobs
 from app.segments.compiler import tree_condition
-from app.tracking.cid import make_cid
+from app.tracking.cid import issued_to_contact, make_cid
 from app.tracking.setup import get_site
 from app.tracking.urls import site_host
 
 BATCH_SIZE = 100
+# A campaign's jobs outlast a database or mail server outage of several minutes.
+BATCH_RETRIES = {"retries": 3, "retry_intervals": [10, 60, 300]}
+# A campaign sending for this long with no batch job left has lost its jobs (see resume_stalled_campaigns).
+STALLED_AFTER = timedelta(minutes=1)
 MAX_BODY_LENGTH = 500_000
 MAX_SMS_LENGTH = 1600
 CHANNELS = ("email", "sms")
@@ -147,10 +152,8 @@ def unschedule(campaign: Campaign) -> None:
 
 
 def enqueue_start(campaign: Campaign, public_url: str) -> None:
-    from app.queues import enqueue_after_commit
-
     enqueue_after_commit(db.session, "worker.jobs.messages.start_campaign", campaign.id, public_url,
-                         queue=MESSAGES, job_id=f"campaign-{campaign.id}-start")
+                         queue=MESSAGES, job_id=f"campaign-{campaign.id}-start", **BATCH_RETRIES)
 
 
 def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
@@ -159,28 +162,61 @@ def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[in
                                                             Campaign.scheduled_at <= (now or utcnow()))))
     for campaign_id in due:
         enqueue("worker.jobs.messages.start_campaign", campaign_id, public_url, queue=MESSAGES,
-                job_id=f"campaign-{campaign_id}-start")
+                job_id=f"campaign-{campaign_id}-start", **BATCH_RETRIES)
     return due
 
 
+def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
+    """Enqueue again the batches of campaigns still sending a while after they started with no
+    batch job left to run (the jobs were lost: Redis lost them, or went away as they were being
+    enqueued). A batch skips the recipients already handled, so nobody gets a message twice."""
+    stalled = list(db.session.scalars(select(Campaign).where(
+        Campaign.status == "sending", Campaign.started_at <= (now or utcnow()) - STALLED_AFTER)))
+    resumed = []
+    for campaign in stalled:
+        batch_ids = [f"campaign-{campaign.id}-batch-{number}"
+                     for number in range(-(-campaign.recipients // BATCH_SIZE))]
+        if pending_jobs(batch_ids):
+            continue  # still in progress (or waiting for a retry)
+        model = Email if campaign.channel == "email" else SmsMessage
+        handled = select(model.contact_id).where(model.campaign_id == campaign.id,
+                                                 model.status.in_(("sent", "outbox", "failed")))
+        remaining = list(db.session.scalars(audience_query(campaign).where(Contact.id.not_in(handled))
+                                            .order_by(Contact.id)))
+        if not remaining:
+            finish_if_done(campaign)
+            continue
+        _enqueue_batches(campaign, remaining, public_url, enqueue_now=True)
+        resumed.append(campaign.id)
+    return resumed
+
+
+def _enqueue_batches(campaign: Campaign, recipients: list[int], public_url: str, *, enqueue_now: bool) -> None:
+    send = enqueue if enqueue_now else partial(enqueue_after_commit, db.session)
+    for number, start in enumerate(range(0, len(recipients), BATCH_SIZE)):
+        send(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id, recipients[start:start + BATCH_SIZE],
+             public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", **BATCH_RETRIES)
+
+
 def start_campaign(campaign_id: int, public_url: str) -> int:
-    """Take a due campaign (once, whichever worker comes first) and enqueue its batches."""
+    """Take a due campaign (once, whichever worker comes first) and enqueue its batches.
+
+    One transaction: if the database fails midway, the campaign is still scheduled and the
+    retried job (or the minute sweep) starts it again; the batches are enqueued only once it
+    commits."""
     taken = db.session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "scheduled",
                                                       Campaign.scheduled_at <= utcnow())
                                .values(status="sending", started_at=utcnow())).rowcount
-    db.session.commit()
     if not taken:
+        db.session.rollback()
         return 0
     campaign = db.session.get(Campaign, campaign_id)
     recipients = list(db.session.scalars(audience_query(campaign).order_by(Contact.id)))
     campaign.recipients = len(recipients)
     if not recipients:
         campaign.status, campaign.finished_at = "sent", utcnow()
+    _enqueue_batches(campaign, recipients, public_url, enqueue_now=False)
     db.session.commit()
-    for number, start in enumerate(range(0, len(recipients), BATCH_SIZE)):
-        enqueue(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id, recipients[start:start + BATCH_SIZE],
-                public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", retries=3,
-                retry_intervals=[10, 60, 300])
     return len(recipients)
 
 
@@ -230,7 +266,8 @@ class Renderer:
         return f"{self.public_url}/c/{sign('click', payload)}"
 
     def unsubscribe_url(self, contact: Contact, channel: str) -> str:
-        return f"{self.public_url}/u/{sign('unsubscribe', [contact.account_id, contact.id, channel])}"
+        issued = int(utcnow().timestamp())
+        return f"{self.public_url}/u/{sign('unsubscribe', [contact.account_id, contact.id, channel, issued])}"
 
     def email(self, contact: Contact, email_id: int | None = None) -> dict:
         body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email", email_id))
@@ -350,10 +387,14 @@ def delivery_counts(campaign: Campaign) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
-def unsubscribe(account_id: int, contact_id: int, channel: str) -> Contact | None:
+def unsubscribe(account_id: int, contact_id: int, channel: str, issued_at: int | None = None) -> Contact | None:
+    """Unsubscribe the contact an unsubscribe link was made for; None if they are gone. A link
+    issued before the contact existed was made for an erased contact who had the same id."""
     contact = contacts_domain.get_contact(account_id, contact_id)
-    if contact is not None:
-        contacts_domain.set_subscription(contact, channel, False)
+    if contact is None or (issued_at is not None and not issued_to_contact(
+            datetime.fromtimestamp(issued_at, timezone.utc), contact.created_at)):
+        return None
+    contacts_domain.set_subscription(contact, channel, False)
     return contact
 
 

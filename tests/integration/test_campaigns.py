@@ -144,6 +144,26 @@ def test_unsubscribe_link(site, contact, client):
     assert db.session.get(Contact, contact.id).email_status == "unsubscribed"
 
 
+def test_an_erased_contacts_unsubscribe_link_does_not_unsubscribe_whoever_gets_their_id(site, contact, client):
+    from datetime import timedelta
+    from app.messaging.campaigns import Renderer
+    from app.models.types import utcnow
+    from app.privacy import erase_contact
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
+    db.session.add(campaign)
+    db.session.commit()
+    path = urlsplit(Renderer(campaign, "https://footfall.test").unsubscribe_url(contact, "email")).path
+    erased_id = contact.id
+    erase_contact(site.account_id, erased_id, erased_by_user_id=None)
+    db.session.commit()
+    # A new contact gets the same id (SQLite reuses the highest id), later than the link was made.
+    newcomer = make_contact(site.account_id, "grace@navy.example", id=erased_id,
+                            created_at=utcnow() + timedelta(seconds=30))
+    assert client.post(path).status_code == 200
+    db.session.rollback()
+    assert db.session.get(Contact, newcomer.id).email_status == "subscribed"
+
+
 def test_the_permanent_url_carries_no_personal_cid(auth, site, contact, client, run_jobs):
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id], body=BODY.replace("plan=pro", "plan=pro&cid=author"))
@@ -190,6 +210,33 @@ def test_scheduling_and_the_sweep(auth, site, contact, run_jobs):
     db.session.commit()
     assert start_due_campaigns("https://footfall.test") == [campaign_id]
     run_jobs()
+    assert db.session.get(Campaign, campaign_id).status == "sent"
+
+
+def test_a_campaign_whose_batch_jobs_were_lost_is_resumed_by_the_sweep(auth, site, run_jobs, app):
+    from datetime import timedelta
+    from app.messaging.campaigns import resume_stalled_campaigns, send_email_batch, start_campaign
+    from app.models.types import utcnow
+    people = [make_contact(site.account_id, f"p{n}@customer.example") for n in range(5)]
+    campaign_id, data = draft(auth, site, [make_list(site.account_id, "All", people).id])
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    db.session.rollback()
+    assert start_campaign(campaign_id, "https://footfall.test") == 5  # the start job: one batch enqueued
+    get_redis().flushdb()  # Redis loses its queues (no append-only file)...
+    assert send_email_batch(campaign_id, [people[0].id, people[1].id], "https://footfall.test",
+                            final_attempt=False) == 2  # ...after two people got the email
+    campaign = db.session.get(Campaign, campaign_id)
+    assert campaign.status == "sending"
+
+    assert resume_stalled_campaigns("https://footfall.test") == []  # too soon to call it stalled
+    campaign.started_at = utcnow() - timedelta(minutes=2)
+    db.session.commit()
+    assert resume_stalled_campaigns("https://footfall.test") == [campaign_id]
+    assert resume_stalled_campaigns("https://footfall.test") == []  # its batch is queued now
+    run_jobs()
+    db.session.rollback()
+    sent_to = db.session.scalars(select(Email.contact_id).where(Email.campaign_id == campaign_id)).all()
+    assert sorted(sent_to) == sorted(person.id for person in people)  # each once
     assert db.session.get(Campaign, campaign_id).status == "sent"
 
 

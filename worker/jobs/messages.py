@@ -30,6 +30,9 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str) ->
 
 
 def start_due_campaigns() -> list[int]:
-    """The periodic sweep: start scheduled campaigns whose time has come."""
+    """The periodic sweep: start scheduled campaigns whose time has come, and resume sending ones
+    whose jobs were lost."""
     with job_context():
-        return campaigns.start_due_campaigns(campaigns.configured_public_url())
+        public_url = campaigns.configured_public_url()
+        campaigns.resume_stalled_campaigns(public_url)
+        return campaigns.start_due_campaigns(public_url)

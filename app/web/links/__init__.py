@@ -71,11 +71,13 @@ def short_link(code: str):
 def unsubscribe(token: str):
     """Renders the unsubscribe confirmation; a POST (also one-click from mail apps) unsubscribes."""
     payload = unsign("unsubscribe", token)
-    if not (isinstance(payload, list) and len(payload) == 3 and payload[2] in ("email", "sms")):
+    # [account, contact, channel, issue time]; links sent before issue times were added have three.
+    if not (isinstance(payload, list) and len(payload) in (3, 4) and payload[2] in ("email", "sms")
+            and all(isinstance(number, int) for number in payload[:2] + payload[3:])):
         return _not_found()
-    account_id, contact_id, channel = payload
+    account_id, contact_id, channel, *issued_at = payload
     if request.method == "POST":
-        contact = campaigns.unsubscribe(account_id, contact_id, channel)
+        contact = campaigns.unsubscribe(account_id, contact_id, channel, *issued_at)
         db.session.commit()
         return render_template("links/unsubscribed.html", contact=contact, channel=channel)
     return render_template("links/unsubscribe.html", channel=channel)
