@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
@@ -114,6 +115,10 @@ def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(_BOT.search(user_agent))
 
 
+class SiteUnavailable(Exception):
+    """The database cannot say what a site key is right now."""
+
+
 class SiteCache:
     """Site keys resolved to sites, kept a few seconds per web process; the worker re-checks
     that the site is still enabled before it stores anything, so turning off takes effect at once."""
@@ -124,11 +129,23 @@ class SiteCache:
         self._lock = threading.Lock()
 
     def get(self, site_key: str) -> SiteInfo | None:
+        """The site, or None for an unknown key. While the database is unreachable, a site seen
+        before is still served from the cache (beacons keep being accepted; the worker stores
+        them once the database is back); SiteUnavailable for one never seen."""
         now = time.monotonic()
         entry = self._entries.get(site_key)
         if entry and entry[0] > now:
             return entry[1]
-        site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
+        try:
+            site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
+        except SQLAlchemyError:
+            db.session.rollback()
+            if entry is None:
+                raise SiteUnavailable(site_key) from None
+            site_info = entry[1]
+            with self._lock:  # ask the database again in a while, not on every beacon
+                self._entries[site_key] = (now + self.ttl, site_info)
+            return site_info
         info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled) if site else None
         with self._lock:
             if len(self._entries) > 10_000:
@@ -181,7 +198,10 @@ class Ingest:
             beacon = parse_beacon(raw)
         except BeaconRejected as rejected:
             return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
-        site = self.sites.get(beacon["k"])
+        try:
+            site = self.sites.get(beacon["k"])
+        except SiteUnavailable:
+            return self.refuse(redis, 503, "unavailable")
         if site is None:
             return self.refuse(redis, 404, "unknown_site")
         if not (self.per_address.allow(address) and self.per_site.allow(beacon["k"])):
