@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation")
+BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation", "load")
 USAGE = f"usage: python -m tests.benchmarks [{'|'.join(BENCHMARKS)}]"
 
 
