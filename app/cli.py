@@ -58,7 +58,14 @@ def register_commands(app: Flask) -> None:
 
     @app.cli.command("new-cid-key")
     def new_cid_key():
-        """Print a new cid key. Rotation: CID_KEYS=new,old — old links keep working until old is removed."""
-        from app.tracking.cid import new_key
+        """Print a new cid key, and CID_KEYS with it first and the keys in use now after it."""
+        from flask import current_app
 
-        click.echo(new_key())
+        from app.tracking.cid import encode_key, new_key, parse_keys
+
+        key = new_key()
+        in_use = parse_keys(current_app.config["CID_KEYS"], current_app.config["SECRET_KEY"])
+        click.echo(f"New key: {key}")
+        click.echo("To rotate, set this on every web and worker process and restart them; links made with "
+                   "the keys after the first keep working until you remove those keys:")
+        click.echo(f"CID_KEYS={','.join([key] + [encode_key(old) for old in in_use])}")

@@ -80,7 +80,12 @@ def parse_keys(cid_keys: str, secret_key: str) -> list[bytes]:
 
 
 def new_key() -> str:
-    return base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    return encode_key(os.urandom(32))
+
+
+def encode_key(key: bytes) -> str:
+    """A key as CID_KEYS lists it: base64url without padding."""
+    return base64.urlsafe_b64encode(key).decode().rstrip("=")
 
 
 def _key_id(key: bytes) -> int:

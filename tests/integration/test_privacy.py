@@ -17,7 +17,7 @@ from app.models.types import utcnow
 from app.queues import get_redis
 from app.tracking import cid as cid_module
 from app.tracking import events
-from app.tracking.cid import CidClaims, CidCodec, make_cid, new_key, parse_keys
+from app.tracking.cid import CidClaims, CidCodec, derive_key, encode_key, make_cid, new_key, parse_keys
 from tests.conftest import base_config, make_contact
 from tests.integration.test_contacts import import_id_of, upload
 from tests.integration.test_ingest import beacon, post
@@ -296,3 +296,17 @@ def test_links_made_with_the_old_key_work_until_it_is_removed(site, contact, cli
     visit(client, site, new_link)
     store_page_views_with(database_url, redis_url, NEW_KEY)  # the old key removed
     assert page_view_contacts() == [contact.id, contact.id, None, contact.id]
+
+
+def test_the_first_rotation_keeps_links_made_with_the_key_derived_from_secret_key(site, contact, client, app,
+                                                                                  database_url, redis_url):
+    assert app.config["CID_KEYS"] == ""  # links so far are made with the key derived from SECRET_KEY
+    link = make_cid(site.account_id, contact.id)
+    output = app.test_cli_runner().invoke(args=["new-cid-key"]).output
+    cid_keys = output.splitlines()[-1].removeprefix("CID_KEYS=")
+    new, derived = cid_keys.split(",")
+    assert output.startswith(f"New key: {new}\n")
+    assert derived == encode_key(derive_key(app.config["SECRET_KEY"]))
+    visit(client, site, link)
+    store_page_views_with(database_url, redis_url, cid_keys)
+    assert page_view_contacts() == [contact.id]
