@@ -13,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
 from app.logs import configure_logging, current_request_id, echo_request_id
+from app.web import MAX_ID
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,7 +27,7 @@ class IdConverter(IntegerConverter):
     rather than reaching the database driver, which refuses it with an error."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

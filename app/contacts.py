@@ -335,9 +335,11 @@ def recent_imports(account_id: int, limit: int = 10) -> list[ContactImport]:
 def _decode(data: bytes) -> str:
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" not in text:  # a binary file (or UTF-16), which no database column takes
+            return text
     raise ContactError("The file could not be read as text. Save it as “CSV UTF-8” and upload it again.", "file")
 
 

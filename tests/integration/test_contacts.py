@@ -344,6 +344,8 @@ def test_upload_size_cap_and_unusable_files(auth, site):
     assert "The file is larger than 5 MB." in too_big.get_data(as_text=True)
     no_email = upload(auth.client, "name,phone\nAda,+14155550123\n")
     assert no_email.status_code == 422 and "one of them must be email" in no_email.get_data(as_text=True)
+    spreadsheet = upload(auth.client, "email,first_name\nada@customer.example,Ada\n".encode("utf-16"))
+    assert spreadsheet.status_code == 422 and "could not be read as text" in spreadsheet.get_data(as_text=True)
     nothing = auth.client.post("/contacts/import", data={}, content_type="multipart/form-data")
     assert nothing.status_code == 422 and "Choose a CSV file to import." in nothing.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ContactImport)) == 0

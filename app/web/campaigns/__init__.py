@@ -8,7 +8,7 @@ from app import contacts
 from app.extensions import db
 from app.messaging import campaigns
 from app.messaging.sms import sms_segments
-from app.web import page_or_fragment, public_url, redirect_to, require_login
+from app.web import page_or_fragment, public_url, record_id, redirect_to, require_login
 from app.web.links import WEB_VIEW_POLICY
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -64,8 +64,8 @@ def _save(campaign) -> dict:
     try:
         campaigns.update_campaign(campaign, name=request.form.get("name", ""), subject=request.form.get("subject", ""),
                                   from_name=request.form.get("from_name", ""), body=request.form.get("body", ""),
-                                  list_ids=[value for value in request.form.getlist("list_ids") if value.isdigit()],
-                                  segment_ids=[value for value in request.form.getlist("segment_ids") if value.isdigit()],
+                                  list_ids=[value for value in request.form.getlist("list_ids") if record_id(value)],
+                                  segment_ids=[value for value in request.form.getlist("segment_ids") if record_id(value)],
                                   tag_links=request.form.get("tag_links") == "1")
     except campaigns.CampaignError as error:
         db.session.rollback()

@@ -12,9 +12,11 @@ from app import contacts, privacy
 from app.extensions import db, htmx
 from app.models.contacts import SUBSCRIBED
 from app.tracking import reports
-from app.web import page_or_fragment, require_login
+from app.web import page_or_fragment, record_id, require_login
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+# Paging stops here: further pages would only be reached by editing the address.
+MAX_PAGE = 1_000_000
 
 PHONE_HELP = ("International format, such as +14155550123. "
               "A number without a country code is taken as US or Canada (+1).")
@@ -55,9 +57,9 @@ def _list_or_404(list_id: int):
 
 def _list_context(form=None) -> dict:
     query = request.args.get("q", "")
-    page = request.args.get("page", 1, type=int) or 1
-    list_id = request.args.get("list", type=int)
-    tag_id = request.args.get("tag", type=int)
+    page = min(request.args.get("page", 1, type=record_id) or 1, MAX_PAGE)
+    list_id = request.args.get("list", type=record_id)
+    tag_id = request.args.get("tag", type=record_id)
     rows, total = contacts.search(current_user.account_id, query, page, list_id=list_id, tag_id=tag_id)
     return dict(contacts=rows, total=total, q=query, page=page, page_size=contacts.PAGE_SIZE,
                 list_id=list_id, tag_id=tag_id, account_lists=contacts.account_lists(current_user.account_id),
@@ -186,7 +188,7 @@ def add_list(contact_id: int):
     """Adds the contact to a list (an existing one, or a new one by name); renders their lists."""
     contact = _contact_or_404(contact_id)
     try:
-        contacts.add_to_list(contact, list_id=request.form.get("list_id", type=int),
+        contacts.add_to_list(contact, list_id=request.form.get("list_id", type=record_id),
                              new_name=request.form.get("new_list", ""))
     except contacts.ContactError as error:
         return _memberships(contact, "contacts/_lists.html", "list_error", error)
