@@ -30,8 +30,6 @@ from app.tracking.setup import get_site
 from app.tracking.urls import site_host
 
 BATCH_SIZE = 100
-# A campaign's jobs outlast a database or mail server outage of several minutes.
-BATCH_RETRIES = {"retries": 3, "retry_intervals": [10, 60, 300]}
 # A campaign sending for this long with no batch job left has lost its jobs (see resume_stalled_campaigns).
 STALLED_AFTER = timedelta(minutes=1)
 MAX_BODY_LENGTH = 500_000
@@ -153,17 +151,24 @@ def unschedule(campaign: Campaign) -> None:
 
 def enqueue_start(campaign: Campaign, public_url: str) -> None:
     enqueue_after_commit(db.session, "worker.jobs.messages.start_campaign", campaign.id, public_url,
-                         queue=MESSAGES, job_id=f"campaign-{campaign.id}-start", **BATCH_RETRIES)
+                         queue=MESSAGES, job_id=f"campaign-{campaign.id}-start", **_retries(campaign.channel))
 
 
 def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
     """Enqueue the start of every scheduled campaign now due (the periodic sweep)."""
-    due = list(db.session.scalars(select(Campaign.id).where(Campaign.status == "scheduled",
-                                                            Campaign.scheduled_at <= (now or utcnow()))))
-    for campaign_id in due:
+    due = db.session.execute(select(Campaign.id, Campaign.channel).where(
+        Campaign.status == "scheduled", Campaign.scheduled_at <= (now or utcnow()))).all()
+    for campaign_id, channel in due:
         enqueue("worker.jobs.messages.start_campaign", campaign_id, public_url, queue=MESSAGES,
-                job_id=f"campaign-{campaign_id}-start", **BATCH_RETRIES)
-    return due
+                job_id=f"campaign-{campaign_id}-start", **_retries(channel))
+    return [campaign_id for campaign_id, _ in due]
+
+
+def _retries(channel: str) -> dict:
+    """A campaign's jobs are retried as its channel's deliveries are (MAIL_RETRY_DELAYS or
+    SMS_RETRY_DELAYS): through a mail server, provider or database outage of several minutes."""
+    delays = current_app.config["MAIL_RETRY_DELAYS" if channel == "email" else "SMS_RETRY_DELAYS"]
+    return {"retries": len(delays), "retry_intervals": delays}
 
 
 def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
@@ -195,7 +200,7 @@ def _enqueue_batches(campaign: Campaign, recipients: list[int], public_url: str,
     send = enqueue if enqueue_now else partial(enqueue_after_commit, db.session)
     for number, start in enumerate(range(0, len(recipients), BATCH_SIZE)):
         send(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id, recipients[start:start + BATCH_SIZE],
-             public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", **BATCH_RETRIES)
+             public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", **_retries(campaign.channel))
 
 
 def start_campaign(campaign_id: int, public_url: str) -> int:
@@ -327,7 +332,12 @@ def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, 
                                                           Email.contact_id.in_(contact_ids),
                                                           Email.status.in_(("queued", "retrying")))
                                       .order_by(Email.id)))
-    sent = mail.deliver_many(pending, final_attempt=final_attempt, from_name=_from_address(campaign))
+    try:
+        sent = mail.deliver_many(pending, final_attempt=final_attempt, from_name=_from_address(campaign))
+    except Exception:
+        if final_attempt:  # the failed ones are handled too: the campaign may be done
+            finish_if_done(campaign)
+        raise
     finish_if_done(campaign)
     return sent
 
@@ -352,9 +362,17 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
     pending = list(db.session.scalars(select(SmsMessage.id).where(
         SmsMessage.campaign_id == campaign.id, SmsMessage.contact_id.in_(contact_ids),
         SmsMessage.status.in_(("queued", "retrying"))).order_by(SmsMessage.id)))
+    # One refused number does not hold up the others; the batch is retried for those that failed.
+    failure = None
     for sms_id in pending:
-        sms.deliver_sms(sms_id, final_attempt=final_attempt)
+        try:
+            sms.deliver_sms(sms_id, final_attempt=final_attempt)
+        except Exception as error:
+            db.session.rollback()
+            failure = failure or error
     finish_if_done(campaign)
+    if failure is not None:
+        raise failure
     return len(pending)
 
 
@@ -385,6 +403,14 @@ def delivery_counts(campaign: Campaign) -> dict[str, int]:
     rows = db.session.execute(select(model.status, func.count()).where(model.campaign_id == campaign.id)
                               .group_by(model.status)).all()
     return {status: count for status, count in rows}
+
+
+def failure_reasons(campaign: Campaign, limit: int = 5) -> list[tuple[str, int]]:
+    """Why messages failed for good, most frequent first: [(the last error, how many)]."""
+    model = Email if campaign.channel == "email" else SmsMessage
+    return [tuple(row) for row in db.session.execute(
+        select(model.error, func.count()).where(model.campaign_id == campaign.id, model.status == "failed")
+        .group_by(model.error).order_by(func.count().desc(), model.error).limit(limit))]
 
 
 def unsubscribe(account_id: int, contact_id: int, channel: str, issued_at: int | None = None) -> Contact | None:

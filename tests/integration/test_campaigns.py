@@ -240,6 +240,41 @@ def test_a_campaign_whose_batch_jobs_were_lost_is_resumed_by_the_sweep(auth, sit
     assert db.session.get(Campaign, campaign_id).status == "sent"
 
 
+def test_with_the_mail_server_down_a_campaign_is_retried_with_backoff(auth, site, run_jobs, app):
+    from datetime import datetime, timezone
+    from rq.registry import ScheduledJobRegistry
+    from app.queues import MESSAGES
+    from tests.support import free_port
+    people = [make_contact(site.account_id, f"p{n}@customer.example") for n in range(3)]
+    campaign_id, data = draft(auth, site, [make_list(site.account_id, "All", people).id])
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{free_port()}?timeout=2"  # nothing listens there
+    app.config["MAIL_RETRY_DELAYS"] = [10, 60, 300]
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    run_jobs()  # the first attempt fails; the next one waits
+    report = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "<dt>Waiting</dt><dd>3</dd>" in report and "Sending" in report
+    retry_at = ScheduledJobRegistry(MESSAGES, connection=get_redis()).get_scheduled_time(
+        f"campaign-{campaign_id}-batch-0")
+    assert 8 <= (retry_at - datetime.now(timezone.utc)).total_seconds() <= 10
+    emails = db.session.scalars(select(Email).where(Email.campaign_id == campaign_id)).all()
+    assert {(email.status, email.attempts) for email in emails} == {("retrying", 1)}
+    assert all("ConnectionRefusedError" in email.error for email in emails)
+
+
+def test_with_the_mail_server_down_a_campaign_ends_failed_with_the_reason(auth, site, run_jobs, app):
+    from tests.support import free_port
+    people = [make_contact(site.account_id, f"p{n}@customer.example") for n in range(3)]
+    campaign_id, data = draft(auth, site, [make_list(site.account_id, "All", people).id])
+    app.config["MAIL_URL"] = f"smtp://127.0.0.1:{free_port()}?timeout=2"
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    run_jobs()  # every attempt (MAIL_RETRY_DELAYS is 0,0,0 here) fails
+    emails = db.session.scalars(select(Email).where(Email.campaign_id == campaign_id)).all()
+    assert {(email.status, email.attempts) for email in emails} == {("failed", 4)}
+    report = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert re.search(r'<dt>Failed</dt><dd>3\s*<ul class="failures"><li>3: ConnectionRefusedError', report)
+    assert db.session.get(Campaign, campaign_id).status == "sent"  # done: every recipient handled
+
+
 def test_send_test_goes_to_me(auth, site, user, run_jobs):
     campaign_id, data = draft(auth, site, [])
     response = auth.client.post(f"/campaigns/{campaign_id}/test", data=data, headers=HX)

@@ -55,7 +55,7 @@ def show(campaign_id: int):
     if campaign.status in ("draft", "scheduled"):
         return render_template("campaigns/edit.html", **_editor_context(campaign))
     return render_template("campaigns/report.html", campaign=campaign, counts=campaigns.delivery_counts(campaign),
-                           clicks=campaigns.click_counts(campaign),
+                           clicks=campaigns.click_counts(campaign), failures=campaigns.failure_reasons(campaign),
                            web_url=campaigns.permanent_url(campaign, public_url()) if campaign.channel == "email" else None)
 
 
