@@ -52,6 +52,13 @@ def enqueue(job: str, *args, queue: str = DEFAULT, retries: int = 0,
     return get_queue(queue).enqueue(job, *args, retry=retry, job_id=job_id)
 
 
+def retries_from(setting: str) -> dict:
+    """enqueue() options retrying a job after each delay (seconds) listed in a setting such as
+    MAIL_RETRY_DELAYS: as many retries as delays."""
+    delays = current_app.config[setting]
+    return {"retries": len(delays), "retry_intervals": delays}
+
+
 def enqueue_after_commit(session, job: str, *args, **options) -> None:
     """Enqueue once the session commits, so the job finds the rows it is given ids of."""
     session.info.setdefault("footfall.pending_jobs", []).append((job, args, options))

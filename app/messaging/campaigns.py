@@ -7,6 +7,7 @@ message row per campaign and contact (unique) means a retried batch never sends 
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -23,13 +24,14 @@ from app.messaging.tokens import sign
 from app.models import Account, Campaign, Contact, Email, Segment, SmsMessage, User, list_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
-from app.queues import MESSAGES, enqueue, enqueue_after_commit, pending_jobs
+from app.queues import MESSAGES, enqueue, enqueue_after_commit, pending_jobs, retries_from
 from app.segments.compiler import tree_condition
 from app.tracking.cid import issued_to_contact, make_cid
 from app.tracking.setup import get_site
 from app.tracking.urls import site_host
 
 BATCH_SIZE = 100
+log = logging.getLogger(__name__)
 # A campaign sending for this long with no batch job left has lost its jobs (see resume_stalled_campaigns).
 STALLED_AFTER = timedelta(minutes=1)
 MAX_BODY_LENGTH = 500_000
@@ -101,17 +103,22 @@ def check_ready(campaign: Campaign) -> None:
         raise CampaignError("Choose at least one list or segment to send to.", "list_ids")
 
 
-def audience_query(campaign: Campaign):
+def audience_query(campaign: Campaign, *, as_of: datetime | None = None):
     """The contact ids a campaign goes to: members of its lists or of its segments (evaluated now,
-    in the database), subscribed to the channel."""
+    in the database), subscribed to the channel. With `as_of`, only contacts who existed, and list
+    members who had joined, by then (a campaign resumed goes to nobody new)."""
     account_id = campaign.account_id
     audience = []
     if campaign.lists:
-        audience.append(Contact.id.in_(select(list_members.c.contact_id)
-                                       .where(list_members.c.list_id.in_([item.id for item in campaign.lists]))))
+        members = select(list_members.c.contact_id).where(list_members.c.list_id.in_([item.id for item in campaign.lists]))
+        if as_of is not None:
+            members = members.where(list_members.c.added_at <= as_of)
+        audience.append(Contact.id.in_(members))
     for segment in campaign.segments:
         audience.append(tree_condition(account_id, segment.rules))
     condition = [Contact.account_id == account_id, or_(*audience) if audience else false()]
+    if as_of is not None:
+        condition.append(Contact.created_at <= as_of)
     if campaign.channel == "email":
         condition.append(Contact.email_status == SUBSCRIBED)
     else:
@@ -167,8 +174,7 @@ def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[in
 def _retries(channel: str) -> dict:
     """A campaign's jobs are retried as its channel's deliveries are (MAIL_RETRY_DELAYS or
     SMS_RETRY_DELAYS): through a mail server, provider or database outage of several minutes."""
-    delays = current_app.config["MAIL_RETRY_DELAYS" if channel == "email" else "SMS_RETRY_DELAYS"]
-    return {"retries": len(delays), "retry_intervals": delays}
+    return retries_from("MAIL_RETRY_DELAYS" if channel == "email" else "SMS_RETRY_DELAYS")
 
 
 def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
@@ -179,21 +185,32 @@ def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> li
         Campaign.status == "sending", Campaign.started_at <= (now or utcnow()) - STALLED_AFTER)))
     resumed = []
     for campaign in stalled:
-        batch_ids = [f"campaign-{campaign.id}-batch-{number}"
-                     for number in range(-(-campaign.recipients // BATCH_SIZE))]
-        if pending_jobs(batch_ids):
-            continue  # still in progress (or waiting for a retry)
-        model = Email if campaign.channel == "email" else SmsMessage
-        handled = select(model.contact_id).where(model.campaign_id == campaign.id,
-                                                 model.status.in_(("sent", "outbox", "failed")))
-        remaining = list(db.session.scalars(audience_query(campaign).where(Contact.id.not_in(handled))
-                                            .order_by(Contact.id)))
-        if not remaining:
-            finish_if_done(campaign)
-            continue
-        _enqueue_batches(campaign, remaining, public_url, enqueue_now=True)
-        resumed.append(campaign.id)
+        try:
+            if _resume(campaign, public_url):
+                resumed.append(campaign.id)
+        except Exception:  # one campaign's trouble (a segment that fails) must not stop the others
+            db.session.rollback()
+            log.exception("could not resume campaign %s", campaign.id)
     return resumed
+
+
+def _resume(campaign: Campaign, public_url: str) -> bool:
+    """Enqueue the remaining recipients of a stalled campaign; whether it did."""
+    batch_ids = [f"campaign-{campaign.id}-batch-{number}"
+                 for number in range(-(-campaign.recipients // BATCH_SIZE))]
+    if pending_jobs(batch_ids):
+        return False  # still in progress (or waiting for a retry)
+    model = Email if campaign.channel == "email" else SmsMessage
+    handled = select(model.contact_id).where(model.campaign_id == campaign.id,
+                                             model.status.in_(("sent", "outbox", "failed")))
+    remaining = list(db.session.scalars(audience_query(campaign, as_of=campaign.started_at)
+                                        .where(Contact.id.not_in(handled)).order_by(Contact.id)))
+    if not remaining:  # those not handled unsubscribed or were erased meanwhile: done
+        campaign.status, campaign.finished_at = "sent", utcnow()
+        db.session.commit()
+        return False
+    _enqueue_batches(campaign, remaining, public_url, enqueue_now=True)
+    return True
 
 
 def _enqueue_batches(campaign: Campaign, recipients: list[int], public_url: str, *, enqueue_now: bool) -> None:

@@ -2,7 +2,8 @@
 
 A message's outcome is committed to the database right after it is handed over; if that commit
 fails (the database went away) the job is retried, and without this note the retry would send the
-message again. The note outlives any retry (a week) and costs one Redis command a message.
+message again. The note outlives any retry (a week) and costs one Redis command a message. It is
+keyed by the message's id and creation time: SQLite gives a new row the id of a deleted one.
 """
 from __future__ import annotations
 
@@ -16,23 +17,26 @@ KEEP_SECONDS = 7 * 24 * 3600
 log = logging.getLogger(__name__)
 
 
-def _key(kind: str, message_id: int) -> str:
-    return f"footfall:handed-over:{kind}:{message_id}"
+def keys(messages) -> dict[int, str]:
+    """The note's key of each message (an Email or SmsMessage row), by id; made while the rows
+    are loaded, so they serve even once the database is gone."""
+    return {message.id: f"footfall:handed-over:{message.__tablename__}:{message.id}:"
+                        f"{message.created_at.timestamp():.6f}" for message in messages}
 
 
-def record_handed_over(kind: str, message_id: int, receipt: str = "") -> None:
-    """Note that `kind` ("email", "sms") message `message_id` was accepted by the server, with
-    the server's receipt (an SMS provider's message id)."""
+def record_handed_over(key: str, receipt: str = "") -> None:
+    """Note that the message was accepted by the server, with the server's receipt (an SMS
+    provider's message id)."""
     try:
-        get_redis().set(_key(kind, message_id), receipt, ex=KEEP_SECONDS)
+        get_redis().set(key, receipt, ex=KEEP_SECONDS)
     except RedisError:  # the database commit that follows is the record that matters
-        log.warning("could not note that %s %s was handed over", kind, message_id)
+        log.warning("could not note that %s was handed over", key)
 
 
-def handed_over(kind: str, message_ids: list[int]) -> dict[int, str]:
+def handed_over(message_keys: dict[int, str]) -> dict[int, str]:
     """The messages a server already accepted, though the database may not say so, with their
     receipts."""
-    if not message_ids:
+    if not message_keys:
         return {}
-    noted = get_redis().mget([_key(kind, message_id) for message_id in message_ids])
-    return {message_id: note.decode() for message_id, note in zip(message_ids, noted) if note is not None}
+    noted = get_redis().mget(list(message_keys.values()))
+    return {message_id: note.decode() for message_id, note in zip(message_keys, noted) if note is not None}

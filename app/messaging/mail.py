@@ -18,6 +18,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.extensions import db
@@ -25,7 +26,7 @@ from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import Email
 from app.models.types import utcnow
-from app.queues import MESSAGES, enqueue_after_commit
+from app.queues import MESSAGES, enqueue_after_commit, retries_from
 
 
 Send = Callable[[EmailMessage], None]
@@ -155,9 +156,8 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
                   status="queued")
     db.session.add(email)
     db.session.flush()
-    delays = current_app.config["MAIL_RETRY_DELAYS"]
     enqueue_after_commit(db.session, "worker.jobs.messages.deliver_email", email.id, queue=MESSAGES,
-                         retries=len(delays), retry_intervals=delays)
+                         **retries_from("MAIL_RETRY_DELAYS"))
     return email
 
 
@@ -199,8 +199,9 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
         email.attempts += 1
         email.transport = transport.name
     external = transport.name == "smtp"
+    notes = journal.keys(pending) if external else {}
     # Sent by an earlier try whose commit failed (the database went away): not sent again.
-    sent_before = journal.handed_over("email", [email.id for email in pending]) if external else {}
+    sent_before = journal.handed_over(notes)
     session = db.session()
     # Each outcome is committed; expiring every loaded row on each commit would reload them all.
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
@@ -210,7 +211,7 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
                 if email.id not in sent_before:
                     send(build_message(email, from_name))
                     if external:
-                        journal.record_handed_over("email", email.id)
+                        journal.record_handed_over(notes[email.id])
                 email.status = "sent" if transport.name == "smtp" else "outbox"
                 email.error = ""
                 email.delivered_at = utcnow()
@@ -219,7 +220,14 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
     except Exception as error:  # any transport failure is recorded, then retried by RQ
         if not session.is_active:  # the database failed, not the mail server
             session.rollback()
+        # The one handed over just before the database failed is sent, not failed.
+        sent_now = _handed_over_anyway({email_id: notes[email_id] for email_id in notes
+                                        if email_id in {email.id for email in pending[delivered:]}})
         for email in pending[delivered:]:
+            if email.id in sent_now:
+                email.status, email.error, email.delivered_at = "sent", "", utcnow()
+                delivered += 1
+                continue
             email.status = "failed" if final_attempt else "retrying"
             email.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
@@ -231,6 +239,13 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
         session.expire_on_commit = expire_on_commit
     count_deliveries("email", sent=delivered)
     return delivered
+
+
+def _handed_over_anyway(notes: dict[int, str]) -> dict[int, str]:
+    try:
+        return journal.handed_over(notes)
+    except RedisError:
+        return {}
 
 
 def emails_for_account(account_id: int, *, kind: str | None = None, limit: int = 50) -> list[Email]:

@@ -24,7 +24,7 @@ from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import ShortLink, SmsMessage
 from app.models.types import utcnow
-from app.queues import MESSAGES, enqueue_after_commit
+from app.queues import MESSAGES, enqueue_after_commit, retries_from
 
 # 3GPP TS 23.038, 6.2.1: the GSM 7-bit default alphabet in code order, 16 per row. 0x1B is the
 # escape to the extension table, not a character, so it is left out of the data.
@@ -175,9 +175,8 @@ def queue_sms(*, account_id: int, to_number: str, body: str, campaign_id: int | 
                      to_number=to_number, body=body, status="queued")
     db.session.add(sms)
     db.session.flush()
-    delays = current_app.config["SMS_RETRY_DELAYS"]
     enqueue_after_commit(db.session, "worker.jobs.sms.deliver_sms", sms.id, queue=MESSAGES,
-                         retries=len(delays), retry_intervals=delays)
+                         **retries_from("SMS_RETRY_DELAYS"))
     return sms
 
 
@@ -189,16 +188,16 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
     transport = current_sms_transport()
     sms.attempts += 1
     sms.transport = transport.name
-    external = transport.name == "http"
+    notes = journal.keys([sms]) if transport.name == "http" else {}
     # Sent by an earlier try whose commit failed (the database went away): not sent again.
-    sent_before = journal.handed_over("sms", [sms.id]) if external else {}
+    sent_before = journal.handed_over(notes)
     try:
         if sms.id in sent_before:
             provider_id = sent_before[sms.id]
         else:
             provider_id = transport.send(sms.to_number, sms.body)
-            if external:
-                journal.record_handed_over("sms", sms.id, provider_id)
+            if notes:
+                journal.record_handed_over(notes[sms.id], provider_id)
     except Exception as error:  # any transport failure is recorded, then retried by RQ
         sms.status = "failed" if final_attempt else "retrying"
         sms.error = f"{type(error).__name__}: {error}"[:2000]

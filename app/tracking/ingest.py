@@ -13,9 +13,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -115,6 +113,11 @@ def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(_BOT.search(user_agent))
 
 
+# A site key the database could not be asked about (it was unreachable).
+UNAVAILABLE = object()
+OUTAGE_RETRY_SECONDS = 15.0
+
+
 class SiteUnavailable(Exception):
     """The database cannot say what a site key is right now."""
 
@@ -125,7 +128,7 @@ class SiteCache:
 
     def __init__(self, ttl: float = SITE_CACHE_SECONDS):
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, SiteInfo | None]] = {}
+        self._entries: dict[str, tuple[float, object]] = {}
         self._lock = threading.Lock()
 
     def get(self, site_key: str) -> SiteInfo | None:
@@ -135,23 +138,30 @@ class SiteCache:
         now = time.monotonic()
         entry = self._entries.get(site_key)
         if entry and entry[0] > now:
+            if entry[1] is UNAVAILABLE:
+                raise SiteUnavailable(site_key)
             return entry[1]
         try:
             site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
         except SQLAlchemyError:
             db.session.rollback()
-            if entry is None:
+            # Ask the database again in a while, not on every beacon (each try may take seconds).
+            known = entry[1] if entry else UNAVAILABLE  # (UNAVAILABLE again, if it was)
+            self._keep(site_key, known, time.monotonic() + OUTAGE_RETRY_SECONDS)
+            if known is UNAVAILABLE:
                 raise SiteUnavailable(site_key) from None
-            site_info = entry[1]
-            with self._lock:  # ask the database again in a while, not on every beacon
-                self._entries[site_key] = (now + self.ttl, site_info)
-            return site_info
+            return known
         info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled) if site else None
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[site_key] = (now + self.ttl, info)
+        self._keep(site_key, info, now + self.ttl)
         return info
+
+    def _keep(self, site_key: str, info, until: float) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:  # forget unknown keys first: they may be made up
+                self._entries = {key: kept for key, kept in self._entries.items() if kept[1] is not None}
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+            self._entries[site_key] = (until, info)
 
 
 def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
@@ -215,7 +225,7 @@ class Ingest:
                     count_dropped(pipe, site.site_id, reason)
                 else:
                     push_event(pipe, event_record(beacon, site, user_agent))
-        except (RedisConnectionError, RedisTimeoutError):
+        except RedisError:  # unreachable, out of memory, read-only after a failover: not accepted
             self.counts.add(series("beacons_dropped", "unavailable"))
             return 503
         self.counts.add(series("beacons_dropped", reason) if reason else BEACON_ACCEPTED)

@@ -39,13 +39,6 @@ def is_partitioned() -> bool:
         "WHERE c.relname = 'page_views' AND pg_table_is_visible(c.oid))")))
 
 
-def partition_names() -> list[str]:
-    """The monthly partitions (and the default one) of page_views, oldest first."""
-    return list(db.session.scalars(text(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'page_views' ORDER BY c.relname")))
-
-
 def _month_start(day: date, months_later: int = 0) -> date:
     index = day.year * 12 + day.month - 1 + months_later
     return date(index // 12, index % 12 + 1, 1)

@@ -28,6 +28,7 @@ from app import create_app
 from app.config import PROJECT_ROOT
 from app.devserver import stop
 from tests.benchmarks.harness import BROWSER, WEBSITE, BenchmarkFailed, Environment, create_site, log
+from tests.cluster import answers
 from tests.support import free_port, wait_until
 
 # Sync workers: measured here, they cost the same server CPU per request as gthread with one
@@ -125,17 +126,6 @@ def redis_commands(redis: Redis) -> int:
                if name.removeprefix("cmdstat_").split("|")[0] not in ("info", "config"))
 
 
-def _answers(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", "/bench/hello")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
 @contextmanager
 def gunicorn(env: Environment, port: int):
     """tests/benchmarks/ingest_app.py under gunicorn on 127.0.0.1:port, rate limits out of the way."""
@@ -147,7 +137,7 @@ def gunicorn(env: Environment, port: int):
                               REDIRECT_RATE_PER_ADDRESS=UNLIMITED))
     try:
         try:
-            wait_until(lambda: server.poll() is not None or _answers(port), timeout=30)
+            wait_until(lambda: server.poll() is not None or answers(port, "/bench/hello"), timeout=30)
         except AssertionError:
             raise BenchmarkFailed("gunicorn did not answer within 30s") from None
         if server.poll() is not None:

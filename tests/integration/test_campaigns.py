@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from app import contacts
 from app.extensions import db
 from app.messaging.clicks import CLICKS
 from app.models import Campaign, Contact, ContactList, Email, LinkClick
@@ -229,14 +230,16 @@ def test_a_campaign_whose_batch_jobs_were_lost_is_resumed_by_the_sweep(auth, sit
     assert campaign.status == "sending"
 
     assert resume_stalled_campaigns("https://footfall.test") == []  # too soon to call it stalled
-    campaign.started_at = utcnow() - timedelta(minutes=2)
+    late = make_contact(site.account_id, "late@customer.example")  # joins after the campaign started
+    contacts.add_to_list(late, list_id=campaign.lists[0].id)
     db.session.commit()
-    assert resume_stalled_campaigns("https://footfall.test") == [campaign_id]
-    assert resume_stalled_campaigns("https://footfall.test") == []  # its batch is queued now
+    two_minutes_later = utcnow() + timedelta(minutes=2)
+    assert resume_stalled_campaigns("https://footfall.test", two_minutes_later) == [campaign_id]
+    assert resume_stalled_campaigns("https://footfall.test", two_minutes_later) == []  # its batch is queued
     run_jobs()
     db.session.rollback()
     sent_to = db.session.scalars(select(Email.contact_id).where(Email.campaign_id == campaign_id)).all()
-    assert sorted(sent_to) == sorted(person.id for person in people)  # each once
+    assert sorted(sent_to) == sorted(person.id for person in people)  # each once, nobody new
     assert db.session.get(Campaign, campaign_id).status == "sent"
 
 

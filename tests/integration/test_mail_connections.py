@@ -42,3 +42,19 @@ def test_a_delivery_whose_outcome_could_not_be_recorded_is_not_sent_again(app, u
         retried = mail.deliver(email_id, final_attempt=False)  # RQ's retry, the database back
         assert retried.status == "sent" and retried.delivered_at is not None
         assert [message["Subject"] for _, message in handler.messages] == ["once"]
+
+
+def test_a_new_email_with_a_deleted_ones_id_is_sent(app, user):
+    with smtp_server() as (controller, handler):
+        app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
+        first = queue(user, "first")
+        mail.deliver(first.id, final_attempt=True)
+        reused_id = first.id
+        db.session.delete(first)  # erased with its contact; SQLite gives the next row its id
+        db.session.commit()
+        second = mail.queue_email(account_id=user.account_id, kind="test", to_address="dev@agency.example",
+                                  subject="second", text_body="t", html_body="<p>h</p>")
+        second.id = reused_id
+        db.session.commit()
+        assert mail.deliver(reused_id, final_attempt=True).status == "sent"
+        assert [message["Subject"] for _, message in handler.messages] == ["first", "second"]

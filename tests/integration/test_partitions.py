@@ -38,6 +38,13 @@ def scratch_postgresql(database_url: str):
         server.dispose()
 
 
+def partition_names() -> list[str]:
+    """The partitions of page_views, by name."""
+    return list(db.session.scalars(text(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'page_views' ORDER BY c.relname")))
+
+
 def record(site, event_id: str, received: datetime, cid: str = "") -> str:
     return json.dumps({"s": site.id, "a": site.account_id, "u": "https://www.shop.example/pricing", "t": "", "r": "",
                        "v": "visitor-0001", "c": cid, "e": event_id, "ts": None,
@@ -85,7 +92,7 @@ def test_page_views_partitioned_by_month_keep_working(database_url, redis_url):
             result = app.test_cli_runner().invoke(args=["partition-page-views"])
             assert result.exit_code == 0, result.output
             assert partitions.is_partitioned()
-            assert partitions.partition_names() == [
+            assert partition_names() == [
                 "page_views_2026_09", "page_views_2026_10", "page_views_2026_11", "page_views_2026_12",
                 "page_views_2027_01", "page_views_default"]
             assert sorted(db.session.execute(select(PageView.id, PageView.event_id,
@@ -109,7 +116,7 @@ def test_page_views_partitioned_by_month_keep_working(database_url, redis_url):
             # The periodic job adds the months to come, once.
             assert partitions.ensure_coming_months(date(2027, 1, 10)) == 2
             assert partitions.ensure_coming_months(date(2027, 1, 10)) == 0
-            assert "page_views_2027_03" in partitions.partition_names()
+            assert "page_views_2027_03" in partition_names()
 
             again = app.test_cli_runner().invoke(args=["partition-page-views"])
             assert again.exit_code == 1 and "partitioned already" in again.output
