@@ -34,5 +34,6 @@ def start_due_campaigns() -> list[int]:
     whose jobs were lost."""
     with job_context():
         public_url = campaigns.configured_public_url()
+        started = campaigns.start_due_campaigns(public_url)
         campaigns.resume_stalled_campaigns(public_url)
-        return campaigns.start_due_campaigns(public_url)
+        return started
