@@ -41,6 +41,7 @@ class Settings:
     INGEST_RATE_PER_SITE: int = 2000
     # A stream entry left unacknowledged this long by a consumer (killed mid-batch) is taken over.
     EVENTS_CLAIM_IDLE_MS: int = 30_000
+    MESSAGE_JOB_TIMEOUT: int = 120
     LOGIN_MAX_FAILURES: int = 5
     LOGIN_LOCK_SECONDS: int = 300
     # When set, GET /metrics needs "Authorization: Bearer <token>".
@@ -107,6 +108,7 @@ class Settings:
             "INGEST_RATE_PER_ADDRESS": self.INGEST_RATE_PER_ADDRESS,
             "INGEST_RATE_PER_SITE": self.INGEST_RATE_PER_SITE,
             "EVENTS_CLAIM_IDLE_MS": self.EVENTS_CLAIM_IDLE_MS,
+            "MESSAGE_JOB_TIMEOUT": self.MESSAGE_JOB_TIMEOUT,
             "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
             "METRICS_TOKEN": self.METRICS_TOKEN,

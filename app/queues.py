@@ -5,6 +5,8 @@ worker/ (DESIGN.md, convention 8).
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
@@ -37,19 +39,24 @@ def get_queue(name: str) -> Queue:
 
 
 def pending_jobs(job_ids: list[str]) -> set[str]:
-    """Which of these jobs are still to run or running (queued, started, scheduled for a retry,
-    deferred), as opposed to finished, failed for good, or lost."""
+    """Which of these jobs are still to run or running (queued, scheduled for a retry, deferred, or
+    started less than their timeout ago), as opposed to finished, failed for good, or lost: a job
+    started longer ago than its timeout was killed by then, or its worker lost it (Redis went away
+    as it ran) and it waits for RQ's clean-up."""
     jobs = Job.fetch_many(job_ids, connection=get_redis()) if job_ids else []
-    return {job.id for job in jobs
-            if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED,
-                                                                     JobStatus.SCHEDULED, JobStatus.DEFERRED)}
+    waiting = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    now = datetime.now(timezone.utc)
+    return {job.id for job in jobs if job is not None and (
+        job.get_status(refresh=False) in waiting
+        or (job.get_status(refresh=False) == JobStatus.STARTED and job.started_at is not None
+            and now - job.started_at.replace(tzinfo=timezone.utc) < timedelta(seconds=(job.timeout or 180) + 10)))}
 
 
 def enqueue(job: str, *args, queue: str = DEFAULT, retries: int = 0,
-            retry_intervals: list[int] | None = None, job_id: str | None = None):
+            retry_intervals: list[int] | None = None, job_id: str | None = None, job_timeout: int | None = None):
     """Enqueue the job named by its dotted path; retries are bounded and spaced by RQ."""
     retry = Retry(max=retries, interval=retry_intervals or 0) if retries else None
-    return get_queue(queue).enqueue(job, *args, retry=retry, job_id=job_id)
+    return get_queue(queue).enqueue(job, *args, retry=retry, job_id=job_id, job_timeout=job_timeout)
 
 
 def retries_from(setting: str) -> dict:

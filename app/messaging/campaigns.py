@@ -173,8 +173,10 @@ def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[in
 
 def _retries(channel: str) -> dict:
     """A campaign's jobs are retried as its channel's deliveries are (MAIL_RETRY_DELAYS or
-    SMS_RETRY_DELAYS): through a mail server, provider or database outage of several minutes."""
-    return retries_from("MAIL_RETRY_DELAYS" if channel == "email" else "SMS_RETRY_DELAYS")
+    SMS_RETRY_DELAYS): through a mail server, provider or database outage of several minutes. A
+    job running past MESSAGE_JOB_TIMEOUT is stopped (the retry goes on from where it stopped)."""
+    return {**retries_from("MAIL_RETRY_DELAYS" if channel == "email" else "SMS_RETRY_DELAYS"),
+            "job_timeout": current_app.config["MESSAGE_JOB_TIMEOUT"]}
 
 
 def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> list[int]:

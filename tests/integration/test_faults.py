@@ -87,7 +87,9 @@ def test_accepted_events_queued_messages_and_waiting_automations_survive_faults(
         environ = {"DATABASE_URL": database.database_url, "REDIS_URL": aof_redis.url,
                    "SECRET_KEY": app.config["SECRET_KEY"], "PUBLIC_URL": "https://footfall.test",
                    "MAIL_URL": f"smtp://127.0.0.1:{controller.port}", "MAIL_RETRY_DELAYS": "1,2,4,8,16,32",
-                   "EVENTS_CLAIM_IDLE_MS": "1000", "PROXY_COUNT": "1", "INGEST_RATE_PER_SITE": "1000000"}
+                   "EVENTS_CLAIM_IDLE_MS": "1000", "PROXY_COUNT": "1", "INGEST_RATE_PER_SITE": "1000000",
+                   # A batch job lost as Redis went away is resumed this long after it started.
+                   "MESSAGE_JOB_TIMEOUT": "20"}
         with Deployment(environ, web_workers=2, workers=2, log_directory=tmp_path) as deployment:
             anonymous = BeaconSender(deployment.port, site.site_key, WEBSITE, "fault-anon")
             identified = BeaconSender(deployment.port, site.site_key, WEBSITE, "fault-known")
