@@ -6,15 +6,15 @@ from flask_login import login_required
 from app.extensions import htmx
 
 
-# The largest id a database column of ours holds (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
+# The largest id our tables hold: their id columns are INTEGER, 32 bits on PostgreSQL.
+MAX_ID = 2**31 - 1
 
 
 def record_id(value) -> int | None:
     """A row id from a form or query value: a positive whole number a database can hold, else
     None (a larger number would make the database driver fail rather than find nothing)."""
     text = str(value).strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
         return None
     number = int(text)
     return number if 0 < number <= MAX_ID else None
