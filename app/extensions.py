@@ -1,4 +1,9 @@
-"""Flask extensions, created unbound and bound to the app in create_app()."""
+"""Flask extensions, created unbound and bound to the app in create_app(); and per_app(), for the
+objects each app makes once (its Redis client, caches, rate limiters)."""
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -26,3 +31,13 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
+
+T = TypeVar("T")
+
+
+def per_app(name: str, make: Callable[[], T]) -> T:
+    """The app's one `name` object, made by make() on first use and kept in app.extensions."""
+    extensions = current_app.extensions
+    if name not in extensions:
+        extensions[name] = make()
+    return extensions[name]

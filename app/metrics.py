@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import current_app
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from redis.exceptions import RedisError, ResponseError
@@ -24,6 +23,7 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from app.extensions import per_app
 from app.queues import PRIORITY, get_redis
 from app.streams import GROUP
 
@@ -125,14 +125,9 @@ def _add_counts(pipe, counts: dict[str, int]) -> None:
         pipe.hincrby(METRICS_KEY, field, amount)
 
 
-_PROCESS_COUNTS_KEY = "footfall.metrics.counts"
-
-
 def process_counts() -> BufferedCounts:
     """This web process's buffered counts (one per app)."""
-    if _PROCESS_COUNTS_KEY not in current_app.extensions:
-        current_app.extensions[_PROCESS_COUNTS_KEY] = BufferedCounts()
-    return current_app.extensions[_PROCESS_COUNTS_KEY]
+    return per_app("footfall.metrics.counts", BufferedCounts)
 
 
 def increment(redis, counts: dict[str, int]) -> None:

@@ -110,8 +110,10 @@ def _click(click: dict) -> dict:
 
 def _take_clicks(clicks: list[dict], belongs) -> list[dict]:
     """The clicks that belong to a message, removed from `clicks` (each click is listed once)."""
-    taken = [click for click in clicks if belongs(click)]
-    clicks[:] = [click for click in clicks if not belongs(click)]
+    taken, left = [], []
+    for click in clicks:
+        (taken if belongs(click) else left).append(click)
+    clicks[:] = left
     return [_click(click) for click in taken]
 
 

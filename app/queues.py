@@ -14,6 +14,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.extensions import per_app
+
 INGEST = "ingest"
 MESSAGES = "messages"
 DEFAULT = "default"
@@ -22,16 +24,10 @@ PERIODIC = "periodic"
 # The order in which a worker serves the queues: most urgent first.
 PRIORITY = (INGEST, MESSAGES, DEFAULT, PERIODIC)
 
-_EXTENSION_KEY = "footfall.redis"
-
 
 def get_redis() -> Redis:
     """The app's Redis client, made on first use from REDIS_URL."""
-    client = current_app.extensions.get(_EXTENSION_KEY)
-    if client is None:
-        client = Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=10)
-        current_app.extensions[_EXTENSION_KEY] = client
-    return client
+    return per_app("footfall.redis", lambda: Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=10))
 
 
 def get_queue(name: str) -> Queue:

@@ -5,6 +5,7 @@ writes the database and never sets a cookie.
 """
 from flask import Blueprint, abort, current_app, make_response, request
 
+from app.extensions import per_app
 from app.metrics import process_counts
 from app.queues import get_redis
 from app.tracking.ingest import MAX_BODY_BYTES, Ingest
@@ -27,12 +28,8 @@ BEACON_HEADERS = {
 
 
 def _ingest() -> Ingest:
-    ingest = current_app.extensions.get("footfall.ingest")
-    if ingest is None:
-        ingest = Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"], current_app.config["INGEST_RATE_PER_SITE"],
-                        process_counts())
-        current_app.extensions["footfall.ingest"] = ingest
-    return ingest
+    return per_app("footfall.ingest", lambda: Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"],
+                                                     current_app.config["INGEST_RATE_PER_SITE"], process_counts()))
 
 
 @bp.get("/t/<site_key>.js")

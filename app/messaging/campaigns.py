@@ -31,6 +31,8 @@ from app.tracking.setup import get_site
 from app.tracking.urls import site_host
 
 BATCH_SIZE = 100
+# A message in one of these states needs nothing more: delivered, or failed for good.
+HANDLED = ("sent", "outbox", "failed")
 log = logging.getLogger(__name__)
 # A campaign sending for this long with no batch job left has lost its jobs (see resume_stalled_campaigns).
 STALLED_AFTER = timedelta(minutes=1)
@@ -202,13 +204,13 @@ def _resume(campaign: Campaign, public_url: str) -> bool:
                  for number in range(-(-campaign.recipients // BATCH_SIZE))]
     if pending_jobs(batch_ids):
         return False  # still in progress (or waiting for a retry)
-    model = Email if campaign.channel == "email" else SmsMessage
+    model = _message_model(campaign)
     handled = select(model.contact_id).where(model.campaign_id == campaign.id,
-                                             model.status.in_(("sent", "outbox", "failed")))
+                                             model.status.in_(HANDLED))
     remaining = list(db.session.scalars(audience_query(campaign, as_of=campaign.started_at)
                                         .where(Contact.id.not_in(handled)).order_by(Contact.id)))
     if not remaining:  # those not handled unsubscribed or were erased meanwhile: done
-        campaign.status, campaign.finished_at = "sent", utcnow()
+        _mark_sent(campaign)
         db.session.commit()
         return False
     _enqueue_batches(campaign, remaining, public_url, enqueue_now=True)
@@ -238,7 +240,7 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
     recipients = list(db.session.scalars(audience_query(campaign).order_by(Contact.id)))
     campaign.recipients = len(recipients)
     if not recipients:
-        campaign.status, campaign.finished_at = "sent", utcnow()
+        _mark_sent(campaign)
     _enqueue_batches(campaign, recipients, public_url, enqueue_now=False)
     db.session.commit()
     return len(recipients)
@@ -395,12 +397,21 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
     return len(pending)
 
 
+def _message_model(campaign: Campaign):
+    """The table of a campaign's messages: emails or text messages."""
+    return Email if campaign.channel == "email" else SmsMessage
+
+
+def _mark_sent(campaign: Campaign) -> None:
+    campaign.status, campaign.finished_at = "sent", utcnow()
+
+
 def finish_if_done(campaign: Campaign) -> None:
-    model = Email if campaign.channel == "email" else SmsMessage
+    model = _message_model(campaign)
     handled = db.session.scalar(select(func.count()).select_from(model).where(
-        model.campaign_id == campaign.id, model.status.in_(("sent", "outbox", "failed"))))
+        model.campaign_id == campaign.id, model.status.in_(HANDLED)))
     if handled >= campaign.recipients and campaign.status == "sending":
-        campaign.status, campaign.finished_at = "sent", utcnow()
+        _mark_sent(campaign)
         db.session.commit()
 
 
@@ -418,7 +429,7 @@ def send_test(campaign: Campaign, user: User, public_url: str) -> Email:
 
 
 def delivery_counts(campaign: Campaign) -> dict[str, int]:
-    model = Email if campaign.channel == "email" else SmsMessage
+    model = _message_model(campaign)
     rows = db.session.execute(select(model.status, func.count()).where(model.campaign_id == campaign.id)
                               .group_by(model.status)).all()
     return {status: count for status, count in rows}
@@ -426,7 +437,7 @@ def delivery_counts(campaign: Campaign) -> dict[str, int]:
 
 def failure_reasons(campaign: Campaign, limit: int = 5) -> list[tuple[str, int]]:
     """Why messages failed for good, most frequent first: [(the last error, how many)]."""
-    model = Email if campaign.channel == "email" else SmsMessage
+    model = _message_model(campaign)
     return [tuple(row) for row in db.session.execute(
         select(model.error, func.count()).where(model.campaign_id == campaign.id, model.status == "failed")
         .group_by(model.error).order_by(func.count().desc(), model.error).limit(limit))]

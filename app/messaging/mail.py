@@ -221,8 +221,8 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
         if not session.is_active:  # the database failed, not the mail server
             session.rollback()
         # The one handed over just before the database failed is sent, not failed.
-        sent_now = _handed_over_anyway({email_id: notes[email_id] for email_id in notes
-                                        if email_id in {email.id for email in pending[delivered:]}})
+        sent_now = _handed_over_anyway({email.id: notes[email.id] for email in pending[delivered:]
+                                        if email.id in notes})
         for email in pending[delivered:]:
             if email.id in sent_now:
                 email.status, email.error, email.delivered_at = "sent", "", utcnow()

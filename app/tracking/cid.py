@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
+from app.extensions import per_app
+
 VERSION = 1
 _PAYLOAD = struct.Struct(">IQQBI")
 _HEADER = 2
@@ -133,11 +135,8 @@ class CidCodec:
 
 def codec() -> CidCodec:
     """The app's codec, built once from its configuration."""
-    cached = current_app.extensions.get("footfall.cid")
-    if cached is None:
-        cached = CidCodec(parse_keys(current_app.config["CID_KEYS"], current_app.config["SECRET_KEY"]))
-        current_app.extensions["footfall.cid"] = cached
-    return cached
+    return per_app("footfall.cid", lambda: CidCodec(parse_keys(current_app.config["CID_KEYS"],
+                                                                current_app.config["SECRET_KEY"])))
 
 
 def make_cid(account_id: int, contact_id: int, message_id: int = 0, channel: str = "email",

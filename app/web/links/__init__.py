@@ -2,7 +2,7 @@
 No sign-in; every token is signed, so nothing here redirects to an address we did not write."""
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
 
-from app.extensions import csrf, db
+from app.extensions import csrf, db, per_app
 from app.messaging import campaigns, sms
 from app.messaging.clicks import CLICKS, click_record
 from app.messaging.tokens import unsign
@@ -16,16 +16,6 @@ bp = Blueprint("links", __name__)
 WEB_VIEW_POLICY = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
 
 
-_REDIRECT_LIMITER = "footfall.redirect_limiter"
-
-
-@bp.record_once
-def _make_redirect_limiter(state) -> None:
-    # In process, not in Redis: a redirect costs one Redis command (the click), and a limit must not add another.
-    rate = state.app.config["REDIRECT_RATE_PER_ADDRESS"]
-    state.app.extensions[_REDIRECT_LIMITER] = RateLimiter(rate, rate * 10)
-
-
 def _not_found():
     return render_template("links/invalid.html"), 404
 
@@ -33,7 +23,9 @@ def _not_found():
 def _too_many_redirects():
     """The 429 page when this address follows links faster than a person clicks (checked before any
     token is read, so it also slows down guessing); None when the redirect may go ahead."""
-    if current_app.extensions[_REDIRECT_LIMITER].allow(request.remote_addr or ""):
+    # In process, not in Redis: a redirect costs one Redis command (the click), and a limit must not add another.
+    rate = current_app.config["REDIRECT_RATE_PER_ADDRESS"]
+    if per_app("footfall.redirect_limiter", lambda: RateLimiter(rate, rate * 10)).allow(request.remote_addr or ""):
         return None
     return render_template("links/too_many.html"), 429, {"Retry-After": "1", "Cache-Control": "no-store"}
 
