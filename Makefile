@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench migrate clean tracker
+.PHONY: run test bench migrate clean tracker system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,12 @@ run: $(VENV)/.installed
 	$(BIN)/python -m app.devserver
 
 ## make test: the whole suite (DATABASE_URL / REDIS_URL point it at PostgreSQL / a Redis server)
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make system-deps: what the suite needs beyond Python (Debian's Chromium), installed if missing
+system-deps:
+	@scripts/system-deps
 
 ## make bench: every benchmark under tests/benchmarks/, as `metric value` lines
 bench: $(VENV)/.installed-test
