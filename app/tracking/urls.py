@@ -90,7 +90,7 @@ def _without_cid(query: str) -> str:
 
 
 def match_forms(url: str) -> tuple[str, str]:
-    """The forms URL rules compare a page address with (DESIGN.md, "URL rules"): without scheme,
+    """The forms URL rules compare a page address with (docs/architecture.md, "URL rules"): without scheme,
     `www.`, trailing slash or cid, host in lower case — ("shop.example/pricing?plan=pro",
     "/pricing?plan=pro")."""
     parts = urlsplit(url)

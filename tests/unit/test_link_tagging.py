@@ -7,11 +7,11 @@ from hypothesis import given, strategies as st
 
 from app.messaging.links import tag_url
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "urltestdata.json"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "urltestdata.json"
 
 
 def expected(href: str, token: str) -> str:
-    """The rule of shared/testdata/README.md."""
+    """The rule of tests/data/README.md."""
     base, mark, fragment = href.partition("#")
     if "?" not in base:
         tagged = f"{base}?cid={token}"

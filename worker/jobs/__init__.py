@@ -1,5 +1,5 @@
 """Job functions, one module per domain, enqueued by dotted name ("worker.jobs.messages.deliver_email").
-Thin: they take ids, reload rows and call domain code (DESIGN.md, convention 7)."""
+Thin: they take ids, reload rows and call domain code (docs/architecture.md, convention 7)."""
 from rq import get_current_job
 
 

@@ -104,7 +104,7 @@ def _show_context(contact, **extra) -> dict:
 
 def _contact_part(contact, fragment: str, status_code: int = 200, **extra):
     """The part of the contact's page that changed, keyboard focus back in it; without htmx the
-    whole page (DESIGN.md, convention 5)."""
+    whole page (docs/architecture.md, convention 5)."""
     if htmx:
         return render_template(fragment, **_part_context(contact, refocus=True, **extra)), status_code
     return render_template("contacts/show.html", **_show_context(contact, **extra)), status_code
