@@ -20,7 +20,7 @@ from app.extensions import db
 from app.messaging import mail, sms
 from app.messaging.links import tag_url
 from app.messaging.rendering import html_to_text, rewrite_links, should_tag
-from app.messaging.tokens import sign
+from app.messaging.tokens import Click, Unsubscribe, click_token, permanent_token, unsubscribe_token
 from app.models import Account, Campaign, Contact, Email, Segment, SmsMessage, User, list_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
@@ -286,14 +286,13 @@ class Renderer:
         if contact is not None and self.campaign.tag_links and should_tag(url, self.website_host, self.tag_all):
             message_id = self.campaign.id or getattr(self.campaign, "cid_message_id", 0)
             destination = tag_url(url, make_cid(self.campaign.account_id, contact.id, message_id, channel))
-        payload = [self.campaign.account_id, self.campaign.id, contact.id if contact else None, channel, destination]
-        if email_id is not None:
-            payload.append(email_id)
-        return f"{self.public_url}/c/{sign('click', payload)}"
+        click = Click(self.campaign.account_id, self.campaign.id, contact.id if contact else None, channel,
+                      destination, email_id)
+        return f"{self.public_url}/c/{click_token(click)}"
 
     def unsubscribe_url(self, contact: Contact, channel: str) -> str:
         issued = int(utcnow().timestamp())
-        return f"{self.public_url}/u/{sign('unsubscribe', [contact.account_id, contact.id, channel, issued])}"
+        return f"{self.public_url}/u/{unsubscribe_token(Unsubscribe(contact.account_id, contact.id, channel, issued))}"
 
     def email(self, contact: Contact, email_id: int | None = None) -> dict:
         body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email", email_id))
@@ -319,7 +318,7 @@ class Renderer:
 
 
 def permanent_url(campaign: Campaign, public_url: str) -> str:
-    return f"{public_url}/m/{sign('permanent', campaign.id)}"
+    return f"{public_url}/m/{permanent_token(campaign.id)}"
 
 
 def permanent_html(campaign: Campaign) -> str:

@@ -33,7 +33,6 @@ _PAYLOAD = struct.Struct(">IQQBI")
 _HEADER = 2
 _NONCE = 12
 _TAG = 16
-TOKEN_BYTES = _HEADER + _NONCE + _PAYLOAD.size + _TAG
 MAX_TOKEN_LENGTH = 100
 _AAD = b"footfall-cid"
 
@@ -95,42 +94,54 @@ def _key_id(key: bytes) -> int:
 
 
 class CidCodec:
+    """AES-256-GCM with the configured keys: cid tokens, and the other link tokens that must reveal
+    nothing (click and unsubscribe links, app/messaging/tokens.py). Each purpose has its own
+    associated data, so a token made for one is refused as another."""
+
     def __init__(self, keys: list[bytes]):
         if not keys:
             raise ValueError("at least one cid key is needed")
         self.keys = [(_key_id(key), AESGCM(key)) for key in keys]
 
-    def encrypt(self, claims: CidClaims) -> str:
+    def seal(self, purpose: bytes, data: bytes) -> str:
+        """`data` encrypted for `purpose`: version | key id | nonce | ciphertext | tag, base64url."""
         key_id, aead = self.keys[0]
         header = bytes([VERSION, key_id])
         nonce = os.urandom(_NONCE)
-        payload = _PAYLOAD.pack(claims.account_id, claims.contact_id, claims.message_id,
-                                CHANNELS[claims.channel], claims.issued_at)
-        sealed = aead.encrypt(nonce, payload, _AAD + header)
-        return base64.urlsafe_b64encode(header + nonce + sealed).decode().rstrip("=")
+        return base64.urlsafe_b64encode(header + nonce + aead.encrypt(nonce, data, purpose + header)).decode().rstrip("=")
 
-    def decrypt(self, token: str | None) -> CidClaims | None:
-        """The claims of an intact token made with one of our keys; None for anything else."""
-        if not token or not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+    def unseal(self, purpose: bytes, token: str | None, max_length: int) -> bytes | None:
+        """The data of an intact token sealed for `purpose` with one of our keys, else None."""
+        if not token or not isinstance(token, str) or len(token) > max_length:
             return None
         try:
             raw = _b64decode(token)
         except (binascii.Error, ValueError):
             return None
-        if len(raw) != TOKEN_BYTES or raw[0] != VERSION:
+        if len(raw) < _HEADER + _NONCE + _TAG or raw[0] != VERSION:
             return None
         header, nonce, sealed = raw[:_HEADER], raw[_HEADER:_HEADER + _NONCE], raw[_HEADER + _NONCE:]
         # The key id picks the key at once; the others are tried too, as ids can collide.
         for key_id, aead in sorted(self.keys, key=lambda item: item[0] != raw[1]):
             try:
-                payload = aead.decrypt(nonce, sealed, _AAD + header)
+                return aead.decrypt(nonce, sealed, purpose + header)
             except InvalidTag:
                 continue
-            account_id, contact_id, message_id, channel, issued_at = _PAYLOAD.unpack(payload)
-            if channel not in _CHANNEL_NAMES:
-                return None
-            return CidClaims(account_id, contact_id, message_id, _CHANNEL_NAMES[channel], issued_at)
         return None
+
+    def encrypt(self, claims: CidClaims) -> str:
+        return self.seal(_AAD, _PAYLOAD.pack(claims.account_id, claims.contact_id, claims.message_id,
+                                             CHANNELS[claims.channel], claims.issued_at))
+
+    def decrypt(self, token: str | None) -> CidClaims | None:
+        """The claims of an intact token made with one of our keys; None for anything else."""
+        payload = self.unseal(_AAD, token, MAX_TOKEN_LENGTH)
+        if payload is None or len(payload) != _PAYLOAD.size:
+            return None
+        account_id, contact_id, message_id, channel, issued_at = _PAYLOAD.unpack(payload)
+        if channel not in _CHANNEL_NAMES:
+            return None
+        return CidClaims(account_id, contact_id, message_id, _CHANNEL_NAMES[channel], issued_at)
 
 
 def codec() -> CidCodec:

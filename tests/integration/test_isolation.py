@@ -20,7 +20,7 @@ from app import contacts, create_app
 from app.automations import service as automations
 from app.extensions import db
 from app.messaging import campaigns, mail, sms
-from app.messaging.tokens import sign
+from app.messaging.tokens import Unsubscribe, permanent_token, unsubscribe_token
 from app.queues import PRIORITY, get_redis
 from app.segments import service as segments
 
@@ -69,8 +69,8 @@ def account_objects(user, site, contact) -> dict:
         "import_id": contact_import.id, "email_id": email.id, "code": short_link.code, "site_key": site.site_key,
         "filename": "css/app.css",
         "tokens": {"links.click": urlsplit(click).path.rsplit("/", 1)[1],
-                   "links.unsubscribe": sign("unsubscribe", [account_id, contact.id, "email"]),
-                   "links.web_view": sign("permanent", campaign.id)},
+                   "links.unsubscribe": unsubscribe_token(Unsubscribe(account_id, contact.id, "email")),
+                   "links.web_view": permanent_token(campaign.id)},
     }
 
 
