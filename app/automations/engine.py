@@ -70,21 +70,23 @@ def may_enter(automation: Automation, contact_id: int, now: datetime) -> bool:
 
 
 def enter(automation: Automation, contact_id: int, now: datetime | None = None, *,
-          advance_later: bool = True) -> AutomationRun | None:
+          advance_later: bool = True, page_view_id: int | None = None) -> AutomationRun | None:
     """Start a run for the contact if the automation is active and its filters and re-entry allow.
-    The run moves on in a job, unless the caller advances it itself (advance_later=False)."""
+    The run moves on in a job, unless the caller advances it itself (advance_later=False). A page
+    view (`page_view_id`) starts at most one run of an automation, however often it is handed over."""
     now = now or utcnow()
     if automation.status != "active" or not automation.steps:
         return None
     if not may_enter(automation, contact_id, now) or not passes_filters(automation, contact_id):
         return None
     run = AutomationRun(account_id=automation.account_id, automation_id=automation.id, contact_id=contact_id,
-                        status="active", step_id=automation.steps[0]["id"], entered_at=now)
+                        status="active", step_id=automation.steps[0]["id"], entered_at=now,
+                        page_view_id=page_view_id)
     try:
         with db.session.begin_nested():
             db.session.add(run)
             db.session.flush()
-    except IntegrityError:  # another worker entered the same contact a moment ago
+    except IntegrityError:  # another worker entered the same contact a moment ago, or this page view did
         return None
     if advance_later:
         enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id, queue=MESSAGES)

@@ -107,7 +107,8 @@ def on_page_views(views: list[IdentifiedPageView]) -> None:
             for automation_id, trigger, matches in rules.page_triggers:
                 if matches(*forms) and _enough_views(account_id, view.contact_id, trigger):
                     automation = db.session.get(Automation, automation_id)
-                    run = engine.enter(automation, view.contact_id, advance_later=False) if automation else None
+                    run = engine.enter(automation, view.contact_id, advance_later=False,
+                                       page_view_id=view.page_view_id) if automation else None
                     if run is not None:
                         started.append(run.id)
         db.session.commit()

@@ -38,6 +38,8 @@ class AutomationRun(db.Model):
               postgresql_where=text("status IN ('active', 'waiting')")),
         Index("ix_automation_runs_due", "status", "wake_at"),
         Index("ix_automation_runs_automation_contact", "automation_id", "contact_id"),
+        # A page view starts an automation once, even when its batch is handed over again.
+        Index("uq_automation_runs_automation_page_view", "automation_id", "page_view_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,6 +53,9 @@ class AutomationRun(db.Model):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     exit_reason: Mapped[str] = mapped_column(String(200), default="")
+    # The page view that started the run, for page-view triggers (no foreign key: page_views may
+    # be partitioned, and the contact's erasure removes both).
+    page_view_id: Mapped[int | None] = mapped_column()
 
 
 class AutomationStepRun(db.Model):

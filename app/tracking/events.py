@@ -112,13 +112,28 @@ def store_records(raw_records: list[bytes | str]) -> int:
     stored = insert_new(PageView, rows, None, returning=(PageView.id, PageView.event_id))
     db.session.commit()
     by_event = {row["event_id"]: row for row in rows}
-    identified_page_views_stored([
-        IdentifiedPageView(page_view_id, by_event[event_id]["account_id"], by_event[event_id]["contact_id"],
-                           by_event[event_id]["url"], by_event[event_id]["path"], by_event[event_id]["received_at"],
-                           by_event[event_id]["match_url"], by_event[event_id]["match_path"])
-        for page_view_id, event_id in stored if by_event[event_id]["contact_id"] is not None
-    ])
+    views = [IdentifiedPageView(page_view_id, row["account_id"], row["contact_id"], row["url"], row["path"],
+                                row["received_at"], row["match_url"], row["match_path"])
+             for page_view_id, event_id in stored if (row := by_event[event_id])["contact_id"] is not None]
+    if len(stored) < len(rows):
+        views += _stored_before([row["event_id"] for row in rows if row["contact_id"] is not None],
+                                {event_id for _, event_id in stored})
+    identified_page_views_stored(views)
     return len(stored)
+
+
+def _stored_before(event_ids: list[str], stored_now: set[str]) -> list[IdentifiedPageView]:
+    """The identified page views of a batch that an earlier try stored: handed to the hooks again,
+    since that try may have failed in a hook (its entries stay pending and come back). The hooks
+    are idempotent (segments evaluate again; a page view starts an automation once), so views
+    whose hooks did run are not counted twice."""
+    earlier = [event_id for event_id in event_ids if event_id not in stored_now]
+    if not earlier:
+        return []
+    return [IdentifiedPageView(*row) for row in db.session.execute(
+        select(PageView.id, PageView.account_id, PageView.contact_id, PageView.url, PageView.path,
+               PageView.received_at, PageView.match_url, PageView.match_path)
+        .where(PageView.event_id.in_(earlier), PageView.contact_id.is_not(None)))]
 
 
 PAGE_VIEWS = Stream(EVENTS_STREAM, store_records)

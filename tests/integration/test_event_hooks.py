@@ -1,0 +1,101 @@
+"""Stored page views reach segments and automations exactly once, also when a handler fails and
+the batch comes back from the stream (its entries were never acknowledged)."""
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from app.automations import triggers
+from app.extensions import db
+from app.models import AutomationRun, Email, PageView, SegmentMembershipChange, segment_members
+from app.queues import get_redis
+from app.segments import membership, service as segments
+from app.tracking import events
+from app.tracking.cid import make_cid
+from app.tracking.ingest import EVENTS_STREAM, push_event
+from tests.integration.test_automations_engine import automation, email, end
+
+
+@pytest.fixture
+def app_config(app_config):
+    return {**app_config, "EVENTS_CLAIM_IDLE_MS": 0}  # a failed batch is read again at once
+
+
+def pricing_fans(site):
+    segment = segments.save(site.account_id, None, "Pricing fans", {"join": "and", "groups": [{"match": "all", "rules": [
+        {"type": "visit", "op": "contains", "value": "/pricing", "count_op": "at_least", "count": "1",
+         "window": "last_days", "days": "30", "negate": False}]}]})
+    db.session.commit()
+    return segment
+
+
+def queue_view(site, contact, event_id="hook-1"):
+    record = {"s": site.id, "a": site.account_id, "u": "https://www.shop.example/pricing", "t": "", "r": "",
+              "v": "visitor-0001", "c": make_cid(site.account_id, contact.id), "e": event_id, "ts": None,
+              "rt": int(time.time() * 1000), "ua": "Mozilla/5.0"}
+    push_event(get_redis(), json.dumps(record))
+
+
+def fail_once(monkeypatch, module, name):
+    original = getattr(module, name)
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the handler failed")
+        return original(*args, **kwargs)
+    monkeypatch.setattr(module, name, failing)
+    return calls
+
+
+def outcome(segment):
+    db.session.rollback()
+    return {
+        "page views": db.session.scalar(select(func.count()).select_from(PageView)),
+        "members": db.session.scalar(select(func.count()).select_from(segment_members)
+                                     .where(segment_members.c.segment_id == segment.id)),
+        "joins": db.session.scalar(select(func.count()).select_from(SegmentMembershipChange)
+                                   .where(SegmentMembershipChange.change == "joined")),
+        "runs": db.session.scalar(select(func.count()).select_from(AutomationRun)),
+        "emails": db.session.scalar(select(func.count()).select_from(Email).where(Email.kind == "automation")),
+    }
+
+
+EXACTLY_ONCE = {"page views": 1, "members": 1, "joins": 1, "runs": 1, "emails": 1}
+
+
+@pytest.mark.parametrize("failing", ["segments", "automations"])
+def test_a_handler_failing_once_still_delivers_the_view_to_both_exactly_once(site, contact, run_jobs, monkeypatch,
+                                                                            failing):
+    segment = pricing_fans(site)
+    automation(site, [email(), end()], reentry="always")  # only the page view can stop a second run
+    if failing == "segments":
+        calls = fail_once(monkeypatch, membership, "enqueue")  # as if Redis failed it
+    else:
+        calls = fail_once(monkeypatch, triggers, "account_rules")
+    queue_view(site, contact)
+    redis = get_redis()
+    with pytest.raises(RuntimeError):
+        events.drain(redis)
+    db.session.rollback()
+    assert redis.xpending(EVENTS_STREAM, "store")["pending"] == 1  # not acknowledged: it comes back
+    assert events.drain(redis) == 1  # the batch again: nothing new to store, the hooks run
+    run_jobs()
+    assert len(calls) >= 2
+    assert outcome(segment) == EXACTLY_ONCE
+    assert redis.xpending(EVENTS_STREAM, "store")["pending"] == 0
+
+
+def test_a_batch_handed_over_twice_after_its_hooks_ran_counts_once(site, contact, run_jobs):
+    segment = pricing_fans(site)
+    automation(site, [email(), end()], reentry="always")  # only the page view can stop a second run
+    record = {"s": site.id, "a": site.account_id, "u": "https://www.shop.example/pricing", "t": "", "r": "",
+              "v": "visitor-0001", "c": make_cid(site.account_id, contact.id), "e": "hook-twice", "ts": None,
+              "rt": int(time.time() * 1000), "ua": "Mozilla/5.0"}
+    assert events.store_records([json.dumps(record)]) == 1
+    run_jobs()
+    assert events.store_records([json.dumps(record)]) == 0  # a consumer killed before acknowledging
+    run_jobs()
+    assert outcome(segment) == EXACTLY_ONCE
