@@ -1,5 +1,7 @@
-"""Flask extensions, created unbound and bound to the app in create_app(); and per_app(), for the
-objects each app makes once (its Redis client, caches, rate limiters)."""
+"""Flask extensions, created unbound and bound to the app in create_app(); per_app(), for the
+objects each app makes once (its Redis client, caches, rate limiters); and after_commit(), for
+what must happen only once a transaction is in the database (enqueueing jobs, telling web
+processes of a change)."""
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -9,8 +11,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import MetaData, event
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -41,3 +43,22 @@ def per_app(name: str, make: Callable[[], T]) -> T:
     if name not in extensions:
         extensions[name] = make()
     return extensions[name]
+
+
+_AFTER_COMMIT = "footfall.after_commit"
+
+
+def after_commit(session, callback: Callable, *args, **kwargs) -> None:
+    """Call `callback(*args, **kwargs)` once the session commits; forgotten if it rolls back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append((callback, args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session):
+    for callback, args, kwargs in session.info.pop(_AFTER_COMMIT, []):
+        callback(*args, **kwargs)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_commit(session, previous_transaction):
+    session.info.pop(_AFTER_COMMIT, None)

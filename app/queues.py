@@ -1,7 +1,7 @@
 """Queue names, the Redis connection and the one helper through which the app enqueues jobs.
 
 The app names jobs by dotted path ("worker.jobs.messages.deliver_email") so that app/ never imports
-worker/ (DESIGN.md, convention 8).
+worker/ (docs/architecture.md, convention 8).
 """
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-from app.extensions import per_app
+from app.extensions import after_commit, per_app
 
 INGEST = "ingest"
 MESSAGES = "messages"
@@ -64,15 +61,4 @@ def retries_from(setting: str) -> dict:
 
 def enqueue_after_commit(session, job: str, *args, **options) -> None:
     """Enqueue once the session commits, so the job finds the rows it is given ids of."""
-    session.info.setdefault("footfall.pending_jobs", []).append((job, args, options))
-
-
-@event.listens_for(Session, "after_commit")
-def _enqueue_pending(session):
-    for job, args, options in session.info.pop("footfall.pending_jobs", []):
-        enqueue(job, *args, **options)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session, previous_transaction):
-    session.info.pop("footfall.pending_jobs", None)
+    after_commit(session, enqueue, job, *args, **options)

@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from app.automations import schema
 from app.extensions import db
 from app.messaging import mail, sms
-from app.messaging.campaigns import Message, Renderer, configured_public_url
-from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactList, LinkClick,
-                        Segment, Tag)
+from app.messaging.campaigns import Message, Renderer
+from app.public_url import public_url
+from app.models import (Account, Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactList,
+                        LinkClick, Segment, Tag)
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
 from app.queues import MESSAGES, enqueue_after_commit, get_queue
@@ -128,8 +129,9 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
     message = Message(account_id=automation.account_id, body=step["body"], subject=step["subject"],
                       cid_message_id=automation.id)
     email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
-                             subject=step["subject"], text_body="", html_body="")
-    rendered = Renderer(message, configured_public_url()).email(contact, email_id=email.id)
+                             subject=step["subject"], text_body="", html_body="",
+                             from_name=step.get("from_name") or db.session.get(Account, automation.account_id).name)
+    rendered = Renderer(message, public_url()).email(contact, email_id=email.id)
     email.contact_id, email.text_body, email.html_body, email.headers = (
         contact.id, rendered["text_body"], rendered["html_body"], rendered["headers"])
     db.session.get(AutomationStepRun, record_id).email_id = email.id
@@ -140,7 +142,7 @@ def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step
     if contact.sms_status != SUBSCRIBED or not contact.phone:
         return "not sent: no phone number or unsubscribed from SMS"
     message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id)
-    text = Renderer(message, configured_public_url()).sms(contact)
+    text = Renderer(message, public_url()).sms(contact)
     queued = sms.queue_sms(account_id=automation.account_id, to_number=contact.phone, body=text,
                            contact_id=contact.id)
     db.session.get(AutomationStepRun, record_id).sms_id = queued.id

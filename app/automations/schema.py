@@ -7,7 +7,7 @@ Trigger (one):
 Filters: segment rules (app/segments/rules.py, including {"type": "segment", "segment_id"}), all must hold.
 Exit rules (auto-stop), any of: {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
 Steps, a list; a split holds two lists. Every step has a short unique "id":
-    {"kind": "email", "subject", "body"}   {"kind": "sms", "body"}
+    {"kind": "email", "subject", "from_name", "body"}   {"kind": "sms", "body"}
     {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months"}
     {"kind": "split", "condition": segment rule | {"type": "clicked", "step_id": <an earlier email>},
      "yes": [...], "no": [...]}
@@ -154,6 +154,8 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, se
     kind = step["kind"]
     if kind == "email":
         step["subject"] = (fields.get("subject") or "").strip()[:300]
+        # Empty: the account's name, at send time.
+        step["from_name"] = " ".join((fields.get("from_name") or "").split())[:100]
         step["body"] = fields.get("body") or ""
     elif kind == "sms":
         step["body"] = (fields.get("body") or "")[:1600]

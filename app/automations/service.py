@@ -214,7 +214,7 @@ def step_fields(step: dict, form) -> dict:
     if step["kind"] == "split":
         fields = {key.removeprefix("condition-"): form.get(key) for key in form.keys() if key.startswith("condition-")}
         return {"condition": rule_from_fields(fields)}
-    return {key: form.get(key) for key in ("subject", "body", "amount", "unit") if key in form}
+    return {key: form.get(key) for key in ("subject", "from_name", "body", "amount", "unit") if key in form}
 
 
 def edit_step(automation: Automation, step_id: str, form) -> dict:

@@ -3,15 +3,17 @@
 CSRF-exempt: requests come from visitors' browsers on the tracked website. /collect never
 writes the database and never sets a cookie.
 """
+import hashlib
+
 from flask import Blueprint, abort, current_app, make_response, request
+from redis.exceptions import RedisError
 
 from app.extensions import per_app
 from app.metrics import process_counts
+from app.public_url import public_url
 from app.queues import get_redis
-from app.tracking.ingest import MAX_BODY_BYTES, Ingest
-from app.tracking.setup import site_by_key
+from app.tracking.ingest import MAX_BODY_BYTES, Ingest, SiteUnavailable
 from app.tracking.snippet import served_script
-from app.web import public_url
 
 bp = Blueprint("ingest", __name__)
 
@@ -35,12 +37,20 @@ def _ingest() -> Ingest:
 @bp.get("/t/<site_key>.js")
 def tracking_script(site_key: str):
     """Renders the tracking script for a site key; a no-op script when tracking is off."""
-    site = site_by_key(site_key) or abort(404)
-    response = make_response(served_script(site, f"{public_url()}/collect"))
+    try:
+        site = _ingest().sites.get(site_key, get_redis())
+    except (SiteUnavailable, RedisError):
+        return "", 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if site is None:
+        abort(404)
+    response = make_response(served_script(site_key, site, f"{public_url()}/collect"))
     response.mimetype = "text/javascript"
-    response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}"
+    # Cached a while when tracking is on; when it is off, asked for again (a 304 while unchanged)
+    # on every page, so that tracking starts on the first page after it is turned on.
+    response.headers["Cache-Control"] = f"public, max-age={SCRIPT_MAX_AGE}" if site.enabled else "no-cache"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    return response.make_conditional(request)
 
 
 @bp.route("/collect", methods=["POST", "OPTIONS"])

@@ -73,8 +73,9 @@ def account_segments(account_id: int) -> list[Segment]:
 
 def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_name: str = "", body: str = "",
                     list_ids: list[int] = (), segment_ids: list[int] = (), tag_links: bool = True) -> None:
-    """Save a draft; only what can be saved at all is checked here (see check_ready for sending)."""
-    if campaign.status != "draft":
+    """Save a draft, or a campaign scheduled for later; only what can be saved at all is checked here
+    (see check_ready for sending)."""
+    if campaign.status not in ("draft", "scheduled") or is_starting(campaign):
         raise CampaignError("This campaign is already sending or sent; it can no longer be changed.", "name")
     name = (name or "").strip()
     if not name:
@@ -132,6 +133,22 @@ def audience_count(campaign: Campaign) -> int:
     return db.session.scalar(select(func.count()).select_from(audience_query(campaign).subquery()))
 
 
+def is_starting(campaign: Campaign, now: datetime | None = None) -> bool:
+    """Sent now, or its time has come: the start job is about to take it (it shows its report)."""
+    return campaign.status == "scheduled" and campaign.scheduled_at is not None \
+        and campaign.scheduled_at <= (now or utcnow())
+
+
+def check_send_time(when: datetime | None) -> datetime:
+    """A time to send at, in UTC when it has no zone; CampaignError unless it is in the future."""
+    if when is None:
+        raise CampaignError("Choose a date and time to send at.", "scheduled_at")
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when <= utcnow():
+        raise CampaignError("Choose a time in the future.", "scheduled_at")
+    return when
+
+
 def send_now(campaign: Campaign, public_url: str) -> None:
     check_ready(campaign)
     if campaign.status not in ("draft", "scheduled"):
@@ -143,11 +160,7 @@ def send_now(campaign: Campaign, public_url: str) -> None:
 
 def schedule(campaign: Campaign, when: datetime | None) -> None:
     check_ready(campaign)
-    if when is None:
-        raise CampaignError("Choose a date and time to send at.", "scheduled_at")
-    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    if when <= utcnow():
-        raise CampaignError("Choose a time in the future.", "scheduled_at")
+    when = check_send_time(when)
     if campaign.status not in ("draft", "scheduled"):
         raise CampaignError("This campaign is already sending or sent.", "name")
     campaign.status, campaign.scheduled_at = "scheduled", when
@@ -244,15 +257,6 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
     _enqueue_batches(campaign, recipients, public_url, enqueue_now=False)
     db.session.commit()
     return len(recipients)
-
-
-# Links in messages made outside a request (scheduled campaigns, automations) use PUBLIC_URL;
-# without it, a local app.
-LOCAL_PUBLIC_URL = "http://127.0.0.1:5000"
-
-
-def configured_public_url() -> str:
-    return current_app.config["PUBLIC_URL"] or LOCAL_PUBLIC_URL
 
 
 @dataclass

@@ -149,11 +149,11 @@ def current_transport() -> MailTransport:
 
 
 def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, text_body: str,
-                html_body: str, sent_by_id: int | None = None, reply_to: str = "") -> Email:
+                html_body: str, sent_by_id: int | None = None, reply_to: str = "", from_name: str = "") -> Email:
     """Store an email and have it delivered once the caller commits."""
     email = Email(account_id=account_id, sent_by_id=sent_by_id, kind=kind, to_address=to_address,
-                  reply_to=reply_to, subject=subject, text_body=text_body, html_body=html_body,
-                  status="queued")
+                  reply_to=reply_to, from_name=from_name, subject=subject, text_body=text_body,
+                  html_body=html_body, status="queued")
     db.session.add(email)
     db.session.flush()
     enqueue_after_commit(db.session, "worker.jobs.messages.deliver_email", email.id, queue=MESSAGES,
@@ -164,7 +164,7 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
 def build_message(email: Email, from_name: str = "") -> EmailMessage:
     message = EmailMessage()
     sender_name, sender_address = parseaddr(current_app.config["MAIL_FROM"])
-    message["From"] = formataddr((from_name or sender_name, sender_address))
+    message["From"] = formataddr((from_name or email.from_name or sender_name, sender_address))
     message["To"] = email.to_address
     if email.reply_to:
         message["Reply-To"] = email.reply_to

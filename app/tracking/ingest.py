@@ -1,4 +1,5 @@
-"""The beacon's hot path: validate a page view, then hand it to Redis with one command.
+"""The beacon's hot path: validate a page view, then hand it to Redis: one command to learn
+whether the site as this process knows it is current, one pipeline to queue the view.
 
 Nothing here writes the database or sets a cookie; workers store events in batches
 (app/tracking/events.py). Outcomes are counted in memory and reach Redis with a beacon's own
@@ -17,8 +18,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
+from app.extensions import after_commit, db
 from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
+from app.queues import get_redis
 from app.models import TrackingSite
 from app.ratelimit import RateLimiter
 from app.tracking.urls import site_host
@@ -26,7 +28,7 @@ from app.tracking.urls import site_host
 MAX_BODY_BYTES = 8 * 1024
 EVENTS_STREAM = "footfall:events"
 STREAM_MAX_LENGTH = 2_000_000
-SITE_CACHE_SECONDS = 5.0
+SITE_CACHE_SECONDS = 60.0
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 # NUL and lone surrogates (JSON can escape them): no database stores them as text.
@@ -59,6 +61,7 @@ class SiteInfo:
     account_id: int
     host: str
     enabled: bool
+    respect_privacy_signals: bool = True
 
 
 def _is_page_address(url: str) -> bool:
@@ -116,6 +119,10 @@ def is_bot(user_agent: str) -> bool:
 # A site key the database could not be asked about (it was unreachable).
 UNAVAILABLE = object()
 OUTAGE_RETRY_SECONDS = 15.0
+# Each site's version, raised whenever Settings changes what beacons and the script depend on
+# (tracking on or off, the website, privacy signals): one HGET a beacon tells every web process
+# whether what it keeps is still current.
+SITE_VERSIONS = "footfall:site_versions"
 
 
 class SiteUnavailable(Exception):
@@ -123,45 +130,63 @@ class SiteUnavailable(Exception):
 
 
 class SiteCache:
-    """Site keys resolved to sites, kept a few seconds per web process; the worker re-checks
-    that the site is still enabled before it stores anything, so turning off takes effect at once."""
+    """Site keys resolved to sites, kept per web process while their version in Redis is the one
+    they were read at: a change made in Settings reaches every process before the next beacon, with
+    no database query per beacon. The time limit only covers a version lost with Redis's data."""
 
     def __init__(self, ttl: float = SITE_CACHE_SECONDS):
         self.ttl = ttl
-        self._entries: dict[str, tuple[float, object]] = {}
+        self._entries: dict[str, tuple[float, bytes | None, object]] = {}
         self._lock = threading.Lock()
 
-    def get(self, site_key: str) -> SiteInfo | None:
-        """The site, or None for an unknown key. While the database is unreachable, a site seen
-        before is still served from the cache (beacons keep being accepted; the worker stores
-        them once the database is back); SiteUnavailable for one never seen."""
+    def get(self, site_key: str, redis=None) -> SiteInfo | None:
+        """The site, or None for an unknown key; with `redis`, as of the site's current version
+        (a RedisError goes to the caller). While the database is unreachable, a site seen before is
+        still served from the cache (beacons keep being accepted; the worker stores them once the
+        database is back); SiteUnavailable for one never seen."""
+        version = redis.hget(SITE_VERSIONS, site_key) if redis is not None else None
         now = time.monotonic()
         entry = self._entries.get(site_key)
-        if entry and entry[0] > now:
-            if entry[1] is UNAVAILABLE:
+        if entry and entry[0] > now and (entry[1] == version or entry[2] is UNAVAILABLE):
+            if entry[2] is UNAVAILABLE:
                 raise SiteUnavailable(site_key)
-            return entry[1]
+            return entry[2]
         try:
             site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
         except SQLAlchemyError:
             db.session.rollback()
             # Ask the database again in a while, not on every beacon (each try may take seconds).
-            known = entry[1] if entry else UNAVAILABLE  # (UNAVAILABLE again, if it was)
-            self._keep(site_key, known, time.monotonic() + OUTAGE_RETRY_SECONDS)
+            known = entry[2] if entry else UNAVAILABLE  # (UNAVAILABLE again, if it was)
+            self._keep(site_key, version, known, time.monotonic() + OUTAGE_RETRY_SECONDS)
             if known is UNAVAILABLE:
                 raise SiteUnavailable(site_key) from None
             return known
-        info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled) if site else None
-        self._keep(site_key, info, now + self.ttl)
+        info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled,
+                        site.respect_privacy_signals) if site else None
+        self._keep(site_key, version, info, now + self.ttl)
         return info
 
-    def _keep(self, site_key: str, info, until: float) -> None:
+    def _keep(self, site_key: str, version: bytes | None, info, until: float) -> None:
         with self._lock:
             if len(self._entries) > 10_000:  # forget unknown keys first: they may be made up
-                self._entries = {key: kept for key, kept in self._entries.items() if kept[1] is not None}
+                self._entries = {key: kept for key, kept in self._entries.items() if kept[2] is not None}
                 if len(self._entries) > 10_000:
                     self._entries.clear()
-            self._entries[site_key] = (until, info)
+            self._entries[site_key] = (until, version, info)
+
+
+def site_changed(session, site_key: str, site_id: int, *, website_changed: bool = False) -> None:
+    """Once the session commits: raise the site's version, so every web process reads it again
+    before its next beacon; a new website also starts its "pages outside the website" count
+    afresh."""
+    def announce():
+        with get_redis().pipeline(transaction=False) as pipe:
+            pipe.hincrby(SITE_VERSIONS, site_key, 1)
+            if website_changed:
+                pipe.hdel(f"footfall:dropped:{site_id}", "foreign_host")
+            pipe.execute()
+
+    after_commit(session, announce)
 
 
 def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
@@ -209,8 +234,8 @@ class Ingest:
         except BeaconRejected as rejected:
             return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
         try:
-            site = self.sites.get(beacon["k"])
-        except SiteUnavailable:
+            site = self.sites.get(beacon["k"], redis)
+        except (SiteUnavailable, RedisError):
             return self.refuse(redis, 503, "unavailable")
         if site is None:
             return self.refuse(redis, 404, "unknown_site")

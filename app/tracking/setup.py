@@ -18,7 +18,7 @@ from app.models import Account, Email, PageView, TrackingAuditEntry, TrackingSit
 from app.models.types import utcnow
 from app.queues import DEFAULT, enqueue, get_redis
 from app.tracking.cid import make_cid
-from app.tracking.ingest import dropped_counts
+from app.tracking.ingest import dropped_counts, site_changed
 from app.tracking.install_check import check_installation
 from app.tracking.retention import MAX_RETENTION_DAYS
 from app.tracking.urls import site_host
@@ -43,10 +43,6 @@ def get_site(account_id: int) -> TrackingSite | None:
     return db.session.scalar(select(TrackingSite).where(TrackingSite.account_id == account_id))
 
 
-def site_by_key(site_key: str) -> TrackingSite | None:
-    return db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
-
-
 def _audit(site: TrackingSite, user: User | None, action: str, detail: str = "") -> None:
     db.session.add(TrackingAuditEntry(account_id=site.account_id, site_id=site.id,
                                       user_id=user.id if user else None, action=action, detail=detail))
@@ -68,6 +64,8 @@ def activate(user: User, website_url: str, *, terms_accepted: bool) -> TrackingS
         _audit(site, user, "activated", website_url)
     elif site.wizard_step is not None:
         # Back on step 1 before finishing: keep the key, take the new address.
+        if site.website_url != website_url:
+            site_changed(db.session, site.site_key, site.id, website_changed=True)
         site.website_url = website_url
         site.wizard_step = 2
         site.terms_version, site.terms_accepted_at, site.terms_accepted_by_id = TERMS_VERSION, now, user.id
@@ -90,6 +88,7 @@ def set_enabled(site: TrackingSite, user: User, enabled: bool) -> bool:
         return False
     site.enabled = enabled
     _audit(site, user, "turned_on" if enabled else "turned_off")
+    site_changed(db.session, site.site_key, site.id)
     return True
 
 
@@ -98,6 +97,7 @@ def change_website(site: TrackingSite, user: User, website_url: str) -> bool:
         return False
     previous, site.website_url = site.website_url, website_url
     _audit(site, user, "website_changed", f"{previous} → {website_url}")
+    site_changed(db.session, site.site_key, site.id, website_changed=True)
     return True
 
 
@@ -220,6 +220,7 @@ def update_privacy(site: TrackingSite, user: User, *, respect_privacy_signals: b
     changes = []
     if site.respect_privacy_signals != respect_privacy_signals:
         site.respect_privacy_signals = respect_privacy_signals
+        site_changed(db.session, site.site_key, site.id)
         changes.append("browser privacy signals " + ("respected" if respect_privacy_signals else "ignored"))
     if site.anonymous_retention_days != days:
         site.anonymous_retention_days = days

@@ -2,7 +2,9 @@
 
 static/tracker/footfall.js is the readable, commented source; footfall.min.js is its terser
 build (`make tracker`), whose first line records the SHA-256 of the source it was built from so
-a test catches a stale build. The served script is the build with the site's settings filled in.
+a test catches a stale build. The served script is the build with the site's settings filled in;
+while tracking is off, a script that does nothing, which browsers must ask for again on every page
+(app/ingest), so the first page after tracking is turned on is tracked.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import tempfile
 from functools import lru_cache
 
 from app.config import PROJECT_ROOT
-from app.models import TrackingSite
+from app.tracking.ingest import SiteInfo
 
 SOURCE = PROJECT_ROOT / "static" / "tracker" / "footfall.js"
 BUILD = PROJECT_ROOT / "static" / "tracker" / "footfall.min.js"
@@ -38,10 +40,10 @@ def built_from() -> str:
     return _build()[0].removeprefix("// source sha256 ").strip()
 
 
-def served_script(site: TrackingSite, collect_url: str) -> str:
+def served_script(site_key: str, site: SiteInfo, collect_url: str) -> str:
     if not site.enabled:
         return DISABLED_SCRIPT
-    config = json.dumps({"k": site.site_key, "e": collect_url, "p": site.respect_privacy_signals},
+    config = json.dumps({"k": site_key, "e": collect_url, "p": site.respect_privacy_signals},
                         separators=(",", ":"))
     return _build()[1].replace(PLACEHOLDER, config)
 

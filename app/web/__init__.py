@@ -1,9 +1,10 @@
 """Blueprints for the marketer's pages, one per area."""
-from flask import current_app, make_response, redirect, render_template, request
+from flask import make_response, redirect, render_template
 
 from flask_login import login_required
 
 from app.extensions import htmx
+from app.public_url import remember_request_url
 
 
 # The largest id our tables hold: their id columns are INTEGER, 32 bits on PostgreSQL.
@@ -21,17 +22,13 @@ def record_id(value) -> int | None:
 
 
 def require_login(blueprint) -> None:
-    """Every page of the blueprint needs a signed-in user."""
-    blueprint.before_request(login_required(lambda: None))
-
-
-def public_url() -> str:
-    """The address the embed code and emails point to: PUBLIC_URL, else this request's host."""
-    return current_app.config["PUBLIC_URL"] or request.url_root.rstrip("/")
+    """Every page of the blueprint needs a signed-in user, whose address for the app is the guess
+    at its public URL while PUBLIC_URL is unset (app/public_url.py)."""
+    blueprint.before_request(login_required(remember_request_url))
 
 
 def page_or_fragment(page: str, fragment: str, status_code: int = 200, /, **context):
-    """A URL returns a page, or for htmx only the fragment that changed (DESIGN.md, convention 5)."""
+    """A URL returns a page, or for htmx only the fragment that changed (docs/architecture.md, convention 5)."""
     return render_template(fragment if htmx else page, **context), status_code
 
 

@@ -48,6 +48,16 @@
     });
   });
 
+  // A dialog the server sends open (a confirmation of what is on screen) opens as a modal.
+  function showServerDialogs(root) {
+    root.querySelectorAll("dialog[data-show-modal]").forEach(function (dialog) {
+      if (!dialog.open) dialog.showModal();
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.target.querySelectorAll) showServerDialogs(event.target);
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var focusable = event.target.querySelector && event.target.querySelector("[role=switch], [autofocus]");
     if (focusable && event.target.id !== "tracking-status") focusable.focus();

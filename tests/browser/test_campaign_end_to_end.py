@@ -25,15 +25,28 @@ def test_campaign_link_identifies_the_contact_and_the_web_version_does_not(
     page.get_by_label("Subject").fill("Autumn at the shop")
     page.get_by_label("HTML body").fill(f'<p>New prices: <a href="{demo.url}/pricing?ref=mail">see them</a></p>')
     page.get_by_label("Customers").check()
-    page.get_by_role("button", name="Save draft").click()
-    expect(page.get_by_text("1 subscribed contact in the saved lists and segments.")).to_be_visible()
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_text("Sending now.")).to_be_visible()
+    # Not saved first: the confirmation states what is on screen now.
+    page.get_by_role("button", name="Send…").click()
+    dialog = page.get_by_role("dialog", name="Send “Autumn news”?")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("It goes to 1 contact now.")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Send…").click()
+    expect(dialog.get_by_role("button", name="Yes, send now")).to_be_focused()
+    page.keyboard.press("Enter")
 
+    # Send now lands on the report, which follows the sending until it is sent.
+    expect(page.get_by_text("Sending now.")).to_be_visible()
+    report = page.locator("#campaign-report")
+    expect(report).to_contain_text("Starting")
+    expect(page.get_by_text("Scheduled for")).to_have_count(0)
+    expect(page.get_by_role("button", name="Cancel the schedule")).to_have_count(0)
     with smtp_server() as (controller, handler):
         app.config["MAIL_URL"] = f"smtp://127.0.0.1:{controller.port}"
         run_jobs()
+    expect(report.locator(".badge")).to_have_text("Sent", timeout=10_000)
+    expect(report).to_contain_text("Delivered1")
     (_, message), = handler.messages
     html = message.get_body(("html",)).get_content()
     tracked_link = re.search(r'href="([^"]*/c/[^"]+)"', html).group(1)

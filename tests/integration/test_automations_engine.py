@@ -259,3 +259,18 @@ def test_activation_lists_what_is_wrong(site):
     assert any("Trigger" in p for p in problems) and any("empty subject" in p for p in problems)
     assert any("yes branch" in p and "does not end" in p for p in problems)
     assert any("rule type" in p for p in problems)
+
+
+def test_an_email_step_comes_from_the_account_name_or_its_own_from_name(site, contact, run_jobs):
+    from app.messaging.mail import build_message
+    grace = contacts.add_contact(site.account_id, "grace@navy.example", "Grace", "Hopper")
+    db.session.commit()
+    automation(site, [email("Plain"), end()])
+    automation(site, [{**email("Named"), "from_name": "Ada at the Shop"}, end()],
+               trigger={"type": "page_view", "op": "contains", "value": "/blog", "count": 1, "days": None})
+    view(site, contact)
+    view(site, grace, "/blog")
+    run_jobs()
+    sent = {item.subject: item for item in db.session.scalars(select(Email).where(Email.kind == "automation"))}
+    assert build_message(sent["Plain"])["From"].startswith("Shop <")  # the account's name, not MAIL_FROM's
+    assert build_message(sent["Named"])["From"].startswith("Ada at the Shop <")

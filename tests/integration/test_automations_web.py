@@ -336,3 +336,14 @@ def test_other_accounts_cannot_see_or_change_an_automation(auth, site, intruder)
     make_contact(other_account, "theirs@other.example")
     lookup = auth.client.get(f"{base}/journey", query_string={"email": "theirs@other.example"}, headers=HX)
     assert lookup.status_code == 422  # their contacts are not found through this account's automation
+
+
+def test_an_email_step_has_a_from_name_defaulting_to_the_account_name(auth, site):
+    automation = create(auth.client)
+    add(auth.client, automation, "email")
+    step = fresh(automation).steps[0]
+    form = auth.client.get(f"/automations/{automation.id}/steps/{step['id']}/edit", headers=HX).get_data(as_text=True)
+    assert 'name="from_name"' in form and 'placeholder="Shop"' in form
+    assert "Left empty, the email comes from your account's name, “Shop”." in form
+    edit(auth.client, automation, step["id"], subject="Hello", body="<p>Hi</p>", from_name="Ada\r\nBcc: x")
+    assert fresh(automation).steps[0]["from_name"] == "Ada Bcc: x"  # one line: no header can be added

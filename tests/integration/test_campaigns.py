@@ -308,3 +308,65 @@ def test_the_account_can_tag_all_links(auth, site, contact, client):
     campaign.tag_links = False  # a campaign can opt out
     link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/a", contact, "email")
     assert follow_click(client, link) == "https://www.shop.example/a"
+
+
+def test_the_send_confirmation_states_what_is_on_screen_not_the_saved_draft(auth, site, contact):
+    grace = make_contact(site.account_id, "grace@navy.example")
+    one, two = make_list(site.account_id, "One", [contact]), make_list(site.account_id, "Two", [contact, grace])
+    campaign_id, data = draft(auth, site, [])  # saved with no list at all
+    confirm = auth.client.post(f"/campaigns/{campaign_id}/confirm-send",
+                               data={**data, "name": "Winter sale", "list_ids": [str(one.id)]}, headers=HX)
+    body = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and "<dialog" in body
+    assert "Send “Winter sale”?" in body and "It goes to 1 contact now." in body
+    both = auth.client.post(f"/campaigns/{campaign_id}/confirm-send",
+                            data={**data, "list_ids": [str(one.id), str(two.id)]}, headers=HX)
+    assert "It goes to 2 contacts now." in both.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Campaign, campaign_id).status == "draft"  # nothing sent by asking
+
+
+def test_the_confirmation_of_a_schedule_names_the_time_and_errors_come_first(auth, site, contact):
+    from datetime import timedelta
+    from app.models.types import utcnow
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    later = utcnow() + timedelta(days=1)
+    confirm = auth.client.post(f"/campaigns/{campaign_id}/confirm-send", headers=HX, data={
+        **data, "when": "later", "scheduled_at": later.strftime("%Y-%m-%dT%H:%M")})
+    body = confirm.get_data(as_text=True)
+    assert f"It goes out at <time datetime=\"{later.strftime('%Y-%m-%dT%H:%M')}" in body
+    assert "Yes, schedule it" in body
+    bad = auth.client.post(f"/campaigns/{campaign_id}/confirm-send", data={**data, "subject": ""}, headers=HX)
+    assert bad.status_code == 422 and "<dialog" not in bad.get_data(as_text=True)
+    assert "Write a subject before sending." in bad.get_data(as_text=True)
+
+
+def test_send_now_lands_on_the_report_which_follows_the_sending(auth, site, contact, run_jobs):
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    sent = auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    assert sent.headers["HX-Redirect"] == f"/campaigns/{campaign_id}"
+    report = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "Sending now." in report and "Starting" in report and 'hx-trigger="every 2s"' in report
+    assert "Scheduled for" not in report and "Cancel the schedule" not in report
+    assert auth.client.post(f"/campaigns/{campaign_id}", data=data, headers=HX).status_code == 422  # no edits
+    run_jobs()
+    done = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert ">Sent<" in done and "every 2s" not in done and "<dt>Delivered</dt><dd>1" in done
+
+
+def test_a_campaign_scheduled_for_later_can_still_be_changed(auth, site, contact):
+    from datetime import timedelta
+    from app.models.types import utcnow
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    later = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    editor = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "Scheduled for" in editor and "Cancel the schedule" in editor
+    changed = auth.client.post(f"/campaigns/{campaign_id}", data={**data, "subject": "New subject"}, headers=HX)
+    assert changed.status_code == 200
+    db.session.rollback()
+    campaign = db.session.get(Campaign, campaign_id)
+    assert (campaign.status, campaign.subject) == ("scheduled", "New subject")

@@ -235,4 +235,4 @@ def test_behind_a_proxy_the_forwarded_address_is_rate_limited(database_url, redi
 def test_the_status_tells_about_pages_from_another_website(client, site, auth):
     post(client, beacon(site, u="https://old-shop.example/"))
     body = auth.client.get("/settings/tracking/status").get_data(as_text=True)
-    assert "1 page view from pages outside https://www.shop.example were ignored" in body
+    assert "1 page view from pages outside https://www.shop.example was ignored" in body

@@ -1,5 +1,6 @@
 """Jobs that deliver messages."""
 from app.messaging import campaigns, mail
+from app.public_url import public_url as instance_public_url
 from worker import job_context
 from worker.jobs import final_attempt
 
@@ -33,7 +34,7 @@ def start_due_campaigns() -> list[int]:
     """The periodic sweep: start scheduled campaigns whose time has come, and resume sending ones
     whose jobs were lost."""
     with job_context():
-        public_url = campaigns.configured_public_url()
+        public_url = instance_public_url()
         started = campaigns.start_due_campaigns(public_url)
         campaigns.resume_stalled_campaigns(public_url)
         return started

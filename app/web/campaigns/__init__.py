@@ -8,7 +8,8 @@ from app import contacts
 from app.extensions import db
 from app.messaging import campaigns
 from app.messaging.sms import sms_segments
-from app.web import page_or_fragment, public_url, record_id, redirect_to, require_login
+from app.public_url import public_url
+from app.web import page_or_fragment, record_id, redirect_to, require_login
 from app.web.links import WEB_VIEW_POLICY
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -52,9 +53,12 @@ def create():
 def show(campaign_id: int):
     """Renders the editor of a draft, or the report of a campaign that is sending or sent."""
     campaign = _campaign_or_404(campaign_id)
-    if campaign.status in ("draft", "scheduled"):
+    starting = campaigns.is_starting(campaign)
+    if campaign.status in ("draft", "scheduled") and not starting:
         return render_template("campaigns/edit.html", **_editor_context(campaign))
-    return render_template("campaigns/report.html", campaign=campaign, counts=campaigns.delivery_counts(campaign),
+    counts = campaigns.delivery_counts(campaign)
+    return render_template("campaigns/report.html", campaign=campaign, counts=counts, starting=starting,
+                           handled=sum(counts.get(status, 0) for status in campaigns.HANDLED),
                            clicks=campaigns.click_counts(campaign), failures=campaigns.failure_reasons(campaign),
                            web_url=campaigns.permanent_url(campaign, public_url()) if campaign.channel == "email" else None)
 
@@ -90,29 +94,55 @@ def save(campaign_id: int):
     return _editor(campaign, errors, 422 if errors else 200, saved=not errors)
 
 
-@bp.post("/<int:campaign_id>/send")
-def send(campaign_id: int):
-    """Saves, then sends now or at the chosen time; renders the editor with errors if it cannot."""
+def _send_time() -> datetime | None:
+    """None to send now, else the posted time (UTC); CampaignError for a time that will not do."""
+    if request.form.get("when") != "later":
+        return None
+    raw = request.form.get("scheduled_at", "")
+    try:
+        when = datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise campaigns.CampaignError("Enter the date and time as YYYY-MM-DD HH:MM (UTC).", "scheduled_at") from None
+    return campaigns.check_send_time(when)
+
+
+@bp.post("/<int:campaign_id>/confirm-send")
+def confirm_send(campaign_id: int):
+    """Saves, then renders the editor with a dialog confirming what is on screen (name, audience,
+    time), or with the errors that stop it from being sent."""
     campaign = _campaign_or_404(campaign_id)
     errors = _save(campaign)
     if not errors:
         try:
-            if request.form.get("when") == "later":
-                raw = request.form.get("scheduled_at", "")
-                try:
-                    when = datetime.fromisoformat(raw) if raw else None
-                except ValueError:
-                    raise campaigns.CampaignError("Enter the date and time as YYYY-MM-DD HH:MM (UTC).", "scheduled_at")
-                campaigns.schedule(campaign, when)
-            else:
+            campaigns.check_ready(campaign)
+            when = _send_time()
+        except campaigns.CampaignError as error:
+            errors = {error.field: str(error)}
+    if errors:
+        return _editor(campaign, errors, 422)
+    return _editor(campaign, {}, confirm={"when": when})
+
+
+@bp.post("/<int:campaign_id>/send")
+def send(campaign_id: int):
+    """Saves, then sends now (to the report, which follows the sending) or at the chosen time;
+    renders the editor with errors if it cannot."""
+    campaign = _campaign_or_404(campaign_id)
+    errors = _save(campaign)
+    if not errors:
+        try:
+            when = _send_time()
+            if when is None:
                 campaigns.send_now(campaign, public_url())
+            else:
+                campaigns.schedule(campaign, when)
         except campaigns.CampaignError as error:
             db.session.rollback()
             errors = {error.field: str(error)}
     if errors:
         return _editor(campaign, errors, 422)
     db.session.commit()
-    flash("Scheduled." if request.form.get("when") == "later" else "Sending now.", "success")
+    flash("Sending now." if when is None else "Scheduled.", "success")
     return redirect_to(url_for("campaigns.show", campaign_id=campaign.id))
 
 

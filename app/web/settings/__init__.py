@@ -7,7 +7,8 @@ from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLF
 from app.extensions import db, htmx
 from app.tracking import retention, setup
 from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
-from app.web import page_or_fragment, public_url, require_login
+from app.public_url import is_guess, public_url
+from app.web import page_or_fragment, require_login
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -49,7 +50,7 @@ def _website_url(form_field) -> str | None:
 
 def _context(site, **extra) -> dict:
     context = dict(site=site, website_form=WebsiteForm(formdata=None),
-                   send_form=SendToDeveloperForm(formdata=None))
+                   send_form=SendToDeveloperForm(formdata=None), public_url_guess=public_url() if is_guess() else None)
     if site is not None:
         context.update(status=setup.status(site), code=setup.embed_code(site, public_url()),
                        audit=setup.audit_trail(site), describe=setup.describe,
