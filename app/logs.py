@@ -4,6 +4,10 @@ request id (or the RQ job id) it was made under.
 A request's id is its `X-Request-ID` header when that looks like one (a load balancer's), else a
 new one; it is sent back in the response's `X-Request-ID` and shown on the error page, so a
 report of a failure leads to its log lines.
+
+LOG_LEVEL (warning by default) is the least severe level logged, for the app's lines and the
+libraries' alike (RQ's per-job lines and werkzeug's request lines are INFO); the audit trail
+(AUDIT_LOGGERS) is logged at every level.
 """
 from __future__ import annotations
 
@@ -96,15 +100,43 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-def configure_logging(app: Flask | None = None, *, json: bool | None = None, level: int = logging.INFO) -> None:
-    """One handler on the root logger, to stderr, in the app's LOG_FORMAT (or the environment's
-    when there is no app yet, as in the worker's entry point), unless `json` says otherwise.
-    Calling it again replaces that handler, and only that one."""
+# Loggers whose INFO lines are an audit trail an operator must keep (a privacy erasure): logged
+# whatever LOG_LEVEL says. They name ids only, never personal data.
+AUDIT_LOGGERS = ("app.privacy",)
+
+
+class LevelFilter(logging.Filter):
+    """Lets through records at `level` or above, and the audit trail's INFO lines.
+
+    A filter rather than the handler's level: libraries that set their own loggers to INFO (RQ's
+    worker, werkzeug's request log) add a handler of their own when none above them handles INFO,
+    and would print around this one."""
+
+    def __init__(self, level: int):
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or (record.levelno >= logging.INFO and record.name in AUDIT_LOGGERS)
+
+
+def configured_level(app: Flask | None = None) -> str:
+    """The app's LOG_LEVEL ("WARNING", "INFO", ...), or the environment's when there is no app yet."""
+    return app.config["LOG_LEVEL"] if app is not None else Settings.from_environ().log_level
+
+
+def configure_logging(app: Flask | None = None, *, json: bool | None = None, level: int | str | None = None,
+                      stream=None) -> None:
+    """One handler on the root logger, to stderr (or `stream`), in the app's LOG_FORMAT and LOG_LEVEL
+    (or the environment's when there is no app yet, as in the worker's entry point), unless `json`
+    or `level` say otherwise. Calling it again replaces that handler, and only that one."""
     if json is None:
         log_format = app.config["LOG_FORMAT"] if app is not None else Settings.from_environ().log_format
         json = log_format == "json"
-    handler = logging.StreamHandler(sys.stderr)
+    threshold = level if isinstance(level, int) else logging.getLevelName((level or configured_level(app)).upper())
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
+    handler.addFilter(LevelFilter(threshold))
     handler.addFilter(ContextFilter())
     handler.footfall = True
     root = logging.getLogger()
@@ -113,4 +145,6 @@ def configure_logging(app: Flask | None = None, *, json: bool | None = None, lev
     root.addHandler(handler)
     # Flask adds its own handler to app.logger only when no handler above it would print its
     # records, which this one now does.
-    root.setLevel(level)
+    root.setLevel(threshold)
+    for name in AUDIT_LOGGERS:
+        logging.getLogger(name).setLevel(min(threshold, logging.INFO))

@@ -4,15 +4,19 @@ worker/ depends on app/, never the reverse (DESIGN.md, convention 8).
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 from rq import SimpleWorker
+from rq.job_lifecycle import call_exception_handlers
 
 from app.extensions import db
 from app.metrics import increment, series
 
 _app: Flask | None = None
+log = logging.getLogger("worker")
+MAX_ERROR_LENGTH = 300
 
 
 def get_app() -> Flask:
@@ -57,8 +61,39 @@ class FootfallWorker(SimpleWorker):
         kwargs.setdefault("maintenance_interval", self.MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
 
+    def handle_exception(self, job, *exc_info):
+        """One line per failed run instead of RQ's record with the whole traceback (that comes back,
+        after the line, at LOG_LEVEL=info); then RQ's exception handlers, as RQ runs them."""
+        log_failed_run(job, exc_info)
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         """Counts every failed run (footfall_jobs_failed_total), then lets RQ retry or keep the job."""
         increment(self.connection, {series("jobs_failed", job.origin): 1})
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
                                    execution=execution)
+
+
+def log_failed_run(job, exc_info) -> None:
+    """`job worker.jobs.messages.deliver_email failed (attempt 2 of 4): ConnectionRefusedError: …`:
+    a warning while RQ will retry the job, an error on its last attempt. Attempts are counted in
+    the job's meta (RQ keeps only the retries left), so they survive the worker."""
+    _, error, _ = exc_info
+    try:
+        name = job.func_name
+    except Exception:  # a job RQ cannot deserialise still gets its line
+        name = job.id
+    attempt = int(job.meta.get("attempts", 0)) + 1
+    job.meta["attempts"] = attempt
+    try:
+        job.save_meta()
+    except Exception:  # Redis went away as the job failed: the count is off by one next time
+        pass
+    attempts = attempt + (job.retries_left or 0)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if len(text) > MAX_ERROR_LENGTH:
+        text = text[:MAX_ERROR_LENGTH] + "…"
+    reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    log.log(logging.WARNING if job.retries_left else logging.ERROR, "job %s failed (attempt %d of %d): %s",
+            name, attempt, attempts, reason, extra={"job_id": job.id},
+            exc_info=exc_info if log.isEnabledFor(logging.INFO) else None)

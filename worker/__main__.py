@@ -4,7 +4,7 @@ import argparse
 
 from sqlalchemy.orm import configure_mappers
 
-from app.logs import configure_logging
+from app.logs import configure_logging, configured_level
 from app.queues import PRIORITY, get_redis
 from worker import FootfallWorker, consumer, get_app
 
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queues", nargs="+", default=list(PRIORITY), help="queues to serve, most urgent first")
     parser.add_argument("--no-events", action="store_true", help="do not drain the page-view stream in this worker")
     args = parser.parse_args(argv)
-    configure_logging()
+    configure_logging()  # inherited by the event consumer, forked below
     # Configure the ORM once, for both processes; then the consumer forks, before this process
     # opens any connection.
     configure_mappers()
@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with get_app().app_context():
             worker = FootfallWorker(args.queues, connection=get_redis())
-            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level="INFO")
+            # RQ's per-job lines are INFO: shown only at LOG_LEVEL=info or debug.
+            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level=configured_level())
         if events_process is not None and args.burst:
             events_process.join()
     finally:

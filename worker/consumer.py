@@ -2,8 +2,8 @@
 it drains the page-view and click streams in batches and enqueues the periodic jobs when they
 are due.
 
-A process rather than a thread, because the RQ worker fork()s a work horse per job and a fork
-taken while another thread holds a lock (a connection pool's, logging's) can hang the child.
+A process of its own, so that storing events never waits for a job the worker runs (and a slow
+job never delays the stream), and a crash of either is contained.
 """
 from __future__ import annotations
 
@@ -48,18 +48,27 @@ def run(burst: bool = False) -> None:
         consumer = consumer_name()
         for stream in (PAGE_VIEWS, CLICKS):
             stream.ensure_group(redis)
+        failing = False
         while not stopping:
             try:
                 enqueue_due_jobs(redis)
                 handled = CLICKS.drain_once(redis, consumer, block_ms=None)
                 handled += PAGE_VIEWS.drain_once(redis, consumer, block_ms=None if burst or handled else 1000)
-            except Exception:  # a database or Redis outage: entries stay pending, try again
-                log.exception("storing events failed; retrying in a second")
+            except Exception as error:  # a database or Redis outage: entries stay pending, try again
+                # One line an outage (the traceback at LOG_LEVEL=info), not one a second.
+                if not failing:
+                    log.error("storing events failed, retrying every second: %s: %s", type(error).__name__,
+                              str(error).strip().splitlines()[0][:300] if str(error).strip() else "",
+                              exc_info=log.isEnabledFor(logging.INFO))
+                failing = True
                 db.session.rollback()
                 time.sleep(1)
                 continue
             finally:
                 db.session.remove()
+            if failing:
+                log.warning("storing events works again")
+                failing = False
             if burst and not handled:
                 return
 

@@ -30,3 +30,8 @@ def test_settings_come_from_the_environment():
     assert config["LOGIN_MAX_FAILURES"] == 7
     assert config["MAIL_URL"] == "smtp://mail:25"
     assert config["PUBLIC_URL"] == "https://t.example"
+
+
+def test_an_unknown_log_level_stops_the_app_from_starting():
+    with pytest.raises(ConfigError, match=r"LOG_LEVEL must be one of debug, info, warning, error .*'loud'"):
+        create_app({"LOG_LEVEL": "loud", "DATABASE_URL": "sqlite://"})
