@@ -2,15 +2,31 @@
 import click
 from flask import Flask
 
-from app.demo import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo_account
+from app.demo import DEMO_EMAIL, DEMO_PASSWORD, demo_link, ensure_demo_account, reset_demo_account
 
 
 def register_commands(app: Flask) -> None:
     @app.cli.command("create-demo")
-    def create_demo():
-        """Create the demo account (idempotent)."""
-        ensure_demo_account()
-        click.echo(f"Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    @click.option("--reset", is_flag=True,
+                  help="delete the demo account and everything in it first, then create it again")
+    def create_demo(reset):
+        """Create the demo account with a month of sample data (idempotent; needs Redis)."""
+        from redis.exceptions import RedisError
+
+        from app.queues import get_redis
+        from app.tracking.setup import get_site
+
+        try:
+            get_redis().ping()
+        except RedisError as error:
+            raise click.ClickException(
+                f"Redis does not answer ({error}). The demo sends its campaign through the job queues: "
+                "start Redis (REDIS_URL), or use `make run`, which starts one and creates the demo.") from None
+        user = reset_demo_account() if reset else ensure_demo_account()
+        website = get_site(user.account_id).website_url
+        click.echo(f"Demo account{' made again' if reset else ''}: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        click.echo(f"It tracks {website}; a link there that identifies you as the demo contact Ada Lovelace:")
+        click.echo(f"  {demo_link(user, website)}")
 
     @app.cli.command("delete-anonymous-events")
     def delete_anonymous_events():
