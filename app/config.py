@@ -1,6 +1,6 @@
 """Infrastructure settings, read from environment variables with safe embedded defaults.
 
-Per-account product settings live in the database, not here (DESIGN.md, convention 9).
+Per-account product settings live in the database, not here (docs/architecture.md, convention 9).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """RQ workers: the entry point (`python -m worker`), the worker class and the job functions.
 
-worker/ depends on app/, never the reverse (DESIGN.md, convention 8).
+worker/ depends on app/, never the reverse (docs/architecture.md, convention 8).
 """
 from __future__ import annotations
 
