@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -96,25 +96,25 @@ class BufferedCounts:
         with self._lock:
             self._counts.update(counts)
 
-    def pipeline(self, redis):
-        """A pipeline for the caller's commands that also carries the counts due, so counting costs
-        no round trip of its own; the counts come back here if the pipeline fails."""
-        return self._carrying(redis, self.take())
+    def send(self, redis, commands: Callable[[Any], None]) -> list:
+        """Run the caller's `commands(pipe)` in one pipeline (one round trip) that also carries the
+        counts due, so counting costs none of its own; the results of the caller's commands. The
+        counts come back here if the pipeline fails."""
+        return self._send(redis, self.take(), commands)
 
     def flush(self, redis, *, force: bool = False) -> None:
         """Send the counts due (all of them if forced) in a pipeline of their own."""
         counts = self.take(force=force)
         if counts:
-            with self._carrying(redis, counts):
-                pass
+            self._send(redis, counts, lambda pipe: None)
 
-    @contextmanager
-    def _carrying(self, redis, counts: dict[str, int]) -> Iterator:
+    def _send(self, redis, counts: dict[str, int], commands: Callable[[Any], None]) -> list:
         try:
             with redis.pipeline(transaction=False) as pipe:
-                yield pipe
+                commands(pipe)
+                mine = len(pipe)
                 _add_counts(pipe, counts)
-                pipe.execute()
+                return pipe.execute()[:mine]
         except BaseException:
             self.give_back(counts)
             raise

@@ -130,9 +130,9 @@ class SiteUnavailable(Exception):
 
 
 class SiteCache:
-    """Site keys resolved to sites, kept per web process while their version in Redis is the one
-    they were read at: a change made in Settings reaches every process before the next beacon, with
-    no database query per beacon. The time limit only covers a version lost with Redis's data."""
+    """Site keys resolved to sites, kept per web process with the version in Redis they were read
+    at: a change made in Settings reaches every process before the next beacon, with no database
+    query per beacon. The time limit only covers a version lost with Redis's data."""
 
     def __init__(self, ttl: float = SITE_CACHE_SECONDS):
         self.ttl = ttl
@@ -141,10 +141,21 @@ class SiteCache:
 
     def get(self, site_key: str, redis=None) -> SiteInfo | None:
         """The site, or None for an unknown key; with `redis`, as of the site's current version
-        (a RedisError goes to the caller). While the database is unreachable, a site seen before is
-        still served from the cache (beacons keep being accepted; the worker stores them once the
+        (a RedisError goes to the caller)."""
+        return self.current(site_key, redis.hget(SITE_VERSIONS, site_key) if redis is not None else None)
+
+    def kept(self, site_key: str) -> tuple[bytes | None, SiteInfo] | None:
+        """(version, site) as this process keeps a known site, current or not; None if it keeps none."""
+        entry = self._entries.get(site_key)
+        if entry and entry[0] > time.monotonic() and isinstance(entry[2], SiteInfo):
+            return entry[1], entry[2]
+        return None
+
+    def current(self, site_key: str, version: bytes | None) -> SiteInfo | None:
+        """The site as of `version` (read again from the database if this process keeps another),
+        or None for an unknown key. While the database is unreachable, a site seen before is still
+        served from the cache (beacons keep being accepted; the worker stores them once the
         database is back); SiteUnavailable for one never seen."""
-        version = redis.hget(SITE_VERSIONS, site_key) if redis is not None else None
         now = time.monotonic()
         entry = self._entries.get(site_key)
         if entry and entry[0] > now and (entry[1] == version or entry[2] is UNAVAILABLE):
@@ -228,33 +239,74 @@ class Ingest:
         self.counts = counts
 
     def accept(self, redis, raw: bytes, user_agent: str, address: str) -> int:
-        """Validate and queue one beacon; the HTTP status to answer (503: Redis is unreachable)."""
+        """Validate and queue one beacon; the HTTP status to answer (503: Redis is unreachable).
+
+        A site this process keeps is taken as current, and its version is read in the same
+        pipeline as the page view is queued (one round trip); in the rare case it has changed, the
+        decision is made again and corrected (the worker, which checks the site again before it
+        stores anything, drops a view queued for a site turned off or moved meanwhile)."""
         try:
             beacon = parse_beacon(raw)
         except BeaconRejected as rejected:
             return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
+        key = beacon["k"]
+        kept = self.sites.kept(key)
         try:
-            site = self.sites.get(beacon["k"], redis)
+            site = kept[1] if kept else self.sites.get(key, redis)
         except (SiteUnavailable, RedisError):
             return self.refuse(redis, 503, "unavailable")
         if site is None:
             return self.refuse(redis, 404, "unknown_site")
-        if not (self.per_address.allow(address) and self.per_site.allow(beacon["k"])):
+        if not (self.per_address.allow(address) and self.per_site.allow(key)):
             return self.refuse(redis, 429, "rate_limited")
-        reason = ("disabled" if not site.enabled else
-                  "foreign_host" if not host_matches(beacon["u"], site.host) else
-                  "bot" if is_bot(user_agent) else None)
+        reason = self._reason(site, beacon, user_agent)
+        def commands(pipe):
+            if kept:
+                pipe.hget(SITE_VERSIONS, key)
+            self._queue(pipe, site, reason, beacon, user_agent)
+
         try:
-            with self.counts.pipeline(redis) as pipe:
-                if reason:
-                    count_dropped(pipe, site.site_id, reason)
-                else:
-                    push_event(pipe, event_record(beacon, site, user_agent))
+            results = self.counts.send(redis, commands)
+            if kept and results[0] != kept[0]:  # changed in Settings since this process read it
+                site, reason = self._decide_again(redis, key, results[0], beacon, user_agent, site, reason)
         except RedisError:  # unreachable, out of memory, read-only after a failover: not accepted
             self.counts.add(series("beacons_dropped", "unavailable"))
             return 503
         self.counts.add(series("beacons_dropped", reason) if reason else BEACON_ACCEPTED)
         return 204
+
+    @staticmethod
+    def _reason(site: SiteInfo, beacon: dict, user_agent: str) -> str | None:
+        """Why the page view is not stored, or None."""
+        return ("disabled" if not site.enabled else
+                "foreign_host" if not host_matches(beacon["u"], site.host) else
+                "bot" if is_bot(user_agent) else None)
+
+    @staticmethod
+    def _queue(pipe, site: SiteInfo, reason: str | None, beacon: dict, user_agent: str) -> None:
+        if reason:
+            count_dropped(pipe, site.site_id, reason)
+        else:
+            push_event(pipe, event_record(beacon, site, user_agent))
+
+    def _decide_again(self, redis, key: str, version, beacon: dict, user_agent: str, queued_for: SiteInfo,
+                      reason: str | None) -> tuple[SiteInfo, str | None]:
+        """The beacon was handled with a site that has changed since: decide with the current one
+        and put right what differs (a drop counted, or the view not queued); (site, reason)."""
+        try:
+            site = self.sites.current(key, version) or queued_for
+        except SiteUnavailable:
+            return queued_for, reason
+        again = self._reason(site, beacon, user_agent)
+        if again != reason:
+            def correct(pipe):
+                if reason:  # counted as dropped: not that, but queued or dropped for another reason
+                    pipe.hincrby(f"footfall:dropped:{queued_for.site_id}", reason, -1)
+                    self._queue(pipe, site, again, beacon, user_agent)
+                else:  # queued already: the worker, which checks the site again, drops it
+                    count_dropped(pipe, site.site_id, again)
+            self.counts.send(redis, correct)
+        return site, again
 
     def refuse(self, redis, status: int, reason: str) -> int:
         """Count a beacon refused before it reached Redis; `status` is the answer."""

@@ -2,9 +2,11 @@
 each process keeps its sites while their version in Redis is unchanged, and the script served
 while tracking is off is asked for again on every page."""
 import pytest
+from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
+from app.models import PageView
 from app.queues import get_redis
 from app.tracking.ingest import EVENTS_STREAM, dropped_counts
 from tests.conftest import HX, IsolatedClient
@@ -24,7 +26,7 @@ def queued() -> int:
     return get_redis().xlen(EVENTS_STREAM)
 
 
-def test_turning_tracking_on_reaches_every_process_before_the_next_beacon(auth, other_process):
+def test_turning_tracking_on_reaches_every_process_before_the_next_beacon(auth, other_process, drain):
     site = finished_site(auth.client)
     auth.client.post("/settings/tracking/enabled", data={"enabled": "0"}, headers=HX)
     assert post(other_process, beacon(site)).status_code == 204 and queued() == 0  # dropped: off
@@ -33,11 +35,13 @@ def test_turning_tracking_on_reaches_every_process_before_the_next_beacon(auth, 
     auth.client.post("/settings/tracking/enabled", data={"enabled": "1"}, headers=HX)
     assert post(other_process, beacon(site)).status_code == 204
     assert queued() == 1  # at once, not after a cache's time
+    assert drain() == 1
 
     auth.client.post("/settings/tracking/enabled", data={"enabled": "0"}, headers=HX)
-    post(other_process, beacon(site))
-    assert queued() == 1
+    post(other_process, beacon(site))  # queued as the process knew the site, then found changed
     assert dropped_counts(get_redis(), site.id)["disabled"] == 3
+    drain()
+    assert db.session.scalar(select(func.count()).select_from(PageView)) == 1  # the worker dropped it
 
 
 def test_a_new_website_reaches_every_process_and_restarts_the_ignored_count(auth, other_process):
