@@ -1,6 +1,8 @@
 """`python -m tests.benchmarks [NAME]`: run every benchmark, or the one named, each in a fresh
-environment (its own SQLite database and Redis). Figures go to stdout as `metric value` lines,
-everything else to stderr; the exit status is 1 if a benchmark failed, 2 on a usage error."""
+environment (its own SQLite database and Redis). Figures go to stdout as `metric value` lines;
+everything else a benchmark and its processes print goes to its log file (harness.environment()),
+and stderr gets only the log file's name and failures. The exit status is 1 if a benchmark
+failed, 2 on a usage error."""
 from __future__ import annotations
 
 import importlib
@@ -23,18 +25,18 @@ def main(argv: list[str]) -> int:
     if len(argv) > 1 or (argv and argv[0] not in BENCHMARKS):
         print(USAGE, file=sys.stderr)
         return 2
-    from tests.benchmarks.harness import BenchmarkFailed, environment, log
+    from tests.benchmarks.harness import BenchmarkFailed, environment, log, log_path
 
     failed = []
     for name in argv or BENCHMARKS:
         # Each module has run(env) -> {metric: value}; its docstring says what it measures.
         module = importlib.import_module(f"tests.benchmarks.{name}")
-        log(f"benchmark {summary(module)}")
         try:
-            with environment() as env:
+            with environment(name) as env:
+                log(f"benchmark {summary(module)}")
                 metrics = module.run(env)
         except BenchmarkFailed as failure:
-            log(f"benchmark {name} FAILED: {failure}")
+            log(f"benchmark {name} FAILED: {failure} (its log: {log_path(name)})")
             failed.append(name)
             continue
         for metric, value in metrics.items():

@@ -19,11 +19,11 @@ from app import create_app
 from app.extensions import db
 from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS_STREAM
-from app.messaging.tokens import unsign
+from app.messaging.tokens import read_click_token
 from app.models import Campaign
 from app.tracking.cid import read_cid
 from tests.benchmarks.harness import (BROWSER, CAMPAIGN_BODY, PUBLIC_URL, WEBSITE, BenchmarkFailed, Environment,
-                                      create_list, create_owner, first_contact, log)
+                                      create_list, create_owner, first_contact, interleaved_pairs, median_ratio)
 from tests.benchmarks.ingest import RUN_SECONDS, RUNS, WARMUP_SECONDS, expect, gunicorn, hello_request, load
 from tests.support import free_port
 
@@ -57,7 +57,10 @@ def click_link() -> tuple[str, str]:
     if f"{parts.scheme}://{parts.netloc}" != PUBLIC_URL or not parts.path.startswith("/c/"):
         raise BenchmarkFailed(f"the link {url} does not go through the click redirect")
     # The address the link carries: the link itself, tagged with the contact's cid.
-    destination = unsign("click", parts.path.removeprefix("/c/"))[4]
+    click = read_click_token(parts.path.removeprefix("/c/"))
+    if click is None:
+        raise BenchmarkFailed(f"the link {url} carries no click token the redirect reads")
+    destination = click.destination
     tagged = urlsplit(destination)
     claims = read_cid(parse_qs(tagged.query).get("cid", [""])[0])
     if not (destination.startswith(f"{WEBSITE}/pricing?plan=pro&cid=") and tagged.fragment == "faq" and claims
@@ -73,30 +76,32 @@ def run(env: Environment) -> dict[str, float]:
     click, redirected = partial(click_request, path), partial(redirect_outcome, destination)
     redis = Redis.from_url(env.redis_url)
     port = free_port()
-    hello_rates, click_rates, ratios = [], [], []
     clicks = 0
+
+    def hello_rate(index: int) -> float:
+        hello = load(port, hello_request, RUN_SECONDS, f"hello{index}")
+        expect(hello, 200, "/bench/hello")
+        return hello.requests_per_s
+
+    def click_rate(index: int) -> float:
+        nonlocal clicks
+        redirects = load(port, click, RUN_SECONDS, f"run{index}", redirected)
+        expect(redirects, REDIRECTED, "/c/<token>")
+        clicks += redirects.statuses[REDIRECTED]
+        return redirects.requests_per_s
+
     with gunicorn(env, port):
         # Every worker's Redis connection and serializers are made before timing.
         expect(load(port, hello_request, WARMUP_SECONDS, "warmup"), 200, "/bench/hello")
         warmup = load(port, click, WARMUP_SECONDS, "warmup", redirected)
         expect(warmup, REDIRECTED, "/c/<token>")
         clicks += warmup.statuses[REDIRECTED]
-        for run_index in range(RUNS):
-            hello = load(port, hello_request, RUN_SECONDS, f"hello{run_index}")
-            expect(hello, 200, "/bench/hello")
-            redirects = load(port, click, RUN_SECONDS, f"run{run_index}", redirected)
-            expect(redirects, REDIRECTED, "/c/<token>")
-            clicks += redirects.statuses[REDIRECTED]
-            hello_rates.append(hello.requests_per_s)
-            click_rates.append(redirects.requests_per_s)
-            ratios.append(redirects.requests_per_s / hello.requests_per_s)
-            log(f"run {run_index + 1}/{RUNS}: hello {hello.requests_per_s:.0f}/s, "
-                f"click {redirects.requests_per_s:.0f}/s (ratio {ratios[-1]:.3f})")
+        pairs = interleaved_pairs(hello_rate, click_rate, RUNS, ("hello/s", "click/s"))
     recorded = redis.xlen(CLICKS_STREAM)
     if recorded != clicks:
         raise BenchmarkFailed(f"{clicks} redirects recorded {recorded} clicks")
     return {
-        "click_requests_per_s": statistics.median(click_rates),
-        "click_hello_requests_per_s": statistics.median(hello_rates),
-        "click_redirect_vs_hello_ratio": statistics.median(ratios),
+        "click_requests_per_s": statistics.median(pair.measured for pair in pairs),
+        "click_hello_requests_per_s": statistics.median(pair.baseline for pair in pairs),
+        "click_redirect_vs_hello_ratio": median_ratio(pairs),
     }

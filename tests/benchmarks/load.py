@@ -30,6 +30,14 @@ STORE_TIMEOUT_SECONDS = 600
 UNLIMITED = 10**9
 
 
+class LoggedDeployment(Deployment):
+    """The deployment, its processes' output going where this process's does: the benchmark's log
+    (Deployment discards it unless given a directory for a file each)."""
+
+    def _log(self, name: str):
+        return None  # inherited
+
+
 def _send_share(port: int, site_key: str, prefix: str, count: int, barrier, results) -> None:
     sender = BeaconSender(port, site_key, WEBSITE, prefix)
     barrier.wait(timeout=30)
@@ -86,7 +94,7 @@ def run(env: Environment) -> dict[str, float]:
         with app.app_context():
             site_key = create_site()
         environ = env.child_environ(REDIS_URL=redis.url, PROXY_COUNT=1, INGEST_RATE_PER_SITE=UNLIMITED)
-        with Deployment(environ, web_workers=2, workers=2) as deployment, app.app_context():
+        with LoggedDeployment(environ, web_workers=2, workers=2) as deployment, app.app_context():
             statuses, elapsed = _in_processes(_get_share, lambda index: (deployment.port, BASELINE_REQUESTS // CLIENTS))
             if any(set(report) != {200} for report in statuses):
                 raise BenchmarkFailed(f"/healthz answered {statuses}")

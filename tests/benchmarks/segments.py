@@ -1,11 +1,16 @@
-"""segments: 100,000 contacts and 1,000,000 page views over 90 days; the segment "viewed /pricing
-at least 3 times in the last 30 days AND on list X" evaluated in the database, against one
-indexed COUNT(*) of the page views in the same window (same database, same run), and the cost of
-keeping membership current per stored event.
+"""segments: 100,000 contacts and 1,000,000 page views over 90 days (times SEGMENTS_SCALE); the
+segment "viewed /pricing at least 3 times in the last 30 days AND on list X" evaluated in the
+database, against one indexed COUNT(*) of the page views in the same window (same database, same
+run), and the cost of keeping membership current per stored event.
 
-Prints segment_vs_count_ratio (target ≤ 5 on SQLite), segment_members, and
-segment_incremental_us_per_event; with SEGMENTS_POSTGRES_URL set (a database it may empty), the
-same again on PostgreSQL, as *_postgresql."""
+Prints segment_vs_count_ratio (target ≤ 5 on SQLite), segment_members, segment_seconds,
+count_seconds and segment_incremental_us_per_event; with SEGMENTS_POSTGRES_URL set (a database it
+may empty), the same again on PostgreSQL, as *_postgresql.
+
+SEGMENTS_SCALE (default 1) multiplies the contacts and page views: SEGMENTS_SCALE=4 is 400,000
+contacts and 4,000,000 page views. A list (SEGMENTS_SCALE=1,4) measures each size in turn, in a
+fresh database, and suffixes every figure with its size (segment_vs_count_ratio_x1,
+segment_vs_count_ratio_postgresql_x4…); a single size keeps the plain names."""
 from __future__ import annotations
 
 import os
@@ -28,6 +33,7 @@ from app.tracking.setup import get_site
 from app.tracking.urls import match_forms
 from tests.benchmarks.harness import BenchmarkFailed, create_list, create_owner, log
 
+# At SEGMENTS_SCALE=1; a scale multiplies both.
 CONTACTS = 100_000
 PAGE_VIEWS = 1_000_000
 DAYS = 90
@@ -49,8 +55,21 @@ def _median_seconds(action) -> float:
     return statistics.median(timings)
 
 
-def _load_page_views(account_id: int, site_id: int, first_contact: int, now) -> None:
-    """A million rows through the driver's executemany: fast enough to build, realistic to query."""
+def scales() -> list[int]:
+    """The sizes SEGMENTS_SCALE asks for, in its order: "1" (the default), "4", "1,4"…"""
+    setting = os.environ.get("SEGMENTS_SCALE", "1")
+    try:
+        sizes = [int(part) for part in setting.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise BenchmarkFailed(f"SEGMENTS_SCALE={setting!r}: give whole numbers ≥ 1, such as 1, 4 or 1,4")
+    return list(dict.fromkeys(sizes))
+
+
+def _load_page_views(account_id: int, site_id: int, first_contact: int, now, contacts: int, page_views: int) -> None:
+    """A million rows a scale, through the driver's executemany (SQLite) or COPY (PostgreSQL): fast
+    enough to build, realistic to query."""
     rng = random.Random(7)
     forms = {path: match_forms("https://www.shop.example" + path) for path in PATHS}
     weights = [10, 8, 6, 3, 3, 4, 2, 2, 2, 3, 2, 4, 2, 1, 1]
@@ -58,9 +77,9 @@ def _load_page_views(account_id: int, site_id: int, first_contact: int, now) -> 
                "match_url", "match_path", "title", "referrer", "utm_source", "utm_medium", "utm_campaign",
                "utm_term", "utm_content", "device", "received_at")
     def rows():
-        for n in range(PAGE_VIEWS):
+        for n in range(page_views):
             path = rng.choices(PATHS, weights)[0]
-            contact = first_contact + rng.randrange(CONTACTS) if rng.random() < 0.7 else None
+            contact = first_contact + rng.randrange(contacts) if rng.random() < 0.7 else None
             when = now - timedelta(seconds=rng.randrange(DAYS * 86400))
             yield (f"bench-{n}", account_id, site_id, contact, "visitor", "www.shop.example",
                    "https://www.shop.example" + path, path.split("?")[0], forms[path][0], forms[path][1],
@@ -84,28 +103,46 @@ def _load_page_views(account_id: int, site_id: int, first_contact: int, now) -> 
 
 
 def run(env) -> dict[str, float]:
-    metrics = measure(env.app_config())
+    sizes = scales()
     postgres = os.environ.get("SEGMENTS_POSTGRES_URL")
-    if postgres:
-        log("segments: again on PostgreSQL")
-        app = create_app(env.app_config(DATABASE_URL=postgres))
-        with app.app_context():
-            existing = MetaData()
-            existing.reflect(db.engine)
-            existing.drop_all(db.engine)
-            upgrade()
-        metrics |= {f"{name}_postgresql": value for name, value in measure(env.app_config(DATABASE_URL=postgres)).items()}
+    metrics = {}
+    for scale in sizes:
+        suffix = f"_x{scale}" if len(sizes) > 1 else ""
+        # A database of its own for each size: the first size has the environment's.
+        sqlite = env.database_url if scale == sizes[0] else f"sqlite:///{env.directory}/segments-x{scale}.db"
+        if scale != sizes[0]:
+            _empty(env.app_config(DATABASE_URL=sqlite))
+        log(f"segments: {scale}x on SQLite")
+        metrics |= {f"{name}{suffix}": value for name, value in measure(env.app_config(DATABASE_URL=sqlite), scale).items()}
+        if postgres:
+            log(f"segments: {scale}x on PostgreSQL")
+            _empty(env.app_config(DATABASE_URL=postgres))
+            metrics |= {f"{name}_postgresql{suffix}": value
+                        for name, value in measure(env.app_config(DATABASE_URL=postgres), scale).items()}
     return metrics
 
 
-def measure(config: dict) -> dict[str, float]:
+def _empty(config: dict) -> None:
+    """The database of `config`, its tables (if any) dropped and migrated afresh."""
     app = create_app(config)
     with app.app_context():
+        existing = MetaData()
+        existing.reflect(db.engine)
+        existing.drop_all(db.engine)
+        upgrade()
+        db.engine.dispose()
+
+
+def measure(config: dict, scale: int = 1) -> dict[str, float]:
+    contacts, page_views = CONTACTS * scale, PAGE_VIEWS * scale
+    app = create_app(config)
+    with app.app_context():
+        # One instant for everything compared: the query, and the membership materialised after it.
         now = utcnow()
         user = create_owner()
         account_id, site_id = user.account_id, get_site(user.account_id).id
         started = time.perf_counter()
-        everyone = create_list(account_id, CONTACTS)
+        everyone = create_list(account_id, contacts)
         first_contact = db.session.scalar(select(func.min(list_members.c.contact_id))
                                           .where(list_members.c.list_id == everyone.id))
         list_x = ContactList(account_id=account_id, name="X")
@@ -116,8 +153,8 @@ def measure(config: dict) -> dict[str, float]:
             select(text(str(list_x.id)), list_members.c.contact_id, list_members.c.added_at)
             .where(list_members.c.list_id == everyone.id, list_members.c.contact_id % 2 == 0)))
         db.session.commit()
-        _load_page_views(account_id, site_id, first_contact, now)
-        log(f"segments: loaded {CONTACTS:,} contacts and {PAGE_VIEWS:,} page views in {time.perf_counter() - started:.0f}s")
+        _load_page_views(account_id, site_id, first_contact, now, contacts, page_views)
+        log(f"segments: loaded {contacts:,} contacts and {page_views:,} page views in {time.perf_counter() - started:.0f}s")
 
         rules = RULES | {"groups": [{"match": "all", "rules": [RULES["groups"][0]["rules"][0],
                                                                 {"type": "list", "list_id": list_x.id}]}]}
@@ -128,19 +165,23 @@ def measure(config: dict) -> dict[str, float]:
         segment_query = select(func.count()).select_from(members_query(account_id, tree, now).subquery())
         in_window = db.session.scalar(count_query)
         members = db.session.scalar(segment_query)
-        if not 0 < members < CONTACTS or in_window < PAGE_VIEWS // 4:
+        if not 0 < members < contacts or in_window < page_views // 4:
             raise BenchmarkFailed(f"implausible data: {members} members, {in_window} views in the window")
         count_seconds = _median_seconds(lambda: db.session.scalar(count_query))
         segment_seconds = _median_seconds(lambda: db.session.scalar(segment_query))
+        log(f"segments: {members:,} members in {segment_seconds:.3f}s, {in_window:,} views in the window "
+            f"counted in {count_seconds:.3f}s")
 
         segment = Segment(account_id=account_id, name="Pricing, list X", rules=tree)
         db.session.add(segment)
         db.session.commit()
-        membership.evaluate(segment)
+        # At the query's `now`: evaluated later, after a long load, the 30-day window would have
+        # moved past views near its start.
+        membership.evaluate(segment, now=now)
         if segment.member_count != members:
             raise BenchmarkFailed(f"materialised {segment.member_count} members, the query counts {members}")
         rng = random.Random(11)
-        batch = [first_contact + rng.randrange(CONTACTS) for _ in range(500)]
+        batch = [first_contact + rng.randrange(contacts) for _ in range(500)]
         pricing = match_forms("https://www.shop.example/pricing")
         db.session.execute(insert(PageView), [
             {"event_id": f"new-{n}", "account_id": account_id, "site_id": site_id, "contact_id": contact,
@@ -150,6 +191,8 @@ def measure(config: dict) -> dict[str, float]:
         started = time.perf_counter()
         membership.update_for_contacts(account_id, sorted(set(batch)))
         incremental = time.perf_counter() - started
+        db.session.close()
+        db.engine.dispose()  # the next size has a database of its own
     return {
         "segment_members": members,
         "segment_seconds": segment_seconds,
