@@ -9,7 +9,6 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, has_app_context
 from rq import SimpleWorker
-from rq.job_lifecycle import call_exception_handlers
 
 from app.extensions import db
 from app.metrics import increment, series
@@ -65,13 +64,16 @@ class FootfallWorker(SimpleWorker):
         """One line per failed run instead of RQ's record with the whole traceback (that comes back,
         after the line, at LOG_LEVEL=info); then RQ's exception handlers, as RQ runs them."""
         log_failed_run(job, exc_info)
-        call_exception_handlers(self._exc_handlers, job, *exc_info)
+        for handler in self._exc_handlers:
+            fallthrough = handler(job, *exc_info)
+            if fallthrough is not None and not fallthrough:  # as RQ: a false value stops the rest
+                break
 
-    def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
-        """Counts every failed run (footfall_jobs_failed_total), then lets RQ retry or keep the job."""
+    def handle_job_failure(self, job, queue, *args, **kwargs):
+        """Counts every failed run (footfall_jobs_failed_total), then lets RQ retry or keep the job
+        (with the arguments of the RQ version installed)."""
         increment(self.connection, {series("jobs_failed", job.origin): 1})
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string,
-                                   execution=execution)
+        super().handle_job_failure(job, queue, *args, **kwargs)
 
 
 def log_failed_run(job, exc_info) -> None:
