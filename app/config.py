@@ -98,6 +98,11 @@ class Settings:
             )
         if self.is_production and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
+        if self.is_production and not self.PUBLIC_URL.strip():
+            # Without it, the address links and the embed code point to would be guessed from
+            # requests, whose Host header anyone signed in to any account chooses.
+            raise ConfigError("FOOTFALL_ENV=production needs PUBLIC_URL, the app's public address "
+                              "(for example https://track.example.com).")
 
     def flask_config(self) -> dict:
         database_url = self.DATABASE_URL

@@ -79,3 +79,15 @@ def test_with_public_url_set_there_is_no_guess_and_no_warning(app, marketer, sit
     page = marketer.get("/settings/tracking").get_data(as_text=True)
     assert "PUBLIC_URL is not set" not in page
     assert "https://footfall.example.com/t/" in page
+
+
+def test_the_guess_follows_the_last_address_used_and_never_a_malformed_one(client, user, site):
+    from app.public_url import GUESS_KEY
+    from app.queues import get_redis
+    for address in ("http://first.internal", "http://second.internal", "http://first.internal"):
+        at = ClientAt(client, address)
+        assert at.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+        at.get("/")
+    assert get_redis().get(GUESS_KEY) == b"http://first.internal"
+    client.get("/", headers={"Host": 'first.internal"><script>'})
+    assert get_redis().get(GUESS_KEY) == b"http://first.internal"

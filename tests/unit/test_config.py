@@ -16,7 +16,8 @@ def test_production_refuses_a_missing_secret_from_the_environment():
 
 
 def test_production_cookies_are_secure_http_only_and_lax():
-    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "DATABASE_URL": "sqlite://"})
+    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "DATABASE_URL": "sqlite://",
+                      "PUBLIC_URL": "https://track.example.com"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -35,3 +36,8 @@ def test_settings_come_from_the_environment():
 def test_an_unknown_log_level_stops_the_app_from_starting():
     with pytest.raises(ConfigError, match=r"LOG_LEVEL must be one of debug, info, warning, error .*'loud'"):
         create_app({"LOG_LEVEL": "loud", "DATABASE_URL": "sqlite://"})
+
+
+def test_production_refuses_to_guess_its_public_url():
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "DATABASE_URL": "sqlite://", "PUBLIC_URL": ""})

@@ -1,14 +1,15 @@
 """The home page: the tracking status and the tracking dashboard."""
 from flask import Blueprint, render_template
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.tracking import reports, setup
+from app.web import require_login
 
 bp = Blueprint("dashboard", __name__)
+require_login(bp)
 
 
 @bp.get("/")
-@login_required
 def index():
     """Renders the dashboard: status, page views per day, top pages, identified visitors."""
     account_id = current_user.account_id
