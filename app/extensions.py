@@ -49,16 +49,37 @@ _AFTER_COMMIT = "footfall.after_commit"
 
 
 def after_commit(session, callback: Callable, *args, **kwargs) -> None:
-    """Call `callback(*args, **kwargs)` once the session commits; forgotten if it rolls back."""
-    session.info.setdefault(_AFTER_COMMIT, []).append((callback, args, kwargs))
+    """Call `callback(*args, **kwargs)` once the session commits; forgotten if the transaction (or
+    savepoint) it was asked in rolls back. A callback that fails does not stop the others; the
+    first failure is raised once they have all run (a job that could not enqueue its follow-up
+    fails, and is retried)."""
+    session = session if isinstance(session, Session) else session()  # (db.session is a scoped_session)
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_AFTER_COMMIT, []).append((transaction, callback, args, kwargs))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session):
-    for callback, args, kwargs in session.info.pop(_AFTER_COMMIT, []):
-        callback(*args, **kwargs)
+    failure = None
+    for _, callback, args, kwargs in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback(*args, **kwargs)
+        except Exception as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after_commit(session, previous_transaction):
-    session.info.pop(_AFTER_COMMIT, None)
+    """Forget what was asked in the transaction rolled back, or in a savepoint within it."""
+    def within(transaction) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    pending = session.info.get(_AFTER_COMMIT)
+    if pending:
+        session.info[_AFTER_COMMIT] = [entry for entry in pending if not within(entry[0])]

@@ -8,6 +8,7 @@ command about once a second (app/metrics.py); nothing is logged per beacon.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -25,10 +26,14 @@ from app.models import TrackingSite
 from app.ratelimit import RateLimiter
 from app.tracking.urls import site_host
 
+log = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 8 * 1024
 EVENTS_STREAM = "footfall:events"
 STREAM_MAX_LENGTH = 2_000_000
-SITE_CACHE_SECONDS = 60.0
+# How long a process keeps a site whose version it could not check (Redis lost it, or a change
+# could not be announced): then it reads the site again.
+SITE_CACHE_SECONDS = 10.0
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 # NUL and lone surrogates (JSON can escape them): no database stores them as text.
@@ -191,11 +196,14 @@ def site_changed(session, site_key: str, site_id: int, *, website_changed: bool 
     before its next beacon; a new website also starts its "pages outside the website" count
     afresh."""
     def announce():
-        with get_redis().pipeline(transaction=False) as pipe:
-            pipe.hincrby(SITE_VERSIONS, site_key, 1)
-            if website_changed:
-                pipe.hdel(f"footfall:dropped:{site_id}", "foreign_host")
-            pipe.execute()
+        try:
+            with get_redis().pipeline(transaction=False) as pipe:
+                pipe.hincrby(SITE_VERSIONS, site_key, 1)
+                if website_changed:
+                    pipe.hdel(f"footfall:dropped:{site_id}", "foreign_host")
+                pipe.execute()
+        except RedisError:  # the change is saved; web processes read it again within SITE_CACHE_SECONDS
+            log.warning("could not tell the web processes that site %s changed", site_id, exc_info=True)
 
     after_commit(session, announce)
 
@@ -225,7 +233,9 @@ def count_dropped(pipe, site_id: int, reason: str) -> None:
 
 
 def dropped_counts(redis, site_id: int) -> dict[str, int]:
-    return {key.decode(): int(value) for key, value in redis.hgetall(f"footfall:dropped:{site_id}").items()}
+    # (A correction made just as the count was restarted can leave it at -1 for a moment.)
+    counts = redis.hgetall(f"footfall:dropped:{site_id}")
+    return {key.decode(): max(0, int(value)) for key, value in counts.items()}
 
 
 class Ingest:
