@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from functools import partial
 
 from flask import current_app, render_template
-from sqlalchemy import false, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 
 from app import contacts as contacts_domain
 from app.extensions import db
@@ -73,10 +73,9 @@ def account_segments(account_id: int) -> list[Segment]:
 
 def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_name: str = "", body: str = "",
                     list_ids: list[int] = (), segment_ids: list[int] = (), tag_links: bool = True) -> None:
-    """Save a draft, or a campaign scheduled for later; only what can be saved at all is checked here
-    (see check_ready for sending)."""
-    if campaign.status not in ("draft", "scheduled") or is_starting(campaign):
-        raise CampaignError("This campaign is already sending or sent; it can no longer be changed.", "name")
+    """Save a draft (only what can be saved at all is checked here; check_ready is for sending), or
+    a campaign scheduled for later, which must stay ready to send."""
+    _hold_changeable(campaign)
     name = (name or "").strip()
     if not name:
         raise CampaignError("Give the campaign a name.", "name")
@@ -95,6 +94,20 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
     campaign.name, campaign.subject = name[:200], (subject or "").strip()[:300]
     campaign.from_name, campaign.body = (from_name or "").strip()[:100], body or ""
     campaign.lists, campaign.tag_links = lists, tag_links
+    if campaign.status == "scheduled":
+        check_ready(campaign)
+
+
+def _hold_changeable(campaign: Campaign) -> None:
+    """Lock the campaign's row while it is a draft or scheduled for later, so that the start job
+    (which takes a due campaign in one UPDATE) waits for this change or has taken it already;
+    CampaignError if it has."""
+    changeable = or_(Campaign.status == "draft",
+                     and_(Campaign.status == "scheduled", Campaign.scheduled_at > utcnow()))
+    held = db.session.execute(update(Campaign).where(Campaign.id == campaign.id, changeable)
+                              .values(status=Campaign.status).execution_options(synchronize_session=False))
+    if not held.rowcount:
+        raise CampaignError("This campaign is already sending or sent; it can no longer be changed.", "name")
 
 
 def check_ready(campaign: Campaign) -> None:
@@ -166,9 +179,14 @@ def schedule(campaign: Campaign, when: datetime | None) -> None:
     campaign.status, campaign.scheduled_at = "scheduled", when
 
 
-def unschedule(campaign: Campaign) -> None:
-    if campaign.status == "scheduled":
-        campaign.status, campaign.scheduled_at = "draft", None
+def unschedule(campaign: Campaign) -> bool:
+    """Back to a draft, unless the start job has taken it or is about to (its time has come);
+    whether it went back."""
+    back = db.session.execute(update(Campaign).where(
+        Campaign.id == campaign.id, Campaign.status == "scheduled", Campaign.scheduled_at > utcnow())
+        .values(status="draft", scheduled_at=None).execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(campaign)
+    return bool(back)
 
 
 def enqueue_start(campaign: Campaign, public_url: str) -> None:

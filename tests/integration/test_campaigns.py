@@ -370,3 +370,38 @@ def test_a_campaign_scheduled_for_later_can_still_be_changed(auth, site, contact
     db.session.rollback()
     campaign = db.session.get(Campaign, campaign_id)
     assert (campaign.status, campaign.subject) == ("scheduled", "New subject")
+
+
+def test_a_campaign_the_start_job_took_can_no_longer_be_changed_or_unscheduled(auth, site, contact):
+    from datetime import timedelta
+    from app.messaging.campaigns import start_campaign
+    from app.models.types import utcnow
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    db.session.get(Campaign, campaign_id).scheduled_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    # The editor was open before the time came; the start job takes the campaign meanwhile.
+    assert start_campaign(campaign_id, "https://footfall.test") == 1
+    changed = auth.client.post(f"/campaigns/{campaign_id}", data={**data, "subject": "Changed"}, headers=HX)
+    assert changed.status_code == 422 and "can no longer be changed" in changed.get_data(as_text=True)
+    back = auth.client.post(f"/campaigns/{campaign_id}/unschedule", headers=HX)
+    assert back.status_code == 204
+    db.session.rollback()
+    campaign = db.session.get(Campaign, campaign_id)
+    assert (campaign.status, campaign.subject) == ("sending", "Our fall sale")  # not sent a second time
+    assert "Too late to cancel" in auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+
+
+def test_a_scheduled_campaign_must_stay_ready_to_send(auth, site, contact):
+    from datetime import timedelta
+    from app.models.types import utcnow
+    item = make_list(site.account_id, "One", [contact])
+    campaign_id, data = draft(auth, site, [item.id])
+    later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    emptied = auth.client.post(f"/campaigns/{campaign_id}", data={**data, "subject": ""}, headers=HX)
+    assert emptied.status_code == 422 and "Write a subject before sending." in emptied.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Campaign, campaign_id).subject == "Our fall sale"

@@ -148,9 +148,11 @@ def send(campaign_id: int):
 
 @bp.post("/<int:campaign_id>/unschedule")
 def unschedule(campaign_id: int):
-    """Takes a scheduled campaign back to draft; renders the editor."""
+    """Takes a scheduled campaign back to draft (the editor), unless it is already starting (its
+    report says so)."""
     campaign = _campaign_or_404(campaign_id)
-    campaigns.unschedule(campaign)
+    if not campaigns.unschedule(campaign):
+        flash("Too late to cancel: the campaign is already going out.", "error")
     db.session.commit()
     return redirect_to(url_for("campaigns.show", campaign_id=campaign.id))
 
