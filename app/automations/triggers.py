@@ -102,12 +102,13 @@ def on_page_views(views: list[IdentifiedPageView]) -> None:
             if not rules.may_match(*forms):
                 continue
             stops = {automation_id for automation_id, matches in rules.page_exits if matches(*forms)}
-            if stops:
-                exit_runs(stops, [view.contact_id], f"viewed {forms[1]}")
+            if stops:  # (a view from before a run began, handed over again, stops nothing)
+                exit_runs(stops, [view.contact_id], f"viewed {forms[1]}", entered_before=view.received_at)
             for automation_id, trigger, matches in rules.page_triggers:
                 if matches(*forms) and _enough_views(account_id, view.contact_id, trigger):
                     automation = db.session.get(Automation, automation_id)
-                    run = engine.enter(automation, view.contact_id, advance_later=False,
+                    # Entered at the view's time: a later view (its auto-stop) stops it, an earlier one not.
+                    run = engine.enter(automation, view.contact_id, view.received_at, advance_later=False,
                                        page_view_id=view.page_view_id) if automation else None
                     if run is not None:
                         started.append(run.id)
@@ -117,10 +118,13 @@ def on_page_views(views: list[IdentifiedPageView]) -> None:
             engine.advance(run_id)
 
 
-def exit_runs(automation_ids, contact_ids: list[int], reason: str) -> int:
-    runs = list(db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id.in_(list(automation_ids)),
-                                                               AutomationRun.contact_id.in_(contact_ids),
-                                                               AutomationRun.status.in_(engine.LIVE))))
+def exit_runs(automation_ids, contact_ids: list[int], reason: str, *, entered_before=None) -> int:
+    """Stop the live runs of these contacts in these automations (those entered by then, if given)."""
+    conditions = [AutomationRun.automation_id.in_(list(automation_ids)),
+                  AutomationRun.contact_id.in_(contact_ids), AutomationRun.status.in_(engine.LIVE)]
+    if entered_before is not None:
+        conditions.append(AutomationRun.entered_at <= entered_before)
+    runs = list(db.session.scalars(select(AutomationRun).where(*conditions)))
     for run in runs:
         engine.exit_run(run, reason)
     return len(runs)

@@ -116,24 +116,27 @@ def store_records(raw_records: list[bytes | str]) -> int:
                                 row["received_at"], row["match_url"], row["match_path"])
              for page_view_id, event_id in stored if (row := by_event[event_id])["contact_id"] is not None]
     if len(stored) < len(rows):
-        views += _stored_before([row["event_id"] for row in rows if row["contact_id"] is not None],
-                                {event_id for _, event_id in stored})
+        identified = {(row["event_id"], row["site_id"]) for row in rows if row["contact_id"] is not None}
+        views += _stored_before(identified, {event_id for _, event_id in stored})
     identified_page_views_stored(views)
     return len(stored)
 
 
-def _stored_before(event_ids: list[str], stored_now: set[str]) -> list[IdentifiedPageView]:
-    """The identified page views of a batch that an earlier try stored: handed to the hooks again,
-    since that try may have failed in a hook (its entries stay pending and come back). The hooks
-    are idempotent (segments evaluate again; a page view starts an automation once), so views
-    whose hooks did run are not counted twice."""
-    earlier = [event_id for event_id in event_ids if event_id not in stored_now]
+def _stored_before(identified: set[tuple[str, int]], stored_now: set[str]) -> list[IdentifiedPageView]:
+    """The identified page views of a batch, (event id, site id), that an earlier try stored:
+    handed to the hooks again, since that try may have failed in a hook (its entries stay pending
+    and come back). The hooks are idempotent (segments evaluate again; a page view starts an
+    automation once, and stops only runs that began before it), so views whose hooks did run count
+    once. An event id sent again for another site (ids are the browser's) hands over nothing."""
+    earlier = {pair for pair in identified if pair[0] not in stored_now}
     if not earlier:
         return []
-    return [IdentifiedPageView(*row) for row in db.session.execute(
-        select(PageView.id, PageView.account_id, PageView.contact_id, PageView.url, PageView.path,
-               PageView.received_at, PageView.match_url, PageView.match_path)
-        .where(PageView.event_id.in_(earlier), PageView.contact_id.is_not(None)))]
+    rows = db.session.execute(
+        select(PageView.event_id, PageView.site_id, PageView.id, PageView.account_id, PageView.contact_id,
+               PageView.url, PageView.path, PageView.received_at, PageView.match_url, PageView.match_path)
+        .where(PageView.event_id.in_([event_id for event_id, _ in earlier]),
+               PageView.contact_id.is_not(None)))
+    return [IdentifiedPageView(*row[2:]) for row in rows if (row[0], row[1]) in earlier]
 
 
 PAGE_VIEWS = Stream(EVENTS_STREAM, store_records)

@@ -99,3 +99,31 @@ def test_a_batch_handed_over_twice_after_its_hooks_ran_counts_once(site, contact
     assert events.store_records([json.dumps(record)]) == 0  # a consumer killed before acknowledging
     run_jobs()
     assert outcome(segment) == EXACTLY_ONCE
+
+
+def test_a_view_handed_over_again_stops_no_run_that_began_after_it(site, contact, run_jobs):
+    item = automation(site, [{"id": "wait", "kind": "delay", "amount": 1, "unit": "days"}, email(), end()],
+                      exit_rules=[{"type": "page_view", "op": "contains", "value": "/thanks"}])
+    thanks = {"s": site.id, "a": site.account_id, "u": "https://www.shop.example/thanks", "t": "", "r": "",
+              "v": "visitor-0001", "c": make_cid(site.account_id, contact.id), "e": "hook-thanks", "ts": None,
+              "rt": int(time.time() * 1000) - 60_000, "ua": "Mozilla/5.0"}
+    assert events.store_records([json.dumps(thanks)]) == 1  # a minute ago: no run to stop yet
+    queue_view(site, contact)
+    events.drain(get_redis())  # /pricing: the run begins, and waits
+    assert events.store_records([json.dumps(thanks)]) == 0  # the /thanks batch comes back
+    db.session.rollback()
+    (run,) = db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id == item.id))
+    assert run.status == "waiting"
+
+
+def test_a_later_view_in_the_same_batch_still_stops_the_run_its_earlier_view_began(site, contact):
+    item = automation(site, [{"id": "wait", "kind": "delay", "amount": 1, "unit": "days"}, email(), end()],
+                      exit_rules=[{"type": "page_view", "op": "contains", "value": "/thanks"}])
+    now = int(time.time() * 1000)
+    records = [{"s": site.id, "a": site.account_id, "u": f"https://www.shop.example{path}", "t": "", "r": "",
+                "v": "visitor-0001", "c": make_cid(site.account_id, contact.id), "e": f"batch-{path}", "ts": None,
+                "rt": now - 5_000 + offset, "ua": "Mozilla/5.0"} for path, offset in (("/pricing", 0), ("/thanks", 2_000))]
+    assert events.store_records([json.dumps(record) for record in records]) == 2  # stored late, together
+    db.session.rollback()
+    (run,) = db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id == item.id))
+    assert (run.status, run.exit_reason) == ("exited", "viewed /thanks")
