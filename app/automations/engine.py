@@ -130,7 +130,8 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
                       cid_message_id=automation.id)
     email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
                              subject=step["subject"], text_body="", html_body="",
-                             from_name=step.get("from_name") or db.session.get(Account, automation.account_id).name)
+                             from_name=mail.sender_name(step.get("from_name")
+                                                        or db.session.get(Account, automation.account_id).name))
     rendered = Renderer(message, public_url()).email(contact, email_id=email.id)
     email.contact_id, email.text_body, email.html_body, email.headers = (
         contact.id, rendered["text_body"], rendered["html_body"], rendered["headers"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from app.messaging.mail import sender_name
 from app.segments.rules import URL_OPS, RuleError, validate_rule
 
 MAX_STEPS = 50
@@ -155,7 +156,7 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, se
     if kind == "email":
         step["subject"] = (fields.get("subject") or "").strip()[:300]
         # Empty: the account's name, at send time.
-        step["from_name"] = " ".join((fields.get("from_name") or "").split())[:100]
+        step["from_name"] = sender_name(fields.get("from_name"))
         step["body"] = fields.get("body") or ""
     elif kind == "sms":
         step["body"] = (fields.get("body") or "")[:1600]

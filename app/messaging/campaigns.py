@@ -61,7 +61,7 @@ def create_campaign(user: User, channel: str) -> Campaign:
         raise CampaignError("Choose email or SMS.", "channel")
     campaign = Campaign(account_id=user.account_id, created_by_id=user.id, channel=channel,
                         name="Untitled " + ("email" if channel == "email" else "SMS"), status="draft",
-                        from_name=user.account.name if channel == "email" else "")
+                        from_name=mail.sender_name(user.account.name) if channel == "email" else "")
     db.session.add(campaign)
     db.session.flush()
     return campaign

@@ -148,6 +148,15 @@ def current_transport() -> MailTransport:
     return SmtpTransport.from_url(url) if url else OutboxTransport()
 
 
+MAX_FROM_NAME = 100
+
+
+def sender_name(text: str | None) -> str:
+    """A name for the From header: one line (no header can be added through it), at most 100
+    characters (the longest the email row keeps)."""
+    return " ".join((text or "").split())[:MAX_FROM_NAME]
+
+
 def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, text_body: str,
                 html_body: str, sent_by_id: int | None = None, reply_to: str = "", from_name: str = "") -> Email:
     """Store an email and have it delivered once the caller commits."""

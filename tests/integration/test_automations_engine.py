@@ -274,3 +274,17 @@ def test_an_email_step_comes_from_the_account_name_or_its_own_from_name(site, co
     sent = {item.subject: item for item in db.session.scalars(select(Email).where(Email.kind == "automation"))}
     assert build_message(sent["Plain"])["From"].startswith("Shop <")  # the account's name, not MAIL_FROM's
     assert build_message(sent["Named"])["From"].startswith("Ada at the Shop <")
+
+
+def test_the_default_from_name_is_one_line_of_at_most_100_characters(site, contact, run_jobs):
+    from app.messaging.mail import build_message
+    from app.models import Account
+    db.session.get(Account, site.account_id).name = "The Shop\nBcc: everyone@example.com " + "x" * 200
+    db.session.commit()
+    automation(site, [email("Plain"), end()])
+    view(site, contact)
+    run_jobs()
+    sent = db.session.scalar(select(Email).where(Email.kind == "automation"))
+    assert sent.status == "outbox" and len(sent.from_name) == 100
+    assert sent.from_name.startswith("The Shop Bcc: everyone@example.com x") and "\n" not in sent.from_name
+    assert "Bcc" not in build_message(sent).keys()
