@@ -11,7 +11,12 @@ def register_commands(app: Flask) -> None:
                   help="delete the demo account and everything in it first, then create it again")
     def create_demo(reset):
         """Create the demo account with a month of sample data (idempotent; needs Redis)."""
+        from flask import current_app
         from redis.exceptions import RedisError
+
+        if current_app.config["FOOTFALL_ENV"] == "production":
+            # Its login and password are published; --reset deletes whatever account has that email.
+            raise click.ClickException("The demo account is for development instances, not production.")
 
         from app.queues import get_redis
         from app.tracking.setup import get_site

@@ -146,5 +146,9 @@ def configure_logging(app: Flask | None = None, *, json: bool | None = None, lev
     # Flask adds its own handler to app.logger only when no handler above it would print its
     # records, which this one now does.
     root.setLevel(threshold)
+    # RQ sets its loggers' levels when a worker starts (to the level it is given, LOG_LEVEL's):
+    # until one does, they follow the root's.
+    for name in ("rq.worker", "rq.job"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     for name in AUDIT_LOGGERS:
         logging.getLogger(name).setLevel(min(threshold, logging.INFO))

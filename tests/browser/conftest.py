@@ -31,7 +31,9 @@ def app_config(app_config):
 
 @pytest.fixture
 def server(app):
+    """The app on a free port, which is its public address (the script's beacon endpoint, links)."""
     with live_server(app) as url:
+        app.config["PUBLIC_URL"] = url
         yield url
 
 

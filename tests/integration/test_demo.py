@@ -218,3 +218,11 @@ def test_with_a_mail_server_configured_the_demo_sends_nothing_to_its_made_up_add
                                                         Campaign.name == "Spring offer"))
     assert campaign is not None and campaign.status == "draft"
     assert db.session.scalar(select(Email.id).where(Email.campaign_id == campaign.id)) is None
+
+
+def test_a_production_instance_refuses_to_create_the_demo(app):
+    from app.models import User
+    app.config["FOOTFALL_ENV"] = "production"
+    result = app.test_cli_runner().invoke(args=["create-demo", "--reset"])
+    assert result.exit_code != 0 and "not production" in result.output
+    assert db.session.scalar(select(User.id)) is None
