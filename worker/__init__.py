@@ -59,6 +59,12 @@ class FootfallWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", self.MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
+        self.asked_to_stop = False
+
+    def request_stop(self, signum, frame):
+        """SIGTERM or Ctrl-C: RQ's warm shutdown, noted (work() also returns when RQ quits by itself)."""
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)
 
     def handle_exception(self, job, *exc_info):
         """One line per failed run instead of RQ's record with the whole traceback (that comes back,

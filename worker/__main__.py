@@ -1,7 +1,10 @@
 """`python -m worker`: one RQ worker serving every queue in priority order, with the scheduler,
 and beside it the consumer that stores page views from the beacon stream in batches."""
 import argparse
+import logging
+import time
 
+from redis.exceptions import RedisError
 from sqlalchemy.orm import configure_mappers
 
 from app.logs import configure_logging, configured_level
@@ -24,9 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     events_process = None if args.no_events else consumer.start(burst=args.burst)
     try:
         with get_app().app_context():
-            worker = FootfallWorker(args.queues, connection=get_redis())
-            # RQ's per-job lines are INFO: shown only at LOG_LEVEL=info or debug.
-            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level=configured_level())
+            serve(args)
         if events_process is not None and args.burst:
             events_process.join()
     finally:
@@ -34,6 +35,26 @@ def main(argv: list[str] | None = None) -> int:
             consumer.stop(events_process)
     return 0
 
+
+def serve(args) -> None:
+    """Run the RQ worker until it is asked to stop (SIGTERM, Ctrl-C) or, in burst mode, the queues are
+    empty. RQ's worker quits when Redis goes away at the wrong moment (as a job ends, or while it
+    starts): it is made again, once Redis answers, rather than leaving this process serving nothing."""
+    while True:
+        try:
+            worker = FootfallWorker(args.queues, connection=get_redis())
+            # RQ's per-job lines are INFO: shown only at LOG_LEVEL=info or debug.
+            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level=configured_level())
+        except RedisError as error:
+            log.warning("the worker lost Redis (%s); starting it again in a second", error)
+        else:
+            if args.burst or worker.asked_to_stop:
+                return
+            log.warning("the worker stopped by itself (see above); starting it again in a second")
+        time.sleep(1)
+
+
+log = logging.getLogger("worker")
 
 if __name__ == "__main__":
     raise SystemExit(main())

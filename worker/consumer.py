@@ -46,11 +46,13 @@ def run(burst: bool = False) -> None:
     with get_app().app_context():
         redis = get_redis()
         consumer = consumer_name()
-        for stream in (PAGE_VIEWS, CLICKS):
-            stream.ensure_group(redis)
-        failing = False
+        failing = grouped = False
         while not stopping:
             try:
+                if not grouped:  # (Redis may be away as the consumer starts)
+                    for stream in (PAGE_VIEWS, CLICKS):
+                        stream.ensure_group(redis)
+                    grouped = True
                 enqueue_due_jobs(redis)
                 handled = CLICKS.drain_once(redis, consumer, block_ms=None)
                 handled += PAGE_VIEWS.drain_once(redis, consumer, block_ms=None if burst or handled else 1000)
