@@ -279,7 +279,7 @@ def test_an_email_step_comes_from_the_account_name_or_its_own_from_name(site, co
 def test_the_default_from_name_is_one_line_of_at_most_100_characters(site, contact, run_jobs):
     from app.messaging.mail import build_message
     from app.models import Account
-    db.session.get(Account, site.account_id).name = "The Shop\nBcc: everyone@example.com " + "x" * 200
+    db.session.get(Account, site.account_id).name = "The Shop\nBcc: everyone@example.com " + "x" * 150
     db.session.commit()
     automation(site, [email("Plain"), end()])
     view(site, contact)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, select, text
@@ -62,6 +62,12 @@ def months_of_views(site, contact) -> list[str]:
     return records
 
 
+def month(day: date, months_later: int) -> date:
+    """The first day of the month `months_later` months after `day`'s."""
+    index = day.year * 12 + day.month - 1 + months_later
+    return date(index // 12, index % 12 + 1, 1)
+
+
 def test_page_views_partitioned_by_month_keep_working(database_url, redis_url):
     if not database_url.startswith("postgresql"):
         app = create_app(base_config(database_url, redis_url))
@@ -92,9 +98,13 @@ def test_page_views_partitioned_by_month_keep_working(database_url, redis_url):
             result = app.test_cli_runner().invoke(args=["partition-page-views"])
             assert result.exit_code == 0, result.output
             assert partitions.is_partitioned()
-            assert partition_names() == [
-                "page_views_2026_09", "page_views_2026_10", "page_views_2026_11", "page_views_2026_12",
-                "page_views_2027_01", "page_views_default"]
+            # From the oldest view's month (September 2026) to MONTHS_AHEAD months after this one.
+            last = month(date.today(), partitions.MONTHS_AHEAD)
+            expected, day = [], date(2026, 9, 1)
+            while day <= last:
+                expected.append(f"page_views_{day:%Y_%m}")
+                day = month(day, 1)
+            assert partition_names() == expected + ["page_views_default"]
             assert sorted(db.session.execute(select(PageView.id, PageView.event_id,
                                                     PageView.contact_id)).all()) == before
             in_october = db.session.scalar(text("SELECT count(*) FROM page_views_2026_10"))
@@ -113,10 +123,11 @@ def test_page_views_partitioned_by_month_keep_working(database_url, redis_url):
             assert db.session.scalar(select(func.count()).select_from(PageView)
                                      .where(PageView.contact_id.is_not(None))) == 0
 
-            # The periodic job adds the months to come, once.
-            assert partitions.ensure_coming_months(date(2027, 1, 10)) == 2
-            assert partitions.ensure_coming_months(date(2027, 1, 10)) == 0
-            assert "page_views_2027_03" in partition_names()
+            # The periodic job adds the months to come, once: two months on, two more months.
+            later = month(date.today(), 2) + timedelta(days=9)
+            assert partitions.ensure_coming_months(later) == 2
+            assert partitions.ensure_coming_months(later) == 0
+            assert f"page_views_{month(later, partitions.MONTHS_AHEAD):%Y_%m}" in partition_names()
 
             again = app.test_cli_runner().invoke(args=["partition-page-views"])
             assert again.exit_code == 1 and "partitioned already" in again.output
