@@ -270,6 +270,7 @@ class Ingest:
         if not (self.per_address.allow(address) and self.per_site.allow(key)):
             return self.refuse(redis, 429, "rate_limited")
         reason = self._reason(site, beacon, user_agent)
+
         def commands(pipe):
             if kept:
                 pipe.hget(SITE_VERSIONS, key)
