@@ -15,9 +15,8 @@ from functools import lru_cache
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from app.tracking.cid import codec
+from app.tracking.cid import CHANNELS, codec
 
-CHANNELS = ("email", "sms", "test")
 _CLICK = b"footfall-click"
 _UNSUBSCRIBE = b"footfall-unsubscribe"
 # A click token carries its destination: room for the longest link a message may hold.
@@ -48,7 +47,7 @@ def click_token(click: Click) -> str:
 
 
 def read_click_token(token: str) -> Click | None:
-    payload = _unsign("click", token) if "." in token else _unseal(_CLICK, token)
+    payload = _read("click", _CLICK, token)
     # [account, campaign, contact, channel, destination, email]; older links lack the email.
     if not (isinstance(payload, list) and len(payload) in (5, 6)):
         return None
@@ -66,7 +65,7 @@ def unsubscribe_token(unsubscribe: Unsubscribe) -> str:
 
 
 def read_unsubscribe_token(token: str) -> Unsubscribe | None:
-    payload = _unsign("unsubscribe", token) if "." in token else _unseal(_UNSUBSCRIBE, token)
+    payload = _read("unsubscribe", _UNSUBSCRIBE, token)
     # [account, contact, channel, issue time]; the oldest signed links have no issue time.
     if not (isinstance(payload, list) and len(payload) in (3, 4)):
         return None
@@ -90,6 +89,11 @@ def _is_id(value, optional: bool = False) -> bool:
     if value is None:
         return optional
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _read(name: str, purpose: bytes, token: str):
+    """The payload of an encrypted token, or of one signed before encryption (it has a ".")."""
+    return _unsign(name, token) if "." in token else _unseal(purpose, token)
 
 
 def _seal(purpose: bytes, payload: list) -> str:

@@ -1,5 +1,5 @@
-"""The beacon's hot path: validate a page view, then hand it to Redis: one command to learn
-whether the site as this process knows it is current, one pipeline to queue the view.
+"""The beacon's hot path: validate a page view, then hand it to Redis in one pipeline that reads
+the site's version (is the site as this process knows it current?) and queues the view.
 
 Nothing here writes the database or sets a cookie; workers store events in batches
 (app/tracking/events.py). Outcomes are counted in memory and reach Redis with a beacon's own
@@ -200,7 +200,7 @@ def site_changed(session, site_key: str, site_id: int, *, website_changed: bool 
             with get_redis().pipeline(transaction=False) as pipe:
                 pipe.hincrby(SITE_VERSIONS, site_key, 1)
                 if website_changed:
-                    pipe.hdel(f"footfall:dropped:{site_id}", "foreign_host")
+                    pipe.hdel(dropped_key(site_id), "foreign_host")
                 pipe.execute()
         except RedisError:  # the change is saved; web processes read it again within SITE_CACHE_SECONDS
             log.warning("could not tell the web processes that site %s changed", site_id, exc_info=True)
@@ -224,17 +224,22 @@ def push_event(pipe, record: str) -> None:
 DROPPED_TTL = 7 * 24 * 3600
 
 
+def dropped_key(site_id: int) -> str:
+    """The hash of a site's dropped beacons, counted by reason."""
+    return f"footfall:dropped:{site_id}"
+
+
 def count_dropped(pipe, site_id: int, reason: str) -> None:
     """Count a dropped beacon by site and reason (the setup status shows them); the counts fade a
     week after the last drop."""
-    key = f"footfall:dropped:{site_id}"
+    key = dropped_key(site_id)
     pipe.hincrby(key, reason, 1)
     pipe.expire(key, DROPPED_TTL)
 
 
 def dropped_counts(redis, site_id: int) -> dict[str, int]:
     # (A correction made just as the count was restarted can leave it at -1 for a moment.)
-    counts = redis.hgetall(f"footfall:dropped:{site_id}")
+    counts = redis.hgetall(dropped_key(site_id))
     return {key.decode(): max(0, int(value)) for key, value in counts.items()}
 
 
@@ -312,7 +317,7 @@ class Ingest:
         if again != reason:
             def correct(pipe):
                 if reason:  # counted as dropped: not that, but queued or dropped for another reason
-                    pipe.hincrby(f"footfall:dropped:{queued_for.site_id}", reason, -1)
+                    pipe.hincrby(dropped_key(queued_for.site_id), reason, -1)
                     self._queue(pipe, site, again, beacon, user_agent)
                 else:  # queued already: the worker, which checks the site again, drops it
                     count_dropped(pipe, site.site_id, again)
