@@ -34,7 +34,7 @@ bench: $(VENV)/.installed-test
 
 ## make migrate m="add segments": a named migration from the models
 migrate: $(VENV)/.installed
-	FLASK_APP=wsgi $(BIN)/flask db migrate -m "$(m)"
+	FOOTFALL_ENV=development FLASK_APP=wsgi $(BIN)/flask db migrate -m "$(m)"
 
 clean:
 	rm -rf $(VENV) instance

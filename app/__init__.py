@@ -21,6 +21,10 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; frame-ancestors 'self'"
 )
 
+# Two years, the usual choice; not includeSubDomains: other hosts under the same domain are the
+# operator's to decide.
+HSTS = "max-age=63072000"
+
 
 class IdConverter(IntegerConverter):
     """`<int:…>` in routes: a number beyond the largest id a database stores names no row (a 404),
@@ -117,8 +121,14 @@ def create_app(config: dict | None = None) -> Flask:
         if any("\x00" in name or "\x00" in value for name, value in fields):
             abort(400, "The form contained an invalid character (NUL). Remove it and try again.")
 
+    production = app.config["FOOTFALL_ENV"] == "production"
+
     @app.after_request
     def security_headers(response):
+        if production:
+            # Every response, redirects and beacons included: browsers then never speak plain http
+            # to this host again (PUBLIC_URL is https in production behind TLS).
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         if request.blueprint == "ingest" or response.status_code in (301, 302, 303, 307, 308):
             return response  # beacons and redirects (hot paths) show no page: nothing to protect
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

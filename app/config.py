@@ -12,6 +12,9 @@ DEV_SECRET_KEY = "footfall-development-secret-do-not-use-in-production"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("FOOTFALL_INSTANCE", PROJECT_ROOT / "instance"))
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# FOOTFALL_ENV: unset means production, so that an instance started without a deliberate
+# development setting (which `make run` and the tests make) is safe on the open internet.
+ENVIRONMENTS = ("production", "development")
 
 
 class ConfigError(RuntimeError):
@@ -20,7 +23,7 @@ class ConfigError(RuntimeError):
 
 @dataclass
 class Settings:
-    ENV: str = "development"
+    ENV: str = "production"
     SECRET_KEY: str = DEV_SECRET_KEY
     DATABASE_URL: str = f"sqlite:///{INSTANCE_DIR / 'footfall.db'}"
     REDIS_URL: str = f"unix://{INSTANCE_DIR / 'redis.sock'}"
@@ -43,10 +46,26 @@ class Settings:
     # A stream entry left unacknowledged this long by a consumer (killed mid-batch) is taken over.
     EVENTS_CLAIM_IDLE_MS: int = 30_000
     MESSAGE_JOB_TIMEOUT: int = 120
+    # Failed sign-ins for one email from one client address before that pair waits LOGIN_LOCK_SECONDS;
+    # failed sign-ins from one address (any email) before it waits LOGIN_LOCK_SECONDS.
     LOGIN_MAX_FAILURES: int = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS: int = 30
     LOGIN_LOCK_SECONDS: int = 300
+    # A signed-in session ends after this many hours without a request, and this many days after sign-in.
+    SESSION_IDLE_HOURS: int = 12
+    SESSION_MAX_DAYS: int = 14
+    # "open": anyone may sign up; "closed": only the first account (the instance's owner) may, and
+    # the operator adds others with `flask create-account`. Empty: open in development, else closed.
+    REGISTRATION: str = ""
     # When set, GET /metrics needs "Authorization: Bearer <token>".
     METRICS_TOKEN: str = ""
+    # In production /metrics answers 404 unless METRICS_TOKEN is set or this is 1 (a private network).
+    METRICS_PUBLIC: int = 0
+    # "Send to developer" emails per account and hour, and addresses per email.
+    DEVELOPER_EMAILS_PER_HOUR: int = 10
+    DEVELOPER_EMAIL_MAX_RECIPIENTS: int = 3
+    # Seconds a CSV import job may run (the largest file allowed takes well under a minute).
+    IMPORT_JOB_TIMEOUT: int = 1800
     # "json" or "text"; empty: json in production, text otherwise.
     LOG_FORMAT: str = ""
     # debug, info, warning or error (any case): the least severe records logged. Empty: warning.
@@ -72,7 +91,7 @@ class Settings:
 
     @property
     def is_production(self) -> bool:
-        return self.ENV == "production"
+        return self.ENV != "development"
 
     @property
     def log_format(self) -> str:
@@ -87,21 +106,33 @@ class Settings:
                               f"not {self.LOG_LEVEL!r}.")
         return level.upper()
 
+    @property
+    def registration(self) -> str:
+        """REGISTRATION as "open" or "closed"; ConfigError for another value."""
+        value = (self.REGISTRATION or ("closed" if self.is_production else "open")).strip().lower()
+        if value not in ("open", "closed"):
+            raise ConfigError(f"REGISTRATION must be open or closed, not {self.REGISTRATION!r}.")
+        return value
+
     def check(self) -> None:
+        if self.ENV not in ENVIRONMENTS:
+            raise ConfigError(f"FOOTFALL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.ENV!r} "
+                              "(unset means production).")
         if self.log_format not in ("json", "text"):
             raise ConfigError("LOG_FORMAT must be json or text.")
         self.log_level  # noqa: B018 (raises ConfigError for an unknown level)
+        self.registration  # noqa: B018 (raises ConfigError for an unknown value)
         if self.is_production and (not self.SECRET_KEY or self.SECRET_KEY == DEV_SECRET_KEY):
             raise ConfigError(
-                "FOOTFALL_ENV=production needs a real SECRET_KEY (for example "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                "Footfall runs in production unless FOOTFALL_ENV=development, and production needs a "
+                "real SECRET_KEY (for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
         if self.is_production and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
         if self.is_production and not self.PUBLIC_URL.strip():
             # Without it, the address links and the embed code point to would be guessed from
             # requests, whose Host header anyone signed in to any account chooses.
-            raise ConfigError("FOOTFALL_ENV=production needs PUBLIC_URL, the app's public address "
+            raise ConfigError("Production (FOOTFALL_ENV unset or production) needs PUBLIC_URL, the app's public address "
                               "(for example https://track.example.com).")
 
     def flask_config(self) -> dict:
@@ -128,8 +159,16 @@ class Settings:
             "EVENTS_CLAIM_IDLE_MS": self.EVENTS_CLAIM_IDLE_MS,
             "MESSAGE_JOB_TIMEOUT": self.MESSAGE_JOB_TIMEOUT,
             "LOGIN_MAX_FAILURES": self.LOGIN_MAX_FAILURES,
+            "LOGIN_MAX_FAILURES_PER_ADDRESS": self.LOGIN_MAX_FAILURES_PER_ADDRESS,
             "LOGIN_LOCK_SECONDS": self.LOGIN_LOCK_SECONDS,
+            "SESSION_IDLE_HOURS": self.SESSION_IDLE_HOURS,
+            "SESSION_MAX_DAYS": self.SESSION_MAX_DAYS,
+            "REGISTRATION": self.registration,
             "METRICS_TOKEN": self.METRICS_TOKEN,
+            "METRICS_PUBLIC": bool(self.METRICS_PUBLIC),
+            "DEVELOPER_EMAILS_PER_HOUR": self.DEVELOPER_EMAILS_PER_HOUR,
+            "DEVELOPER_EMAIL_MAX_RECIPIENTS": self.DEVELOPER_EMAIL_MAX_RECIPIENTS,
+            "IMPORT_JOB_TIMEOUT": self.IMPORT_JOB_TIMEOUT,
             "LOG_FORMAT": self.log_format,
             "LOG_LEVEL": self.log_level,
             "REGISTER_MAX_PER_HOUR": self.REGISTER_MAX_PER_HOUR,

@@ -154,6 +154,8 @@ def main() -> int:
     from app.demo import DEMO_EMAIL, DEMO_PASSWORD, DemoWebsite
 
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    # A development instance on one's own machine, deliberately (unset means production).
+    os.environ.setdefault("FOOTFALL_ENV", "development")
     started: list[subprocess.Popen] = []
     env = dict(os.environ)
     stopping = False

@@ -186,7 +186,7 @@ def test_at_log_level_info_a_failed_job_shows_its_traceback_and_rq_its_lines(res
 @pytest.mark.parametrize("value, expected", [("debug", "DEBUG"), ("INFO", "INFO"), ("Warning", "WARNING"),
                                              (" error ", "ERROR"), ("", "WARNING")])
 def test_log_level_is_read_in_any_case(value, expected):
-    settings = Settings.from_environ({"LOG_LEVEL": value})
+    settings = Settings.from_environ({"FOOTFALL_ENV": "development", "LOG_LEVEL": value})
     settings.check()
     assert settings.flask_config()["LOG_LEVEL"] == expected
 
