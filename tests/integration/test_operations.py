@@ -253,6 +253,35 @@ def test_metrics_token_is_required_when_set(app_config, site):
     assert client.get("/healthz").status_code == 200  # probes need no token
 
 
+def production(app_config, **settings):
+    return create_app({**app_config, "ENV": "production", "SECRET_KEY": "p" * 48, **settings})
+
+
+def test_metrics_are_closed_in_production_without_a_token_unless_the_operator_opens_them(app_config, site):
+    assert production(app_config).test_client().get("/metrics").status_code == 404
+    assert production(app_config).test_client().get("/healthz").status_code == 200
+    opened = production(app_config, METRICS_PUBLIC=1).test_client()
+    assert ("footfall_beacons_accepted_total",) in scrape(opened)
+    with_token = production(app_config, METRICS_TOKEN="s3cret-scraper-token").test_client()
+    assert with_token.get("/metrics").status_code == 401
+    assert ("footfall_beacons_accepted_total",) in scrape(with_token, Authorization="Bearer s3cret-scraper-token")
+
+
+def test_production_sends_hsts_on_every_response_and_development_does_not(app_config, site):
+    client = production(app_config).test_client()
+    for response in (client.get("/login"), client.get("/"), client.get("/healthz"),
+                     client.post("/collect", data="{}"), client.get(f"/t/{site.site_key}.js"),
+                     client.get("/no-such-page")):
+        assert response.headers["Strict-Transport-Security"] == "max-age=63072000", response.request.path
+    assert "Strict-Transport-Security" not in create_app(app_config).test_client().get("/login").headers
+
+
+def test_the_served_script_sends_beacons_to_public_url_whatever_host_the_request_names(app_config, site):
+    client = production(app_config, PUBLIC_URL="https://track.example.com").test_client()
+    script = client.get(f"/t/{site.site_key}.js", base_url="https://evil.example").get_data(as_text=True)
+    assert "https://track.example.com/collect" in script and "evil.example" not in script
+
+
 @pytest.mark.parametrize("incoming, echoed", [
     ("lb-7f3a.91_x", True),
     ("a" * 64, True),

@@ -1,14 +1,15 @@
 """Endpoints for the operator's tools, not for people: liveness, readiness and Prometheus metrics.
 
 No sign-in: probes and scrapers cannot sign in. /metrics takes a bearer token when METRICS_TOKEN is
-set; otherwise restrict it at the proxy.
+set; in production without one it is closed (404) unless METRICS_PUBLIC=1 says the operator
+restricts it at the proxy.
 """
 from __future__ import annotations
 
 import hmac
 import logging
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -63,6 +64,8 @@ def _redis_answers() -> bool:
 def prometheus_metrics():
     """Renders every metric in Prometheus's text format (503 while Redis does not answer)."""
     token = current_app.config["METRICS_TOKEN"]
+    if not token and current_app.config["FOOTFALL_ENV"] == "production" and not current_app.config["METRICS_PUBLIC"]:
+        abort(404)  # (queue depths and counts by site are nobody's business on the open internet)
     if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
                                          f"Bearer {token}".encode()):
         return "A bearer token is required.\n", 401, {"WWW-Authenticate": "Bearer",
