@@ -90,3 +90,68 @@ def register_commands(app: Flask) -> None:
         click.echo("To rotate, set this on every web and worker process and restart them; links made with "
                    "the keys after the first keep working until you remove those keys:")
         click.echo(f"CID_KEYS={','.join([key] + [encode_key(old) for old in in_use])}")
+
+    @app.cli.command("dead-letters")
+    @click.argument("action", type=click.Choice(["show", "replay", "drop"]), default="show")
+    @click.option("--stream", "label", type=click.Choice(["page_views", "clicks"]), default=None,
+                  help="one stream (default: both)")
+    @click.option("--limit", default=20, show_default=True, help="entries shown per stream")
+    def dead_letters(action, label, limit):
+        """Entries the event consumer set aside (each failed on its own): show them, replay them
+        into their stream (once the cause is fixed), or drop them."""
+        from datetime import datetime, timezone
+
+        from app.messaging.clicks import CLICKS
+        from app.queues import get_redis
+        from app.tracking.events import PAGE_VIEWS
+
+        redis = get_redis()
+        for name, stream in {"page_views": PAGE_VIEWS, "clicks": CLICKS}.items():
+            if label not in (None, name):
+                continue
+            if action == "replay":
+                click.echo(f"{name}: {stream.replay_set_aside(redis)} entries put back in the stream")
+            elif action == "drop":
+                click.echo(f"{name}: {stream.drop_set_aside(redis)} entries dropped")
+            else:
+                entries = stream.set_aside(redis, limit)
+                click.echo(f"{name}: {redis.xlen(stream.dead_letters)} set aside")
+                for entry in entries:
+                    at = datetime.fromtimestamp(entry["at"] / 1000, timezone.utc).isoformat(timespec="seconds")
+                    click.echo(f"  {entry['id']} at {at}: {entry['error']}\n    {entry['record'][:300]}")
+
+    @app.cli.command("create-account")
+    @click.argument("email")
+    @click.option("--name", default="", help="the business name (default: the email's domain)")
+    def create_account(email, name):
+        """Create an account and its user EMAIL, asking for the password (sign-up may be closed)."""
+        from app import accounts
+        from app.extensions import db
+
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            user = accounts.register(email, password, name)
+        except accounts.AccountError as error:
+            raise click.ClickException(str(error)) from None
+        db.session.commit()
+        click.echo(f"Created the account “{user.account.name}” with the user {user.email}, "
+                   "who can sign in with this email and password.")
+
+    @app.cli.command("reset-password")
+    @click.argument("email")
+    def reset_password(email):
+        """Set a new password for the user EMAIL, asking for it; every session of theirs ends."""
+        from app import accounts
+        from app.extensions import db
+
+        user = accounts.find_user(email.strip())
+        if user is None:
+            raise click.ClickException(f"No user has the email {email}.")
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            ended = accounts.set_password(user, password)
+        except accounts.AccountError as error:
+            raise click.ClickException(str(error)) from None
+        db.session.commit()
+        click.echo(f"Changed the password of {user.email}; {ended} session{'s' if ended != 1 else ''} "
+                   "signed out.")

@@ -25,7 +25,7 @@ from rq.job import Job
 
 from app.extensions import per_app
 from app.queues import PRIORITY, get_redis
-from app.streams import GROUP
+from app.streams import GROUP, dead_letters
 
 log = logging.getLogger(__name__)
 
@@ -257,12 +257,16 @@ class FootfallCollector:
                                     labels=["stream"])
         lag = GaugeMetricFamily("footfall_stream_lag_seconds",
                                 "Age of the oldest stream entry not yet stored by the workers.", labels=["stream"])
+        dead = GaugeMetricFamily("footfall_stream_set_aside",
+                                 "Stream entries set aside because they failed on their own (see "
+                                 "`flask dead-letters show`).", labels=["stream"])
         now_ms = int(time.time() * 1000)
         for label, stream in self.streams.items():
             state = stream_backlog(self.redis, stream, now_ms)
             backlog.add_metric([label], state.entries)
             lag.add_metric([label], state.age_seconds)
-        yield from (backlog, lag)
+            dead.add_metric([label], self.redis.xlen(dead_letters(stream)))
+        yield from (backlog, lag, dead)
 
 
 def exposition(redis, streams: dict[str, str]) -> bytes:

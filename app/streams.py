@@ -4,19 +4,42 @@ Entries are acknowledged only after their batch is stored and committed, so a wo
 mid-batch leaves them pending; a consumer (another one, or the same restarted) takes over
 entries idle for longer than EVENTS_CLAIM_IDLE_MS. Storing must be idempotent (unique ids),
 since a taken-over batch may have been partly stored already.
+
+One entry can never hold up the others: when a batch fails while the database and Redis answer,
+it is stored again in halves, down to the entry that fails on its own, which is set aside in the
+stream's dead-letter stream (`<stream>:dead`, counted in /metrics, shown and replayed by
+`flask dead-letters`) and acknowledged. During an outage nothing is set aside: the batch stays
+pending and is tried again.
 """
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from flask import current_app
 from redis.exceptions import ResponseError
+from sqlalchemy import text
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 GROUP = "store"
 BATCH_SIZE = 500
+DEAD_LETTERS_MAX_LENGTH = 100_000
+# How often an entry that fails on its own is tried before it is set aside (a deadlock, say,
+# passes on a second try; a poison entry does not).
+TRIES_ALONE = 2
+
+
+def dead_letters(stream: str) -> str:
+    """The stream where a stream's entries that failed on their own are set aside."""
+    return f"{stream}:dead"
 
 
 def consumer_name() -> str:
@@ -48,14 +71,66 @@ class Stream:
             entries = response[0][1] if response else []
         return [(entry_id, fields.get(b"d", b"")) for entry_id, fields in entries]
 
+    @property
+    def dead_letters(self) -> str:
+        return dead_letters(self.name)
+
     def drain_once(self, redis, consumer: str, count: int = BATCH_SIZE, block_ms: int | None = 1000) -> int:
-        """Read, store and acknowledge one batch; the number of entries handled."""
+        """Read, store and acknowledge one batch; the number of entries handled (stored or set aside)."""
         entries = self.read_batch(redis, consumer, count, block_ms)
         if not entries:
             return 0
-        self.store([record for _, record in entries])
+        self._store_isolating(redis, entries)
         redis.xack(self.name, GROUP, *[entry_id for entry_id, _ in entries])
         return len(entries)
+
+    def _store_isolating(self, redis, entries: list[tuple[bytes, bytes]]) -> None:
+        """Store the entries; an entry that fails alone while everything answers is set aside.
+        Anything else that fails (an outage) raises, leaving the batch pending."""
+        for attempt in range(TRIES_ALONE if len(entries) == 1 else 1):
+            try:
+                self.store([record for _, record in entries])
+                return
+            except Exception as error:  # noqa: BLE001 (judged below: an outage, or this batch)
+                db.session.rollback()
+                if not _everything_answers(redis):
+                    raise
+                failure = error
+        if len(entries) > 1:
+            middle = len(entries) // 2
+            self._store_isolating(redis, entries[:middle])
+            self._store_isolating(redis, entries[middle:])
+            return
+        entry_id, record = entries[0]
+        problem = f"{type(failure).__name__}: {(str(failure).strip().splitlines() or [''])[0][:500]}"
+        redis.xadd(self.dead_letters, {"d": record, "entry": entry_id, "error": problem,
+                                       "at": int(time.time() * 1000)},
+                   maxlen=DEAD_LETTERS_MAX_LENGTH, approximate=True)
+        log.error("set aside entry %s of %s, which fails on its own (%s); see `flask dead-letters show`",
+                  entry_id.decode() if isinstance(entry_id, bytes) else entry_id, self.name, problem)
+
+    def set_aside(self, redis, count: int = 20) -> list[dict]:
+        """The oldest entries set aside: [{"id", "at" (ms), "error", "record"}]."""
+        return [{"id": entry_id.decode(), "at": int(fields.get(b"at", 0)), "error": fields.get(b"error", b"").decode(),
+                 "record": fields.get(b"d", b"").decode("utf-8", "replace")}
+                for entry_id, fields in redis.xrange(self.dead_letters, count=count)]
+
+    def replay_set_aside(self, redis) -> int:
+        """Put every entry set aside back in the stream (once the code that failed on them is
+        fixed); how many. Each goes back before it leaves the dead letters: none is lost midway."""
+        replayed = 0
+        while entries := redis.xrange(self.dead_letters, count=500):
+            for entry_id, fields in entries:
+                self.push(redis, fields.get(b"d", b""))
+                redis.xdel(self.dead_letters, entry_id)
+                replayed += 1
+        return replayed
+
+    def drop_set_aside(self, redis) -> int:
+        """Delete every entry set aside; how many."""
+        count = redis.xlen(self.dead_letters)
+        redis.delete(self.dead_letters)
+        return count
 
     def drain(self, redis, consumer: str | None = None) -> int:
         """Handle every entry waiting now (tests, burst workers); the number handled."""
@@ -65,3 +140,16 @@ class Stream:
         while handled := self.drain_once(redis, consumer, block_ms=None):
             total += handled
         return total
+
+
+def _everything_answers(redis) -> bool:
+    """Whether the database and Redis answer now: a batch that failed meanwhile failed because of
+    what it holds."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return bool(redis.ping())
+    except Exception:  # noqa: BLE001 (any failure to answer is an outage)
+        with suppress(Exception):
+            db.session.rollback()
+        return False

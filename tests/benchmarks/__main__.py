@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation", "load")
+BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation", "load", "wildcard")
 USAGE = f"usage: python -m tests.benchmarks [{'|'.join(BENCHMARKS)}]"
 
 
