@@ -35,7 +35,7 @@ STREAM_MAX_LENGTH = 2_000_000
 # could not be announced): then it reads the site again.
 SITE_CACHE_SECONDS = 10.0
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\Z")  # (\Z: `$` would also accept a trailing newline)
 # NUL and lone surrogates (JSON can escape them): no database stores them as text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _BOT = re.compile(r"bot|crawl|spider|slurp|curl/|wget|python-requests|httpclient|facebookexternalhit|"
@@ -86,7 +86,7 @@ def parse_beacon(raw: bytes) -> dict:
         raise BeaconRejected(413, "too_large")
     try:
         beacon = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # (RecursionError: nested too deep)
         raise BeaconRejected(400, "invalid_json") from None
     if not isinstance(beacon, dict):
         raise BeaconRejected(400, "invalid_json")
@@ -134,6 +134,15 @@ class SiteUnavailable(Exception):
     """The database cannot say what a site key is right now."""
 
 
+class TooManyLookups(Exception):
+    """Too many site keys this process has never seen, all at once: made-up keys, probably."""
+
+
+# Database look-ups a second (and in a burst) of site keys a process has never seen. Real sites are
+# seen once and then kept; a flood of random keys costs at most this many queries.
+NEW_KEY_LOOKUPS_PER_SECOND = 20
+
+
 class SiteCache:
     """Site keys resolved to sites, kept per web process with the version in Redis they were read
     at: a change made in Settings reaches every process before the next beacon, with no database
@@ -141,6 +150,7 @@ class SiteCache:
 
     def __init__(self, ttl: float = SITE_CACHE_SECONDS):
         self.ttl = ttl
+        self.new_keys = RateLimiter(NEW_KEY_LOOKUPS_PER_SECOND, NEW_KEY_LOOKUPS_PER_SECOND * 5)
         self._entries: dict[str, tuple[float, bytes | None, object]] = {}
         self._lock = threading.Lock()
 
@@ -158,15 +168,18 @@ class SiteCache:
 
     def current(self, site_key: str, version: bytes | None) -> SiteInfo | None:
         """The site as of `version` (read again from the database if this process keeps another),
-        or None for an unknown key. While the database is unreachable, a site seen before is still
-        served from the cache (beacons keep being accepted; the worker stores them once the
-        database is back); SiteUnavailable for one never seen."""
+        or None for an unknown key (remembered as unknown for a while too). While the database is
+        unreachable, a site seen before is still served from the cache (beacons keep being
+        accepted; the worker stores them once the database is back); SiteUnavailable for one
+        never seen. TooManyLookups when too many keys never seen arrive at once."""
         now = time.monotonic()
         entry = self._entries.get(site_key)
         if entry and entry[0] > now and (entry[1] == version or entry[2] is UNAVAILABLE):
             if entry[2] is UNAVAILABLE:
                 raise SiteUnavailable(site_key)
             return entry[2]
+        if entry is None and not self.new_keys.allow(""):
+            raise TooManyLookups(site_key)
         try:
             site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
         except SQLAlchemyError:
@@ -264,15 +277,19 @@ class Ingest:
             beacon = parse_beacon(raw)
         except BeaconRejected as rejected:
             return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
+        if not self.per_address.allow(address):  # before anything costs a look-up
+            return self.refuse(redis, 429, "rate_limited")
         key = beacon["k"]
         kept = self.sites.kept(key)
         try:
             site = kept[1] if kept else self.sites.get(key, redis)
+        except TooManyLookups:
+            return self.refuse(redis, 429, "rate_limited")
         except (SiteUnavailable, RedisError):
             return self.refuse(redis, 503, "unavailable")
         if site is None:
             return self.refuse(redis, 404, "unknown_site")
-        if not (self.per_address.allow(address) and self.per_site.allow(key)):
+        if not self.per_site.allow(key):
             return self.refuse(redis, 429, "rate_limited")
         reason = self._reason(site, beacon, user_agent)
 

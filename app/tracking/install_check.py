@@ -94,15 +94,25 @@ def check_installation(website_url: str, site_key: str, *, allow_private: bool =
     return InstallCheckResult("unreachable", message, url)
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public_address(ip: str) -> bool:
     """Whether the install check may connect to this IP address: a global unicast one."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        # ::ffff:127.0.0.1 reaches 127.0.0.1; judge the IPv4 address it carries.
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local or address.teredo is not None:
+            return False  # fec0::/10 (deprecated, private in practice); Teredo tunnels to any IPv4
+        # ::ffff:127.0.0.1 reaches 127.0.0.1, and so may 2002:7f00:1::/48 (6to4) or 64:ff9b::7f00:1
+        # (NAT64): judge the IPv4 address each carries.
+        carried = address.ipv4_mapped or address.sixtofour
+        if carried is None and address in _NAT64:
+            carried = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if carried is not None:
+            address = carried
     if (address.is_private or address.is_loopback or address.is_link_local or address.is_multicast
             or address.is_reserved or address.is_unspecified):
         return False

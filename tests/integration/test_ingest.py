@@ -120,11 +120,69 @@ def test_device_classes(client, site, drain):
     (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1",
                  "t": "x" * 9000}), 413),
     (json.dumps({"k": "no-such-key", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1"}), 404),
+    # `$` accepted a trailing newline: ids were stored with it.
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001\n", "e": "event-xyz-1"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1\n"}), 400),
+    # Nested deeper than the JSON parser recurses: a 400, not a 500 with a traceback.
+    ("[" * 4000, 400),
+    ('{"k":' * 1500, 400),
 ])
 def test_garbage_gets_a_4xx_and_nothing_is_queued(client, site, raw, status):
     raw = raw.replace('"KEY"', json.dumps(site.site_key))
     assert post(client, None, raw=raw).status_code == status
     assert get_redis().xlen(EVENTS_STREAM) == 0
+
+
+def test_credentials_in_a_page_address_or_referrer_are_not_stored(client, site, drain):
+    post(client, beacon(site, u="https://alice:s3cret@www.shop.example/pricing?plan=pro",
+                        r="https://bob:hunter2@mail.example/inbox"))
+    drain()
+    (view,) = stored()
+    assert view.url == "https://www.shop.example/pricing?plan=pro" and view.host == "www.shop.example"
+    assert view.referrer == "https://mail.example/inbox"
+    assert "s3cret" not in view.match_url and "alice" not in view.match_url
+
+
+def test_nesting_too_deep_is_counted_as_invalid_and_logs_no_traceback(client, site, caplog):
+    from tests.integration.test_operations import scrape
+
+    before = scrape(client).get(("footfall_beacons_dropped_total", ("reason", "invalid")), 0)
+    assert post(client, None, raw="[" * 4000).status_code == 400
+    assert scrape(client)[("footfall_beacons_dropped_total", ("reason", "invalid"))] == before + 1
+    assert not [record for record in caplog.records if record.levelno >= 40 or record.exc_info]
+
+
+def test_the_per_address_limit_comes_before_any_site_look_up(app_config, site):
+    from app import create_app
+
+    app = create_app({**app_config, "INGEST_RATE_PER_ADDRESS": 1})  # bursts of 10
+    client = app.test_client()
+    answers = [post(client, beacon(site, k=f"made-up-key-{index:04d}")).status_code for index in range(15)]
+    assert answers[:10] == [404] * 10 and answers[10:] == [429] * 5
+
+
+def test_a_flood_of_made_up_site_keys_costs_no_query_each(app, client, site):
+    from sqlalchemy import event
+
+    assert post(client, beacon(site), address="192.0.2.2").status_code == 204  # a real site, known
+    queries = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: queries.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        answers = [post(client, beacon(site, k=f"made-up-key-{index:04d}"), address=f"198.51.{index // 250}.{index % 250}")
+                   .status_code for index in range(500)]
+        again = [post(client, beacon(site, k=f"made-up-key-{index:04d}"), address="192.0.2.1").status_code
+                 for index in range(20)]
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    site_queries = [query for query in queries if "tracking_sites" in query]
+    assert len(site_queries) <= 120  # a burst of 100 look-ups, then 20 a second: not 500
+    assert set(answers) == {404, 429} and answers.count(404) >= 100
+    assert set(again[:10]) <= {404}  # unknown keys asked about a moment ago: remembered, no query
+    # The real site still works during the flood.
+    assert post(client, beacon(site), address="192.0.2.2").status_code == 204
 
 
 def test_a_nine_kilobyte_body_is_refused(client, site):

@@ -446,6 +446,14 @@ def test_https_refuses_an_untrusted_certificate(tls_server, public_test_host):
     ("::ffff:127.0.0.1", False),
     ("::ffff:10.0.0.1", False),
     ("::ffff:169.254.169.254", False),
+    ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
+    ("2002:a9fe:a9fe::1", False),  # 6to4 of 169.254.169.254 (cloud metadata)
+    ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+    ("fec0::1", False),  # site-local
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+    ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+    ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+    ("2606:4700:4700::1111", True),
     ("not an address", False),
 ])
 def test_is_public_address(ip, public):
