@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask import render_template
+from flask import current_app, render_template
 from sqlalchemy import or_, select
 
 from app import contacts
@@ -26,7 +26,6 @@ from app.tracking.urls import site_host
 TERMS_VERSION = "2026-11-01"
 RECEIVING_WINDOW = timedelta(days=7)
 TERMS_REQUIRED = "Tick the box to agree to the tracking terms before you continue."
-MAX_DEVELOPER_RECIPIENTS = 10
 MAX_NOTE_LENGTH = 1000
 INSTALL_CHECK_TTL = 24 * 3600
 
@@ -145,8 +144,9 @@ def parse_recipients(raw: str) -> list[str]:
                   if part.strip()]
     if not candidates:
         raise SetupError("Enter your developer's email address.", "recipients")
-    if len(candidates) > MAX_DEVELOPER_RECIPIENTS:
-        raise SetupError(f"Send to at most {MAX_DEVELOPER_RECIPIENTS} addresses at once.", "recipients")
+    most = current_app.config["DEVELOPER_EMAIL_MAX_RECIPIENTS"]
+    if len(candidates) > most:
+        raise SetupError(f"Send to at most {most} addresses at once.", "recipients")
     addresses = []
     for candidate in candidates:
         try:
@@ -165,6 +165,7 @@ def send_code_to_developer(site: TrackingSite, user: User, recipients: list[str]
     note = (note or "").strip()
     if len(note) > MAX_NOTE_LENGTH:
         raise SetupError(f"Keep the note under {MAX_NOTE_LENGTH:,} characters.", "note")
+    _check_developer_email_quota(site.account_id, len(recipients))
     context = dict(site=site, sender=user, note=note, code=embed_code(site, public_url),
                    help_url=f"{public_url}/help/install", terms_version=TERMS_VERSION)
     subject = f"Please add the Footfall tracking code to {site.website_url}"
@@ -177,6 +178,25 @@ def send_code_to_developer(site: TrackingSite, user: User, recipients: list[str]
     ]
     _audit(site, user, "code_sent", ", ".join(recipients))
     return emails
+
+
+def _check_developer_email_quota(account_id: int, wanted: int) -> None:
+    """At most DEVELOPER_EMAILS_PER_HOUR code emails per account in any hour: the instance's
+    address, carrying a note the sender wrote, must not become anyone's mass mailer."""
+    quota = current_app.config["DEVELOPER_EMAILS_PER_HOUR"]
+    since = utcnow() - timedelta(hours=1)
+    sent = list(db.session.scalars(
+        select(Email.created_at).where(Email.account_id == account_id, Email.kind == "developer_code",
+                                       Email.created_at >= since).order_by(Email.created_at)))
+    if len(sent) + wanted <= quota:
+        return
+    if len(sent) < quota:
+        raise SetupError(f"You can send the code to {quota - len(sent)} more address"
+                         f"{'es' if quota - len(sent) != 1 else ''} this hour.", "recipients")
+    free_at = sent[len(sent) + wanted - quota - 1] + timedelta(hours=1)
+    minutes = max(1, -(-int((free_at - utcnow()).total_seconds()) // 60))
+    raise SetupError(f"The code was sent {quota} times in the last hour, the most allowed. "
+                     f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.", "recipients")
 
 
 def recent_developer_emails(site: TrackingSite, limit: int = 5) -> list[Email]:

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.config import PROJECT_ROOT
 from app.extensions import db
@@ -90,7 +90,7 @@ def test_a_failed_delivery_shows_in_the_app_after_bounded_retries(auth, app_conf
     ("", "Enter your developer"),
     ("not-an-address", "is not a valid email address"),
     ("ok@agency.example, broken@", "is not a valid email address"),
-    (",".join(f"d{i}@agency.example" for i in range(11)), "at most 10"),
+    (",".join(f"d{i}@agency.example" for i in range(4)), "at most 3"),
 ])
 def test_bad_recipients_rerender_with_a_message(auth, recipients, message):
     finished_site(auth.client)
@@ -99,6 +99,23 @@ def test_bad_recipients_rerender_with_a_message(auth, recipients, message):
     body = response.get_data(as_text=True)
     assert message in body and 'id="send-to-developer"' in body
     assert db.session.scalar(select(Email)) is None
+
+
+def test_an_account_sends_the_code_to_at_most_ten_addresses_an_hour(auth):
+    """Anyone who can sign up could otherwise mail their own text from the instance's address,
+    without limit."""
+    finished_site(auth.client)
+    for batch in range(3):
+        addresses = ",".join(f"d{batch}{index}@agency.example" for index in range(3))
+        assert send(auth.client, addresses).status_code == 200
+    refused = send(auth.client, "e1@agency.example, e2@agency.example")
+    assert refused.status_code == 422
+    assert "You can send the code to 1 more address this hour." in refused.get_data(as_text=True)
+    assert send(auth.client, "e1@agency.example").status_code == 200
+    refused = send(auth.client, "e2@agency.example")
+    assert refused.status_code == 422
+    assert "sent 10 times in the last hour, the most allowed. Try again in 60 minutes" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Email)) == 10
 
 
 def test_an_over_long_note_is_refused(auth):
