@@ -8,6 +8,7 @@ message row per campaign and contact (unique) means a retried batch never sends 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
@@ -18,6 +19,7 @@ from sqlalchemy import and_, false, func, or_, select, update
 from app import contacts as contacts_domain
 from app.extensions import db
 from app.messaging import mail, sms
+from app.messaging.clicks import TEST_LINK_SECONDS
 from app.messaging.links import tag_url
 from app.messaging.rendering import html_to_text, rewrite_links, should_tag
 from app.messaging.tokens import Click, Unsubscribe, click_token, permanent_token, unsubscribe_token
@@ -292,8 +294,9 @@ class Message:
 class Renderer:
     """Renders a campaign (or a Message) for each recipient, with what is the same for all computed once."""
 
-    def __init__(self, campaign: Campaign | Message, public_url: str):
-        self.campaign, self.public_url = campaign, public_url
+    def __init__(self, campaign: Campaign | Message, public_url: str, *, links_expire: int | None = None):
+        """`links_expire`: the Unix time after which click links stop redirecting (test sends)."""
+        self.campaign, self.public_url, self.links_expire = campaign, public_url, links_expire
         account = db.session.get(Account, campaign.account_id)
         site = get_site(campaign.account_id)
         self.website_host = site_host(site.website_url) if site and site.enabled else None
@@ -309,7 +312,7 @@ class Renderer:
             message_id = self.campaign.id or getattr(self.campaign, "cid_message_id", 0)
             destination = tag_url(url, make_cid(self.campaign.account_id, contact.id, message_id, channel))
         click = Click(self.campaign.account_id, self.campaign.id, contact.id if contact else None, channel,
-                      destination, email_id)
+                      destination, email_id, self.links_expire)
         return f"{self.public_url}/c/{click_token(click)}"
 
     def unsubscribe_url(self, contact: Contact, channel: str) -> str:
@@ -319,7 +322,8 @@ class Renderer:
     def email(self, contact: Contact, email_id: int | None = None) -> dict:
         body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email", email_id))
         unsubscribe = self.unsubscribe_url(contact, "email")
-        web_url = permanent_url(self.campaign, self.public_url) if self.campaign.id else None
+        # (A test's campaign may not be sent yet: its web version opens once it is.)
+        web_url = permanent_url(self.campaign, self.public_url) if self.campaign.id and not self.links_expire else None
         html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe, web_url=web_url)
         return {"subject": self.campaign.subject, "html_body": html, "text_body": html_to_text(html),
                 "headers": f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"}
@@ -443,7 +447,7 @@ def send_test(campaign: Campaign, user: User, public_url: str) -> Email:
     if not campaign.body.strip():
         raise CampaignError("Write the message before sending a test.", "body")
     contact = contacts_domain.contact_for_user(campaign.account_id, user.email)
-    rendered = Renderer(campaign, public_url).email(contact)
+    rendered = Renderer(campaign, public_url, links_expire=int(time.time()) + TEST_LINK_SECONDS).email(contact)
     return mail.queue_email(account_id=campaign.account_id, sent_by_id=user.id, kind="campaign_test",
                             to_address=user.email, subject=f"[Test] {rendered['subject']}",
                             text_body=rendered["text_body"], html_body=rendered["html_body"])

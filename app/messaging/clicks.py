@@ -10,13 +10,47 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from app.extensions import db
+from app.extensions import db, per_app
+from app.messaging.tokens import Click
 from app.models import Campaign, Contact, Email, LinkClick
 from app.models.types import insert_new
 from app.streams import Stream
 from app.tracking.cid import issued_to_contact, read_cid
 
 CLICKS_STREAM = "footfall:clicks"
+# Test sends' links redirect this long: enough to check them, too short to serve as anyone's
+# permanent redirect on this instance's domain.
+TEST_LINK_SECONDS = 7 * 24 * 3600
+
+
+def link_works(link: Click) -> bool:
+    """Whether a click link redirects: only links of messages that were sent. A campaign's links
+    once it has started (its test sends' links until they expire); an automation email's once the
+    email was sent; an automation text message's always (its links exist only in short links made
+    as it is sent). A campaign that was never sent is nobody's redirect on this domain.
+
+    Answers that a message was sent are kept by the process (sent stays sent), so a redirect
+    normally costs no query."""
+    if link.expires is not None:
+        return time.time() < link.expires
+    if link.campaign_id is None and link.email_id is None:
+        return True
+    known = per_app("footfall.sent_messages", dict)
+    key = ("campaign", link.campaign_id) if link.campaign_id is not None else ("email", link.email_id)
+    if key in known:
+        return True
+    if link.campaign_id is not None:
+        sent = db.session.scalar(select(Campaign.started_at).where(Campaign.id == link.campaign_id,
+                                                                  Campaign.account_id == link.account_id))
+    else:
+        sent = db.session.scalar(select(Email.delivered_at).where(Email.id == link.email_id,
+                                                            Email.account_id == link.account_id))
+    if sent is None:
+        return False
+    if len(known) > 100_000:
+        known.clear()
+    known[key] = True
+    return True
 
 
 def click_record(*, account_id: int, campaign_id: int | None, contact_id: int | None, channel: str, url: str,

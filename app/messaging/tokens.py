@@ -31,6 +31,8 @@ class Click:
     channel: str
     destination: str
     email_id: int | None = None
+    # Unix time after which the link no longer redirects: test sends' links only.
+    expires: int | None = None
 
 
 @dataclass(frozen=True)
@@ -42,21 +44,25 @@ class Unsubscribe:
 
 
 def click_token(click: Click) -> str:
-    return _seal(_CLICK, [click.account_id, click.campaign_id, click.contact_id, click.channel,
-                          click.destination, click.email_id])
+    payload = [click.account_id, click.campaign_id, click.contact_id, click.channel, click.destination,
+               click.email_id]
+    return _seal(_CLICK, payload + [click.expires] if click.expires is not None else payload)
 
 
 def read_click_token(token: str) -> Click | None:
     payload = _read("click", _CLICK, token)
-    # [account, campaign, contact, channel, destination, email]; older links lack the email.
-    if not (isinstance(payload, list) and len(payload) in (5, 6)):
+    # [account, campaign, contact, channel, destination, email, expires]; older links lack the
+    # email, links that never expire the last.
+    if not (isinstance(payload, list) and len(payload) in (5, 6, 7)):
         return None
-    account_id, campaign_id, contact_id, channel, destination, *email = payload
+    account_id, campaign_id, contact_id, channel, destination, *rest = payload
+    email_id, expires = (rest + [None, None])[:2]
     if not (_is_id(account_id) and _is_id(campaign_id, optional=True) and _is_id(contact_id, optional=True)
             and channel in CHANNELS and isinstance(destination, str)
-            and destination.startswith(("http://", "https://")) and _is_id(*(email or [None]), optional=True)):
+            and destination.startswith(("http://", "https://")) and _is_id(email_id, optional=True)
+            and _is_id(expires, optional=True)):
         return None
-    return Click(account_id, campaign_id, contact_id, channel, destination, (email or [None])[0])
+    return Click(account_id, campaign_id, contact_id, channel, destination, email_id, expires)
 
 
 def unsubscribe_token(unsubscribe: Unsubscribe) -> str:

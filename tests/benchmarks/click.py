@@ -21,6 +21,7 @@ from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS_STREAM
 from app.messaging.tokens import read_click_token
 from app.models import Campaign
+from app.models.types import utcnow
 from app.tracking.cid import read_cid
 from tests.benchmarks.harness import (BROWSER, CAMPAIGN_BODY, PUBLIC_URL, WEBSITE, BenchmarkFailed, Environment,
                                       create_list, create_owner, first_contact, interleaved_pairs, median_ratio)
@@ -49,7 +50,7 @@ def click_link() -> tuple[str, str]:
     create_list(user.account_id, 1)
     contact = first_contact(user.account_id)
     campaign = Campaign(account_id=user.account_id, channel="email", name="Fall sale", subject="Our fall sale",
-                        body=CAMPAIGN_BODY, status="sent")
+                        body=CAMPAIGN_BODY, status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     url = Renderer(campaign, PUBLIC_URL).link(LINK, contact, "email")

@@ -10,6 +10,7 @@ from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS
 from app.messaging.tokens import sign
 from app.models import Campaign, Contact, LinkClick
+from app.models.types import utcnow
 from app.queues import get_redis
 from tests.integration.test_campaigns import BODY
 
@@ -17,7 +18,8 @@ DESTINATION = "https://www.shop.example/pricing?plan=pro"
 
 
 def sent_campaign(site) -> Campaign:
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent")
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent",
+                        started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     return campaign
@@ -85,3 +87,42 @@ def test_a_token_made_for_one_purpose_is_refused_as_another(site, contact, clien
     assert client.get(f"/c/{unsubscribe}").status_code == 404
     db.session.rollback()
     assert db.session.get(Contact, contact.id).email_status == "subscribed"
+
+
+def test_a_campaign_that_was_never_sent_redirects_nobody_and_shows_no_web_version(site, contact, client):
+    """Anyone who can sign up could otherwise make permanent redirects to any address, and host any
+    page, on this instance's domain: a campaign's links and web version work once it is sent."""
+    from app.messaging.campaigns import permanent_url
+
+    draft = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
+    db.session.add(draft)
+    db.session.commit()
+    link = Renderer(draft, "https://footfall.test").link("https://evil.example/login", contact, "email")
+    web_view = urlsplit(permanent_url(draft, "https://footfall.test")).path
+    assert client.get(urlsplit(link).path).status_code == 404
+    assert client.get(web_view).status_code == 404
+    draft.status, draft.started_at = "sending", utcnow()
+    db.session.commit()
+    assert client.get(urlsplit(link).path).status_code == 302
+    assert client.get(web_view).status_code == 200
+
+
+def test_a_test_sends_links_redirect_for_a_week_and_it_has_no_web_version(auth, site, contact, client, run_jobs):
+    import time
+
+    from app.messaging.tokens import Click, click_token, read_click_token
+    from app.models import Email
+
+    from tests.integration.test_campaigns import draft
+
+    campaign_id, data = draft(auth, site, [])
+    assert auth.client.post(f"/campaigns/{campaign_id}/test", data=data).status_code == 200
+    test_email = db.session.scalar(select(Email).where(Email.kind == "campaign_test"))
+    path = urlsplit(test_email.html_body.split('href="')[1].split('"')[0]).path
+    assert path.startswith("/c/") and "/m/" not in test_email.html_body
+    assert client.get(path).status_code == 302
+    link = read_click_token(path.rsplit("/", 1)[1])
+    assert 6 * 86400 < link.expires - time.time() <= 7 * 86400
+    expired = click_token(Click(link.account_id, link.campaign_id, link.contact_id, link.channel, link.destination,
+                                None, int(time.time()) - 1))
+    assert client.get(f"/c/{expired}").status_code == 404

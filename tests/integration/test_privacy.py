@@ -239,7 +239,8 @@ def test_an_erased_contacts_click_links_identify_nobody(auth, site, client, monk
     campaign = Campaign(account_id=site.account_id, name="Fall sale", subject="s", status="sent",
                         started_at=utcnow() - 20 * DAY)
     welcome = Email(account_id=site.account_id, contact_id=ada.id, kind="automation", to_address=ada.email,
-                    subject="Welcome", text_body="", html_body="", created_at=utcnow() - 10 * DAY)
+                    subject="Welcome", text_body="", html_body="", created_at=utcnow() - 10 * DAY,
+                    status="sent", delivered_at=utcnow() - 10 * DAY)
     db.session.add_all([campaign, welcome])
     db.session.commit()
     with monkeypatch.context() as past:  # her messages were rendered ten days ago
@@ -256,7 +257,8 @@ def test_an_erased_contacts_click_links_identify_nobody(auth, site, client, monk
     grace = make_contact(site.account_id, "grace@navy.example", **same_id(ada_id))
     # Her first email gets the id Ada's had, too: only the cid's issue time tells them apart.
     hers = Email(account_id=site.account_id, contact_id=grace.id, kind="automation", to_address=grace.email,
-                 subject="Welcome", text_body="", html_body="", **same_id(welcome_id))
+                 subject="Welcome", text_body="", html_body="", status="sent", delivered_at=utcnow(),
+                 **same_id(welcome_id))
     db.session.add(hers)
     db.session.commit()
     assert (grace.id, hers.id) == (ada_id, welcome_id)

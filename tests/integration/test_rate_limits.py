@@ -11,6 +11,7 @@ from app.messaging import sms
 from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS_STREAM
 from app.models import Campaign, User
+from app.models.types import utcnow
 from app.queues import get_redis
 from tests.conftest import PASSWORD, Auth, make_user
 from tests.integration.test_ingest import BROWSER, beacon
@@ -77,7 +78,7 @@ def test_beacons_for_one_site_are_limited_whatever_the_address(app, client, site
 
 def click_path(site, contact) -> str:
     campaign = Campaign(account_id=site.account_id, channel="email", name="Fall sale", subject="Sale",
-                        body="<p>Hi</p>", status="sent")
+                        body="<p>Hi</p>", status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     return urlsplit(Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact,

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, make_response, redirect, ren
 
 from app.extensions import csrf, db, per_app
 from app.messaging import campaigns, sms
-from app.messaging.clicks import CLICKS, click_record
+from app.messaging.clicks import CLICKS, click_record, link_works
 from app.messaging.tokens import read_click_token, read_permanent_token, read_unsubscribe_token
 from app.models import Campaign
 from app.queues import get_redis
@@ -37,7 +37,7 @@ def click(token: str):
     if refused := _too_many_redirects():
         return refused
     link = read_click_token(token)
-    if link is None:
+    if link is None or not link_works(link):
         return _not_found()
     CLICKS.push(get_redis(), click_record(account_id=link.account_id, campaign_id=link.campaign_id,
                                           contact_id=link.contact_id, channel=link.channel, url=link.destination,
@@ -77,8 +77,8 @@ def web_view(token: str):
     """Renders a campaign's public web view: links without any personal cid."""
     campaign_id = read_permanent_token(token)
     campaign = db.session.get(Campaign, campaign_id) if campaign_id is not None else None
-    if campaign is None or campaign.channel != "email":
-        return _not_found()
+    if campaign is None or campaign.channel != "email" or campaign.started_at is None:
+        return _not_found()  # (a campaign never sent is nobody's page on this domain)
     response = make_response(campaigns.permanent_html(campaign))
     response.headers["Content-Security-Policy"] = WEB_VIEW_POLICY
     return response
