@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from app.messaging.mail import sender_name
+from app.messaging.mail import breaks_lines, sender_name
 from app.segments.rules import URL_OPS, RuleError, validate_rule
 
 MAX_STEPS = 50
@@ -154,6 +154,9 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, se
     step = found[0][found[1]]
     kind = step["kind"]
     if kind == "email":
+        for field, label in (("subject", "The subject"), ("from_name", "The From name")):
+            if breaks_lines(fields.get(field)):
+                raise AutomationError(f"{label} must be on one line: remove the line break.", field)
         step["subject"] = (fields.get("subject") or "").strip()[:300]
         # Empty: the account's name, at send time.
         step["from_name"] = sender_name(fields.get("from_name"))

@@ -84,6 +84,10 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
     limit = MAX_BODY_LENGTH if campaign.channel == "email" else MAX_SMS_LENGTH
     if len(body or "") > limit:
         raise CampaignError(f"The message is too long: at most {limit:,} characters.", "body")
+    for field, value, label in (("subject", subject, "The subject"), ("from_name", from_name, "The From name")):
+        if mail.breaks_lines(value):
+            # An email header is one line: every message of the campaign would fail as it is sent.
+            raise CampaignError(f"{label} must be on one line: remove the line break.", field)
     wanted = {int(list_id) for list_id in list_ids}
     lists = [item for item in contacts_domain.account_lists(campaign.account_id) if item.id in wanted]
     if len(lists) != len(wanted):

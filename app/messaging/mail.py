@@ -5,6 +5,7 @@ SMTP when MAIL_URL is set, otherwise the outbox (the row itself, readable in the
 """
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -149,6 +150,15 @@ def current_transport() -> MailTransport:
 
 
 MAX_FROM_NAME = 100
+
+
+# What splits a mail header into lines (str.splitlines' breaks): a subject carrying one would make
+# every message fail as it is sent.
+_LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def breaks_lines(text: str | None) -> bool:
+    return bool(_LINE_BREAK.search(text or ""))
 
 
 def sender_name(text: str | None) -> str:

@@ -345,5 +345,11 @@ def test_an_email_step_has_a_from_name_defaulting_to_the_account_name(auth, site
     form = auth.client.get(f"/automations/{automation.id}/steps/{step['id']}/edit", headers=HX).get_data(as_text=True)
     assert 'name="from_name"' in form and 'placeholder="Shop"' in form
     assert "Left empty, the email comes from your account's name, “Shop”." in form
-    edit(auth.client, automation, step["id"], subject="Hello", body="<p>Hi</p>", from_name="Ada\r\nBcc: x")
-    assert fresh(automation).steps[0]["from_name"] == "Ada Bcc: x"  # one line: no header can be added
+    for field, message in (("from_name", "The From name must be on one line"),
+                           ("subject", "The subject must be on one line")):
+        refused = edit(auth.client, automation, step["id"], **{"subject": "Hello", "body": "<p>Hi</p>",
+                                                              "from_name": "Ada", field: "Ada\r\nBcc: x"})
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+    assert fresh(automation).steps[0].get("from_name", "") == ""  # nothing saved: no header can be added
+    edit(auth.client, automation, step["id"], subject="Hello", body="<p>Hi</p>", from_name="  Ada   Lovelace ")
+    assert fresh(automation).steps[0]["from_name"] == "Ada Lovelace"

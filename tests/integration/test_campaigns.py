@@ -10,6 +10,7 @@ from app import contacts
 from app.extensions import db
 from app.messaging.clicks import CLICKS
 from app.models import Campaign, Contact, ContactList, Email, LinkClick
+from app.models.types import utcnow
 from app.queues import get_redis
 from app.tracking.cid import read_cid
 from tests.conftest import HX, make_contact
@@ -100,7 +101,8 @@ def test_a_retried_batch_never_sends_twice(auth, site, run_jobs, app):
 
 def test_clicks_are_recorded_by_the_worker(auth, site, contact, client, drain, app):
     from app.messaging.campaigns import Renderer
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent")
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent",
+                        started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
@@ -122,7 +124,8 @@ def test_bad_tokens_get_a_clear_404_and_no_redirect(client, path):
 
 def test_a_tampered_click_token_is_refused(auth, site, contact, client):
     from app.messaging.campaigns import Renderer
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent")
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent",
+                        started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
@@ -278,6 +281,21 @@ def test_with_the_mail_server_down_a_campaign_ends_failed_with_the_reason(auth, 
     assert db.session.get(Campaign, campaign_id).status == "sent"  # done: every recipient handled
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("subject", "Our fall sale\r\nBcc: everyone@example.com", "The subject must be on one line"),
+    ("subject", "Our fall sale\n", "The subject must be on one line"),
+    ("from_name", "Shop\rX-Spam: yes", "The From name must be on one line"),
+    ("from_name", "Shop\u2028Team", "The From name must be on one line"),
+])
+def test_a_line_break_in_the_subject_or_from_name_is_refused_with_a_message(auth, site, field, value, message):
+    campaign_id, data = draft(auth, site, [])
+    response = auth.client.post(f"/campaigns/{campaign_id}", data={**data, field: value}, headers=HX)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    saved = db.session.get(Campaign, campaign_id)
+    assert (saved.subject, saved.from_name) == ("Our fall sale", "Shop")  # the draft as it was
+
+
 def test_send_test_goes_to_me(auth, site, user, run_jobs):
     campaign_id, data = draft(auth, site, [])
     response = auth.client.post(f"/campaigns/{campaign_id}/test", data=data, headers=HX)
@@ -299,7 +317,8 @@ def test_the_account_can_tag_all_links(auth, site, contact, client):
     from app.messaging.campaigns import Renderer
     saved = auth.client.post("/settings/tracking/link-tagging", data={"tag_all_links": "1"}, headers=HX)
     assert "Saved." in saved.get_data(as_text=True)
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
+                        status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     db.session.expire_all()
