@@ -86,8 +86,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from app.models import User
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        from app import sessions
+        return sessions.load_user(user_id)  # only while this browser's session is live (app/sessions.py)
 
     from app.ingest import bp as ingest_bp
     from app.web.auth import bp as auth_bp

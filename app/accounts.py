@@ -1,24 +1,50 @@
-"""Registration, sign-in, and the slow-down of repeated failed sign-ins and of sign-up floods."""
+"""Registration, sign-in, passwords (their rules, reset by email, change), and the slow-down of
+repeated failed sign-ins, sign-up floods and reset requests."""
 from __future__ import annotations
 
+import gzip
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlencode
+
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
+from flask import current_app, render_template
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import sessions
 from app.extensions import db
+from app.messaging.mail import queue_email
 from app.models import Account, User
-from app.queues import get_redis
+from app.public_url import public_url
+from app.queues import enqueue_after_commit, get_redis
 from app.ratelimit import AttemptCounter, wait_in_words
 
-MIN_PASSWORD_LENGTH = 10
+# For every new password; accounts made when it was 10 still sign in with theirs.
+MIN_PASSWORD_LENGTH = 12
+# The 10,000 most common passwords, lowercased (app/data/README.md says where they come from).
+COMMON_PASSWORDS = Path(__file__).parent / "data" / "common-passwords.txt.gz"
+COMMON_PASSWORD = "This password is one of the 10,000 most common; choose another."
 # A real hash to compare against when the email is unknown, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("footfall-no-such-user")
-# Failed sign-ins per email; sign-up attempts per client address (each attempt, not only the
-# successful ones: the form also tells whether an email has an account).
+# Failed sign-ins per (client address, email) and per client address, never per email alone: an
+# attacker elsewhere cannot lock the owner out. Sign-up attempts per client address (each attempt,
+# not only the successful ones: the form also tells whether an email has an account).
 _LOGIN_FAILURES = AttemptCounter("login-failures")
+_ADDRESS_LOGIN_FAILURES = AttemptCounter("login-failures-from")
 _SIGN_UPS = AttemptCounter("sign-ups")
 SIGN_UP_WINDOW_SECONDS = 3600
+# Reset links: valid an hour; requests per client address and hour (past it, refused), and
+# emails per address and hour (past it, none is sent: the inbox already has recent links).
+RESET_SALT = "footfall.password-reset"
+RESET_LINK_SECONDS = 3600
+RESET_REQUESTS_PER_HOUR = 10
+RESET_EMAILS_PER_HOUR = 3
+_RESET_REQUESTS = AttemptCounter("reset-requests")
+_RESET_EMAILS = AttemptCounter("reset-emails")
+RESET_LINK_INVALID = "This link has expired or was already used. Ask for a new one."
 
 
 class AccountError(ValueError):
@@ -27,6 +53,11 @@ class AccountError(ValueError):
     def __init__(self, message: str, field: str = "email"):
         super().__init__(message)
         self.field = field
+
+
+class InvalidResetLink(AccountError):
+    def __init__(self):
+        super().__init__(RESET_LINK_INVALID, "password")
 
 
 class TooManyAttempts(AccountError):
@@ -46,10 +77,34 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    with gzip.open(COMMON_PASSWORDS, "rt", encoding="utf-8") as lines:
+        return frozenset(line.strip() for line in lines if line.strip())
+
+
+def check_new_password(password: str, confirmation: str | None = None) -> None:
+    """Refuse a new password that is too short or too common, or a confirmation that differs."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    if password.strip().lower() in common_passwords():
+        raise AccountError(COMMON_PASSWORD, "password")
+    if confirmation is not None and confirmation != password:
+        raise AccountError("The two passwords differ. Type the same new password twice.", "confirmation")
+
+
+def may_sign_up() -> bool:
+    """Whether a visitor may create an account: the instance's first account (its owner's) always,
+    others only while REGISTRATION is open; the operator adds them with `flask create-account`."""
+    if current_app.config["REGISTRATION"] == "open":
+        return True
+    return db.session.scalar(select(Account.id).limit(1)) is None
+
+
 def register(email: str, password: str, account_name: str = "") -> User:
     email = normalise_email(email)
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", "password")
+    check_new_password(password)
     if find_user(email):
         raise AccountError("An account with this email already exists. Sign in instead.")
     account = Account(name=(account_name or "").strip()[:200] or email.split("@", 1)[1])
@@ -64,20 +119,124 @@ def count_sign_up(client_address: str) -> None:
     redis = get_redis()
     wait = _SIGN_UPS.refused_for(redis, client_address, current_app.config["REGISTER_MAX_PER_HOUR"])
     if wait:
-        raise TooManyAttempts(f"Too many sign-ups from your network. Try again in {wait_in_words(wait)}.", wait)
+        raise TooManyAttempts(f"Too many sign-ups from your network. Try again in {wait_in_words(wait)}.",
+                              wait)
     _SIGN_UPS.count(redis, client_address, SIGN_UP_WINDOW_SECONDS)
 
 
-def authenticate(email: str, password: str) -> User:
-    """Return the user, or raise AccountError; after repeated failures, refuse for a while."""
-    email = (email or "").strip().lower()
-    redis = get_redis()
-    wait = _LOGIN_FAILURES.refused_for(redis, email, current_app.config["LOGIN_MAX_FAILURES"])
+def _refuse_while_locked(email: str, client_address: str) -> None:
+    config, redis = current_app.config, get_redis()
+    wait = max(
+        _LOGIN_FAILURES.refused_for(redis, f"{client_address}/{email}", config["LOGIN_MAX_FAILURES"]),
+        _ADDRESS_LOGIN_FAILURES.refused_for(redis, client_address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"]))
     if wait:
         raise TooManyAttempts(f"Too many failed sign-in attempts. Try again in {wait_in_words(wait)}.", wait)
+
+
+def _count_failure(email: str, client_address: str) -> None:
+    redis, window = get_redis(), current_app.config["LOGIN_LOCK_SECONDS"]
+    _LOGIN_FAILURES.count(redis, f"{client_address}/{email}", window)
+    _ADDRESS_LOGIN_FAILURES.count(redis, client_address, window)
+
+
+def authenticate(email: str, password: str, client_address: str) -> User:
+    """Return the user, or raise AccountError; after repeated failures for this email from this
+    client address, or for any emails from it, refuse for a while."""
+    email = (email or "").strip().lower()
+    _refuse_while_locked(email, client_address)
     user = find_user(email) if email else None
     if not check_password_hash(user.password_hash if user else _DUMMY_HASH, password or ""):
-        _LOGIN_FAILURES.count(redis, email, current_app.config["LOGIN_LOCK_SECONDS"])
+        _count_failure(email, client_address)
         raise AccountError("That email and password do not match an account.")
-    _LOGIN_FAILURES.clear(redis, email)
+    # The address's count stays: signing in to one's own account must not reset a spray's.
+    _LOGIN_FAILURES.clear(get_redis(), f"{client_address}/{email}")
+    return user
+
+
+def _set_password(user: User, password: str) -> None:
+    user.password_hash = generate_password_hash(password)
+
+
+def change_password(user: User, current: str, password: str, confirmation: str, client_address: str) -> int:
+    """The signed-in user's new password, given their current one (wrong guesses count as failed
+    sign-ins); every other session of theirs ends. Returns how many ended."""
+    _refuse_while_locked(user.email, client_address)
+    if not check_password_hash(user.password_hash, current or ""):
+        _count_failure(user.email, client_address)
+        raise AccountError("That is not your current password.", "current_password")
+    check_new_password(password, confirmation)
+    _set_password(user, password)
+    return sessions.end_all(user, keep_this_browser=True)
+
+
+def set_password(user: User, password: str) -> int:
+    """The operator's new password for a user (`flask reset-password`); all their sessions end."""
+    check_new_password(password)
+    _set_password(user, password)
+    return sessions.end_all(user)
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    """Changes whenever the password does (each hash has its own salt): a link works once."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def reset_link(user: User) -> str:
+    token = _reset_serializer().dumps([user.id, _password_fingerprint(user)])
+    # (Made by a job too, outside any request: the path is written out, not built by url_for.)
+    return f"{public_url()}/reset-password?{urlencode({'token': token})}"
+
+
+def request_password_reset(email: str, client_address: str) -> None:
+    """Have a reset link emailed if an account uses this address. The request does the same for
+    any address (rate limits in Redis, then one job enqueued once the caller commits), so neither
+    its answer nor its time tells whether the address has an account: the job looks it up."""
+    email = normalise_email(email)
+    redis = get_redis()
+    wait = _RESET_REQUESTS.refused_for(redis, client_address, RESET_REQUESTS_PER_HOUR)
+    if wait:
+        raise TooManyAttempts("Too many password reset requests from your network. "
+                              f"Try again in {wait_in_words(wait)}.", wait)
+    _RESET_REQUESTS.count(redis, client_address, RESET_LINK_SECONDS)
+    if _RESET_EMAILS.refused_for(redis, email, RESET_EMAILS_PER_HOUR):
+        return
+    _RESET_EMAILS.count(redis, email, RESET_LINK_SECONDS)
+    enqueue_after_commit(db.session, "worker.jobs.accounts.send_password_reset", email)
+
+
+def send_password_reset(email: str) -> bool:
+    """The reset email for the account that uses this address, if one does (the job's work)."""
+    user = find_user(email)
+    if user is None:
+        return False
+    context = dict(user=user, link=reset_link(user), hours=RESET_LINK_SECONDS // 3600)
+    queue_email(account_id=user.account_id, kind="password_reset", to_address=user.email,
+                subject="Reset your Footfall password",
+                text_body=render_template("auth/reset_email.txt", **context),
+                html_body=render_template("auth/reset_email.html", **context))
+    return True
+
+
+def user_for_reset(token: str) -> User:
+    """The user a reset link is for, while it is valid: under an hour old, password unchanged."""
+    try:
+        user_id, fingerprint = _reset_serializer().loads(token, max_age=RESET_LINK_SECONDS)
+    except (BadData, TypeError, ValueError):
+        raise InvalidResetLink() from None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or fingerprint != _password_fingerprint(user):
+        raise InvalidResetLink()
+    return user
+
+
+def reset_password(token: str, password: str, confirmation: str) -> User:
+    """Set the new password a valid reset link's owner chose; every session of theirs ends."""
+    user = user_for_reset(token)
+    check_new_password(password, confirmation)
+    _set_password(user, password)
+    sessions.end_all(user)
     return user

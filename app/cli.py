@@ -128,6 +128,13 @@ def register_commands(app: Flask) -> None:
         from app import accounts
         from app.extensions import db
 
+        try:
+            email = accounts.normalise_email(email)
+        except accounts.AccountError as error:
+            raise click.ClickException(str(error)) from None
+        if accounts.find_user(email):
+            raise click.ClickException(f"{email} already has an account; `flask reset-password {email}` "
+                                       "sets a new password for it.")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         try:
             user = accounts.register(email, password, name)

@@ -21,7 +21,7 @@ def test_register_creates_an_account_and_signs_in(client):
 
 @pytest.mark.parametrize("form, message", [
     ({"email": "not-an-email", "password": PASSWORD}, "valid email"),
-    ({"email": "a@b.example", "password": "short"}, "at least 10 characters"),
+    ({"email": "a@b.example", "password": "elevenchars"}, "at least 12 characters"),
 ])
 def test_register_rerenders_with_errors(client, form, message):
     response = client.post("/register", data=form)
