@@ -20,7 +20,7 @@ from app.messaging.mail import queue_email
 from app.models import Account, User
 from app.public_url import public_url
 from app.queues import enqueue_after_commit, get_redis
-from app.ratelimit import AttemptCounter, wait_in_words
+from app.ratelimit import AttemptCounter, client_key, wait_in_words
 
 # For every new password; accounts made when it was 10 still sign in with theirs.
 MIN_PASSWORD_LENGTH = 12
@@ -114,42 +114,64 @@ def register(email: str, password: str, account_name: str = "") -> User:
     return user
 
 
+class SignUpClosed(AccountError):
+    def __init__(self):
+        super().__init__("Sign-up is closed on this instance.")
+
+
+OWNER_SIGN_UP_KEY = "footfall:owner-sign-up"
+
+
+def claim_sign_up() -> None:
+    """Before a web sign-up commits: on a closed instance, only one first sign-up may go ahead
+    (a claim in Redis, held a minute), so two arriving together cannot both become owners;
+    SignUpClosed for the other."""
+    if current_app.config["REGISTRATION"] == "open":
+        return
+    if not get_redis().set(OWNER_SIGN_UP_KEY, 1, nx=True, ex=60):
+        raise SignUpClosed()
+
+
 def count_sign_up(client_address: str) -> None:
     """Count a sign-up attempt from a client address; past REGISTER_MAX_PER_HOUR, refuse it."""
-    redis = get_redis()
-    wait = _SIGN_UPS.refused_for(redis, client_address, current_app.config["REGISTER_MAX_PER_HOUR"])
+    wait = _SIGN_UPS.attempt(get_redis(), client_key(client_address), current_app.config["REGISTER_MAX_PER_HOUR"],
+                             SIGN_UP_WINDOW_SECONDS)
     if wait:
         raise TooManyAttempts(f"Too many sign-ups from your network. Try again in {wait_in_words(wait)}.",
                               wait)
-    _SIGN_UPS.count(redis, client_address, SIGN_UP_WINDOW_SECONDS)
 
 
-def _refuse_while_locked(email: str, client_address: str) -> None:
+def _password_attempt(email: str, client_address: str) -> tuple[str, str]:
+    """Count a password check as it starts, for this email from this client address and for the
+    address; TooManyAttempts past either limit. The (pair, address) keys it counted under."""
     config, redis = current_app.config, get_redis()
-    wait = max(
-        _LOGIN_FAILURES.refused_for(redis, f"{client_address}/{email}", config["LOGIN_MAX_FAILURES"]),
-        _ADDRESS_LOGIN_FAILURES.refused_for(redis, client_address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"]))
+    address = client_key(client_address)
+    pair = f"{address}/{email}"
+    window = config["LOGIN_LOCK_SECONDS"]
+    wait = max(_LOGIN_FAILURES.attempt(redis, pair, config["LOGIN_MAX_FAILURES"], window),
+               _ADDRESS_LOGIN_FAILURES.attempt(redis, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"], window))
     if wait:
         raise TooManyAttempts(f"Too many failed sign-in attempts. Try again in {wait_in_words(wait)}.", wait)
+    return pair, address
 
 
-def _count_failure(email: str, client_address: str) -> None:
-    redis, window = get_redis(), current_app.config["LOGIN_LOCK_SECONDS"]
-    _LOGIN_FAILURES.count(redis, f"{client_address}/{email}", window)
-    _ADDRESS_LOGIN_FAILURES.count(redis, client_address, window)
+def _password_was_right(pair: str, address: str) -> None:
+    """The checked password was right: the pair starts afresh, and the address's count loses this
+    attempt (not its failures: signing in to one's own account must not reset a spray's)."""
+    redis = get_redis()
+    _LOGIN_FAILURES.clear(redis, pair)
+    _ADDRESS_LOGIN_FAILURES.forgive(redis, address)
 
 
 def authenticate(email: str, password: str, client_address: str) -> User:
     """Return the user, or raise AccountError; after repeated failures for this email from this
     client address, or for any emails from it, refuse for a while."""
     email = (email or "").strip().lower()
-    _refuse_while_locked(email, client_address)
+    pair, address = _password_attempt(email, client_address)
     user = find_user(email) if email else None
     if not check_password_hash(user.password_hash if user else _DUMMY_HASH, password or ""):
-        _count_failure(email, client_address)
         raise AccountError("That email and password do not match an account.")
-    # The address's count stays: signing in to one's own account must not reset a spray's.
-    _LOGIN_FAILURES.clear(get_redis(), f"{client_address}/{email}")
+    _password_was_right(pair, address)
     return user
 
 
@@ -159,14 +181,17 @@ def _set_password(user: User, password: str) -> None:
 
 def change_password(user: User, current: str, password: str, confirmation: str, client_address: str) -> int:
     """The signed-in user's new password, given their current one (wrong guesses count as failed
-    sign-ins); every other session of theirs ends. Returns how many ended."""
-    _refuse_while_locked(user.email, client_address)
+    sign-ins); every other session of theirs ends, and this browser gets a new one (a copy of its
+    cookie stops working too). Returns how many others ended."""
+    pair, address = _password_attempt(user.email.lower(), client_address)
     if not check_password_hash(user.password_hash, current or ""):
-        _count_failure(user.email, client_address)
         raise AccountError("That is not your current password.", "current_password")
+    _password_was_right(pair, address)
     check_new_password(password, confirmation)
     _set_password(user, password)
-    return sessions.end_all(user, keep_this_browser=True)
+    ended = sessions.end_all(user, keep_this_browser=True)
+    sessions.sign_in(user)
+    return ended
 
 
 def set_password(user: User, password: str) -> int:
@@ -197,14 +222,12 @@ def request_password_reset(email: str, client_address: str) -> None:
     its answer nor its time tells whether the address has an account: the job looks it up."""
     email = normalise_email(email)
     redis = get_redis()
-    wait = _RESET_REQUESTS.refused_for(redis, client_address, RESET_REQUESTS_PER_HOUR)
+    wait = _RESET_REQUESTS.attempt(redis, client_key(client_address), RESET_REQUESTS_PER_HOUR, RESET_LINK_SECONDS)
     if wait:
         raise TooManyAttempts("Too many password reset requests from your network. "
                               f"Try again in {wait_in_words(wait)}.", wait)
-    _RESET_REQUESTS.count(redis, client_address, RESET_LINK_SECONDS)
-    if _RESET_EMAILS.refused_for(redis, email, RESET_EMAILS_PER_HOUR):
+    if _RESET_EMAILS.attempt(redis, email, RESET_EMAILS_PER_HOUR, RESET_LINK_SECONDS):
         return
-    _RESET_EMAILS.count(redis, email, RESET_LINK_SECONDS)
     enqueue_after_commit(db.session, "worker.jobs.accounts.send_password_reset", email)
 
 

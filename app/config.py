@@ -81,7 +81,9 @@ class Settings:
         environ = os.environ if environ is None else environ
         settings = cls()
         for name, default in asdict(cls()).items():
-            if name == "extra" or name not in environ:
+            # (ENV is read from FOOTFALL_ENV only: a shell's own ENV must not make an instance a
+            # development one.)
+            if name in ("extra", "ENV") or name not in environ:
                 continue
             raw = environ[name]
             setattr(settings, name, int(raw) if isinstance(default, int) else raw)

@@ -3,10 +3,23 @@ extra Redis command (beacons, link redirects), and attempt counters kept in Redi
 web process, for sign-in and sign-up."""
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import threading
 import time
 
 from redis import Redis
+
+
+def client_key(address: str) -> str:
+    """What per-address limits count by: an IPv4 address, or an IPv6 address's /64 (one customer
+    of a provider gets a whole /64, and could otherwise take a fresh address for each try)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
 
 
 class RateLimiter:
@@ -32,28 +45,30 @@ class RateLimiter:
 
 
 class AttemptCounter:
-    """Attempts per key (an email, a client address), counted in Redis. Once `limit` are counted,
-    further attempts are refused until the count expires, `window` seconds after the last one."""
+    """Attempts per key (a client address, an email, both), counted in Redis as each starts: past
+    `limit`, an attempt is refused, and the count expires `window` seconds after the last one.
+    Counting before the attempt is judged means parallel attempts cannot all pass while none is
+    counted yet; an attempt that turns out fine can be forgiven."""
 
     def __init__(self, name: str):
         self.name = name
 
     def _key(self, key: str) -> str:
-        return f"footfall:{self.name}:{key}"
+        # Hashed: a key holds what a visitor typed (an email of any length), the Redis key must not.
+        return f"footfall:{self.name}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
-    def refused_for(self, redis: Redis, key: str, limit: int) -> int:
-        """Seconds to wait before `key` may try again; 0 when it may try now."""
-        counted = self._key(key)
-        if int(redis.get(counted) or 0) < limit:
-            return 0
-        return max(redis.ttl(counted), 1)
-
-    def count(self, redis: Redis, key: str, window: int) -> None:
+    def attempt(self, redis: Redis, key: str, limit: int, window: int) -> int:
+        """Count an attempt; the seconds to wait if it is refused (over `limit`), else 0."""
         counted = self._key(key)
         with redis.pipeline() as pipe:
             pipe.incr(counted)
             pipe.expire(counted, window)
-            pipe.execute()
+            attempts, _ = pipe.execute()
+        return window if attempts > limit else 0
+
+    def forgive(self, redis: Redis, key: str) -> None:
+        """An attempt counted that turned out fine."""
+        redis.decr(self._key(key))
 
     def clear(self, redis: Redis, key: str) -> None:
         redis.delete(self._key(key))

@@ -38,8 +38,10 @@ def _live(now: datetime) -> ColumnElement[bool]:
 
 def sign_in(user: User) -> None:
     """Sign this browser in as `user`, in a new session (committed by the caller), and delete the
-    user's sessions that have ended, so expired rows do not pile up."""
+    user's sessions that have ended, so expired rows do not pile up. Whatever the browser's
+    session held before (its CSRF secret, which someone may have planted) is dropped."""
     end_this_browser()
+    session.clear()
     now = utcnow()
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id, not_(_live(now))))
     token = secrets.token_urlsafe(32)
@@ -85,6 +87,7 @@ def end_this_browser() -> None:
 def sign_out() -> None:
     end_this_browser()
     logout_user()
+    session.clear()
 
 
 def end_all(user: User, *, keep_this_browser: bool = False) -> int:
@@ -98,8 +101,8 @@ def end_all(user: User, *, keep_this_browser: bool = False) -> int:
 
 def sign_out_everywhere(user: User) -> int:
     ended = end_all(user)
-    session.pop(TOKEN_KEY, None)
     logout_user()
+    session.clear()
     return ended
 
 

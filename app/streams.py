@@ -5,11 +5,12 @@ mid-batch leaves them pending; a consumer (another one, or the same restarted) t
 entries idle for longer than EVENTS_CLAIM_IDLE_MS. Storing must be idempotent (unique ids),
 since a taken-over batch may have been partly stored already.
 
-One entry can never hold up the others: when a batch fails while the database and Redis answer,
-it is stored again in halves, down to the entry that fails on its own, which is set aside in the
-stream's dead-letter stream (`<stream>:dead`, counted in /metrics, shown and replayed by
-`flask dead-letters`) and acknowledged. During an outage nothing is set aside: the batch stays
-pending and is tried again.
+One entry can never hold up the others: when a batch fails because of what it holds (an error of
+the data, not of the database's state) while the database and Redis answer, it is stored again in
+halves, down to the entry that fails on its own, which is set aside in the stream's dead-letter
+stream (`<stream>:dead`, counted in /metrics, shown and replayed by `flask dead-letters`) and
+acknowledged. During an outage (unreachable, locked, out of disk, read-only, timed out) nothing is
+set aside: the batch stays pending and is tried again.
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from flask import current_app
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from app.extensions import db
 
@@ -31,7 +33,11 @@ log = logging.getLogger(__name__)
 
 GROUP = "store"
 BATCH_SIZE = 500
-DEAD_LETTERS_MAX_LENGTH = 100_000
+# As many as the stream itself keeps: entries set aside are lost only past that (alert on any).
+DEAD_LETTERS_MAX_LENGTH = 2_000_000
+# SQLSTATE classes of errors a statement's data causes, whatever the database's state: data
+# exceptions (22), integrity violations (23), program limits such as an index entry too large (54).
+_DATA_SQLSTATE_CLASSES = ("22", "23", "54")
 # How often an entry that fails on its own is tried before it is set aside (a deadlock, say,
 # passes on a second try; a poison entry does not).
 TRIES_ALONE = 2
@@ -93,7 +99,7 @@ class Stream:
                 return
             except Exception as error:  # noqa: BLE001 (judged below: an outage, or this batch)
                 db.session.rollback()
-                if not _everything_answers(redis):
+                if not (caused_by_the_data(error) and _everything_answers(redis)):
                     raise
                 failure = error
         if len(entries) > 1:
@@ -118,12 +124,16 @@ class Stream:
     def replay_set_aside(self, redis) -> int:
         """Put every entry set aside back in the stream (once the code that failed on them is
         fixed); how many. Each goes back before it leaves the dead letters: none is lost midway."""
-        replayed = 0
-        while entries := redis.xrange(self.dead_letters, count=500):
+        last = redis.xrevrange(self.dead_letters, count=1)
+        if not last:
+            return 0
+        replayed, start, end = 0, "-", last[0][0]  # (not those set aside again meanwhile)
+        while entries := redis.xrange(self.dead_letters, start, end, count=500):
             for entry_id, fields in entries:
                 self.push(redis, fields.get(b"d", b""))
                 redis.xdel(self.dead_letters, entry_id)
                 replayed += 1
+            start = b"(" + entries[-1][0]
         return replayed
 
     def drop_set_aside(self, redis) -> int:
@@ -140,6 +150,21 @@ class Stream:
         while handled := self.drain_once(redis, consumer, block_ms=None):
             total += handled
         return total
+
+
+def caused_by_the_data(error: BaseException) -> bool:
+    """Whether an error storing a batch comes from what the batch holds: an error of the code
+    reading its entries (a ValueError, say), or a database error of the data (SQLSTATE classes
+    22, 23, 54; SQLite's DataError and IntegrityError). Not: Redis or the network failing, or the
+    database's state (locked, out of disk, read-only, a timeout, a deadlock), which pass."""
+    if isinstance(error, (RedisError, OSError)):
+        return False
+    if isinstance(error, SQLAlchemyError):
+        if isinstance(error, (DataError, IntegrityError)):
+            return True
+        sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or ""
+        return sqlstate[:2] in _DATA_SQLSTATE_CLASSES
+    return True
 
 
 def _everything_answers(redis) -> bool:

@@ -12,6 +12,7 @@ from app.extensions import per_app
 from app.metrics import process_counts
 from app.public_url import public_url
 from app.queues import get_redis
+from app.ratelimit import client_key
 from app.tracking.ingest import MAX_BODY_BYTES, Ingest, SiteUnavailable, TooManyLookups
 from app.tracking.snippet import served_script
 
@@ -37,6 +38,8 @@ def _ingest() -> Ingest:
 @bp.get("/t/<site_key>.js")
 def tracking_script(site_key: str):
     """Renders the tracking script for a site key; a no-op script when tracking is off."""
+    if not _ingest().may_ask_about(site_key, client_key(request.remote_addr or "")):
+        return "", 429, {"Retry-After": "1"}
     try:
         site = _ingest().sites.get(site_key, get_redis())
     except TooManyLookups:

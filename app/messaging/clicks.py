@@ -36,7 +36,8 @@ def link_works(link: Click) -> bool:
     if link.campaign_id is None and link.email_id is None:
         return True
     known = per_app("footfall.sent_messages", dict)
-    key = ("campaign", link.campaign_id) if link.campaign_id is not None else ("email", link.email_id)
+    key = (link.account_id, "campaign", link.campaign_id) if link.campaign_id is not None else \
+        (link.account_id, "email", link.email_id)
     if key in known:
         return True
     if link.campaign_id is not None:

@@ -267,12 +267,18 @@ def _handed_over_anyway(notes: dict[int, str]) -> dict[int, str]:
         return {}
 
 
+# Emails no one but their recipient may read: a password reset link in the Outbox would let
+# anyone signed in to the account (a stolen session) set the password.
+PRIVATE_KINDS = ("password_reset",)
+
+
 def emails_for_account(account_id: int, *, kind: str | None = None, limit: int = 50) -> list[Email]:
-    query = select(Email).where(Email.account_id == account_id)
+    query = select(Email).where(Email.account_id == account_id, Email.kind.not_in(PRIVATE_KINDS))
     if kind:
         query = query.where(Email.kind == kind)
     return list(db.session.scalars(query.order_by(Email.id.desc()).limit(limit)))
 
 
 def get_email(account_id: int, email_id: int) -> Email | None:
-    return db.session.scalar(select(Email).where(Email.id == email_id, Email.account_id == account_id))
+    return db.session.scalar(select(Email).where(Email.id == email_id, Email.account_id == account_id,
+                                                 Email.kind.not_in(PRIVATE_KINDS)))

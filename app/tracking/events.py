@@ -50,11 +50,12 @@ def _host_and_port(netloc: str) -> str:
 
 
 def without_credentials(url: str) -> str:
-    """A referrer without `user:password@`; anything that is not a URL as it came."""
+    """A referrer without `user:password@`; nothing for one that is not a URL (no browser sends
+    one, and what it holds cannot be told apart)."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        return url
+        return ""
     return urlunsplit(parts._replace(netloc=_host_and_port(parts.netloc))) if "@" in parts.netloc else url
 
 

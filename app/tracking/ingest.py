@@ -23,7 +23,7 @@ from app.extensions import after_commit, db
 from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
 from app.queues import get_redis
 from app.models import TrackingSite
-from app.ratelimit import RateLimiter
+from app.ratelimit import RateLimiter, client_key
 from app.tracking.urls import site_host
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,10 @@ class SiteCache:
         (a RedisError goes to the caller)."""
         return self.current(site_key, redis.hget(SITE_VERSIONS, site_key) if redis is not None else None)
 
+    def knows(self, site_key: str) -> bool:
+        """Whether this process has an answer for the key, current or not (no look-up needed)."""
+        return site_key in self._entries
+
     def kept(self, site_key: str) -> tuple[bytes | None, SiteInfo] | None:
         """(version, site) as this process keeps a known site, current or not; None if it keeps none."""
         entry = self._entries.get(site_key)
@@ -264,6 +268,8 @@ class Ingest:
         self.sites = SiteCache()
         self.per_address = RateLimiter(per_address, per_address * 10)
         self.per_site = RateLimiter(per_site, per_site * 10)
+        # Keys never seen, per address: no one address takes the process's whole look-up budget.
+        self.new_keys_per_address = RateLimiter(1, 5)
         self.counts = counts
 
     def accept(self, redis, raw: bytes, user_agent: str, address: str) -> int:
@@ -277,9 +283,9 @@ class Ingest:
             beacon = parse_beacon(raw)
         except BeaconRejected as rejected:
             return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
-        if not self.per_address.allow(address):  # before anything costs a look-up
-            return self.refuse(redis, 429, "rate_limited")
         key = beacon["k"]
+        if not self.may_ask_about(key, client_key(address)):  # before anything costs a look-up
+            return self.refuse(redis, 429, "rate_limited")
         kept = self.sites.kept(key)
         try:
             site = kept[1] if kept else self.sites.get(key, redis)
@@ -307,6 +313,11 @@ class Ingest:
             return 503
         self.counts.add(series("beacons_dropped", reason) if reason else BEACON_ACCEPTED)
         return 204
+
+    def may_ask_about(self, site_key: str, address: str) -> bool:
+        """The per-address limits, before a site key is looked up: requests, and keys never seen."""
+        return self.per_address.allow(address) and (self.sites.knows(site_key)
+                                                     or self.new_keys_per_address.allow(address))
 
     @staticmethod
     def _reason(site: SiteInfo, beacon: dict, user_agent: str) -> str | None:

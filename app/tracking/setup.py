@@ -184,6 +184,14 @@ def _check_developer_email_quota(account_id: int, wanted: int) -> None:
     """At most DEVELOPER_EMAILS_PER_HOUR code emails per account in any hour: the instance's
     address, carrying a note the sender wrote, must not become anyone's mass mailer."""
     quota = current_app.config["DEVELOPER_EMAILS_PER_HOUR"]
+    if quota <= 0:
+        raise SetupError("Sending the code by email is turned off on this instance: copy it instead.",
+                         "recipients")
+    if wanted > quota:
+        raise SetupError(f"Send to at most {quota} addresses an hour.", "recipients")
+    # The account's row locked (PostgreSQL) until the caller commits: sends in parallel count one
+    # after the other, not each as if it were alone.
+    db.session.execute(select(Account.id).where(Account.id == account_id).with_for_update())
     since = utcnow() - timedelta(hours=1)
     sent = list(db.session.scalars(
         select(Email.created_at).where(Email.account_id == account_id, Email.kind == "developer_code",

@@ -66,6 +66,18 @@ def test_a_closed_instance_lets_its_first_account_sign_up_and_then_no_one(closed
     assert users() == 1
 
 
+def test_sign_ups_arriving_together_on_an_empty_closed_instance_make_one_owner(closed, app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def sign_up(n):
+        return app.test_client().post("/register", data={"email": f"first{n}@shop.example",
+                                                         "password": PASSWORD}).status_code
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(sign_up, range(6)))
+    assert sorted(answers) == [302] + [403] * 5
+    assert users() == 1
+
+
 def test_the_sign_in_page_offers_sign_up_only_while_it_is_open(closed, app, user):
     text = app.test_client().get("/login").get_data(as_text=True)
     assert "Create an account" not in text and 'href="/register"' not in text
@@ -193,6 +205,24 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, auth)
     assert not signed_in(laptop)
     assert login(app.test_client()).status_code == 422
     assert login(app.test_client(), password=NEW_PASSWORD).status_code == 302
+
+
+def test_a_password_change_gives_this_browser_a_new_session_so_a_copy_of_its_cookie_stops_working(app, auth):
+    copy = app.test_client()
+    copy.set_cookie("session", auth.client.get_cookie("session").value)
+    assert signed_in(copy)
+    assert change_password(auth.client).status_code == 302
+    assert signed_in(auth.client) and not signed_in(copy)
+
+
+def test_signing_in_drops_what_the_browser_held_before(app, user):
+    """A CSRF secret planted before sign-in (from a sibling subdomain, say) does not survive it."""
+    client = app.test_client()
+    with client.session_transaction() as planted:
+        planted["csrf_token"] = "planted-by-someone-else"
+    assert login(client).status_code == 302
+    with client.session_transaction() as after:
+        assert after.get("csrf_token") != "planted-by-someone-else"
 
 
 @pytest.mark.parametrize("form, message", [
@@ -350,6 +380,35 @@ def test_a_password_spray_from_one_address_is_slowed_down(app, user):
     assert login(app.test_client(), address=ADDRESS_B).status_code == 302
 
 
+def test_guesses_from_one_ipv6_network_count_as_one_address(app, user):
+    """One customer of a provider gets a whole /64: a fresh address for each guess must not help."""
+    for n in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert login(app.test_client(), password="Summer2026!", address=f"2001:db8:5:7::{n + 1:x}").status_code == 422
+    assert login(app.test_client(), address="2001:db8:5:7:ffff::1").status_code == 429
+    assert login(app.test_client(), address="2001:db8:5:8::1").status_code == 302  # another network
+
+
+def test_parallel_guesses_cannot_all_pass_before_any_is_counted(app, user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: login(app.test_client(), password=f"wrong guess {n}",
+                                                address=ADDRESS_A).status_code, range(16)))
+    assert answers.count(422) == app.config["LOGIN_MAX_FAILURES"] and answers.count(429) == 11
+
+
+def test_the_outbox_never_shows_a_password_reset_email(app, auth, user, run_jobs):
+    """Anyone signed in to the account (a stolen session) could otherwise take the link and set
+    the password without knowing it."""
+    ask_for_reset(app.test_client())
+    run_jobs()
+    reset = db.session.scalar(select(Email).where(Email.kind == "password_reset"))
+    assert reset is not None
+    assert "Reset your Footfall password" not in auth.client.get("/outbox/").get_data(as_text=True)
+    assert auth.client.get(f"/outbox/{reset.id}").status_code == 404
+    assert auth.client.get(f"/outbox/{reset.id}/html").status_code == 404
+
+
 # Point 11: where signing in may send the browser.
 
 def test_signing_in_returns_only_to_a_page_of_this_site(app, user):
@@ -359,3 +418,18 @@ def test_signing_in_returns_only_to_a_page_of_this_site(app, user):
         assert (response.status_code, response.headers["Location"]) == (302, "/"), target
     kept = login(app.test_client(), query_string={"next": "/contacts?page=2"})
     assert kept.headers["Location"] == "/contacts?page=2"
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/forgot-password", "/reset-password?token=x",
+                                  "/account/password", "/settings/tracking/send"])
+def test_a_json_or_file_body_in_place_of_a_form_gets_no_500(app, auth, path):
+    import io
+
+    def bodies():
+        yield {"json": {"email": 1, "password": ["x"], "recipients": {"a": 1}, "current_password": 5}}
+        yield {"data": {"email": (io.BytesIO(b"x"), "e.txt"), "recipients": (io.BytesIO(b"y"), "r.txt")},
+               "content_type": "multipart/form-data"}
+
+    for client in (auth.client, app.test_client()):
+        for body in bodies():
+            assert client.post(path, **body).status_code < 500, (path, body)

@@ -141,6 +141,9 @@ def test_credentials_in_a_page_address_or_referrer_are_not_stored(client, site, 
     assert view.url == "https://www.shop.example/pricing?plan=pro" and view.host == "www.shop.example"
     assert view.referrer == "https://mail.example/inbox"
     assert "s3cret" not in view.match_url and "alice" not in view.match_url
+    post(client, beacon(site, r="https://bob:hunter2@[not-an-address/inbox"))
+    drain()
+    assert stored()[-1].referrer == ""  # not a URL: nothing of it is kept
 
 
 def test_nesting_too_deep_is_counted_as_invalid_and_logs_no_traceback(client, site, caplog):
@@ -157,8 +160,19 @@ def test_the_per_address_limit_comes_before_any_site_look_up(app_config, site):
 
     app = create_app({**app_config, "INGEST_RATE_PER_ADDRESS": 1})  # bursts of 10
     client = app.test_client()
-    answers = [post(client, beacon(site, k=f"made-up-key-{index:04d}")).status_code for index in range(15)]
-    assert answers[:10] == [404] * 10 and answers[10:] == [429] * 5
+    # Keys never seen: 5 at once from one address, then refused before any look-up.
+    answers = [post(client, beacon(site, k=f"made-up-key-{index:04d}")).status_code for index in range(8)]
+    assert answers == [404] * 5 + [429] * 3
+    # Known keys: the address's own limit (10 at once), whatever the key.
+    other = "198.51.100.77"
+    answers = [post(client, beacon(site), address=other).status_code for _ in range(12)]
+    assert answers == [204] * 10 + [429] * 2
+    assert post(client, beacon(site, k="made-up-key-0000"), address=other).status_code == 429
+    # An IPv6 network counts as one address.
+    answers = [post(client, beacon(site, k=f"other-key-{index:04d}"), address=f"2001:db8:9::{index + 1:x}")
+               .status_code for index in range(8)]
+    assert answers.count(429) == 3
+    assert post(client, None, raw="{}", address="2001:db8:9::99").status_code == 400  # (refused by form first)
 
 
 def test_a_flood_of_made_up_site_keys_costs_no_query_each(app, client, site):

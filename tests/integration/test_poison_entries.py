@@ -142,3 +142,51 @@ def test_a_wildcard_rule_built_to_backtrack_holds_up_no_page_view(site, contact,
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(segment_members)) == 0
     assert db.session.scalar(select(func.count()).select_from(AutomationRun)) == 0
+
+
+def test_a_database_that_answers_but_refuses_writes_sets_nothing_aside(app_config, site, client):
+    """Locked (SQLite), or read-only after a failover (PostgreSQL): SELECT 1 works, every INSERT
+    fails. That is an outage, not poison: the batch stays pending, and is stored once writes work."""
+    import sqlite3
+
+    import pytest
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.tracking import events
+
+    redis = get_redis()
+    for index in range(3):
+        assert post(client, beacon(site, u=f"https://www.shop.example/{index}")).status_code == 204
+    postgresql = db.engine.dialect.name == "postgresql"
+    if postgresql:
+        db.session.execute(text("CREATE FUNCTION read_only() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION "
+                                "'cannot execute INSERT in a read-only transaction' USING ERRCODE = '25006'; "
+                                "END $$ LANGUAGE plpgsql"))
+        db.session.execute(text("CREATE TRIGGER read_only BEFORE INSERT ON page_views FOR EACH ROW "
+                                "EXECUTE FUNCTION read_only()"))
+        db.session.commit()
+        holder = None
+    else:
+        holder = sqlite3.connect(db.engine.url.database)
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    consumer = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": 0.2}}}
+                          if not postgresql else app_config)
+    try:
+        with consumer.app_context(), pytest.raises(Exception):
+            events.drain(get_redis())
+        assert redis.xlen(PAGE_VIEWS.dead_letters) == 0
+        assert redis.xpending(PAGE_VIEWS.name, "store")["pending"] == 3
+    finally:
+        if postgresql:
+            db.session.rollback()
+            db.session.execute(text("DROP TRIGGER read_only ON page_views"))
+            db.session.execute(text("DROP FUNCTION read_only()"))
+            db.session.commit()
+        else:
+            holder.rollback()
+            holder.close()
+    with consumer.app_context():
+        consumer.config["EVENTS_CLAIM_IDLE_MS"] = 0  # (the pending entries are taken over at once)
+        assert events.drain(get_redis()) == 3
+    assert views() == 3 and redis.xlen(PAGE_VIEWS.dead_letters) == 0

@@ -133,3 +133,12 @@ def test_another_account_cannot_read_the_outbox(auth, intruder, run_jobs):
     assert other.get(f"/outbox/{email_id}").status_code == 404
     assert other.get(f"/outbox/{email_id}/html").status_code == 404
     assert "dev@agency.example" not in other.get("/outbox/").get_data(as_text=True)
+
+
+def test_a_quota_smaller_than_a_message_or_none_is_explained(app, auth):
+    finished_site(auth.client)
+    for quota, message in ((2, "Send to at most 2 addresses an hour."),
+                           (0, "Sending the code by email is turned off on this instance")):
+        app.config["DEVELOPER_EMAILS_PER_HOUR"] = quota
+        refused = send(auth.client, "a@agency.example, b@agency.example, c@agency.example")
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)

@@ -71,3 +71,11 @@ def test_registration_is_closed_in_production_and_open_in_development_unless_set
     assert Settings.from_environ({"FOOTFALL_ENV": "development"}).flask_config()["REGISTRATION"] == "open"
     with pytest.raises(ConfigError, match="REGISTRATION must be open or closed"):
         Settings.from_environ({"FOOTFALL_ENV": "development", "REGISTRATION": "maybe"}).check()
+
+
+def test_a_shells_own_env_variable_does_not_make_an_instance_a_development_one():
+    settings = Settings.from_environ({"ENV": "development", "SECRET_KEY": DEV_SECRET_KEY,
+                                      "PUBLIC_URL": "https://t.example"})
+    assert settings.is_production
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        settings.check()

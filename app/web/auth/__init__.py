@@ -4,36 +4,36 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 
 from app import accounts, sessions
 from app.extensions import db
+from app.web.forms import Form
 
 bp = Blueprint("auth", __name__)
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     account_name = StringField("Business name")
     email = EmailField("Email")
     password = PasswordField("Password")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField("Email")
     password = PasswordField("Password")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField("Email")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField("New password")
     confirmation = PasswordField("New password again")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField("Current password")
     password = PasswordField("New password")
     confirmation = PasswordField("New password again")
@@ -74,6 +74,10 @@ def register():
         try:
             accounts.count_sign_up(_client_address())
             user = accounts.register(form.email.data, form.password.data, form.account_name.data)
+            accounts.claim_sign_up()
+        except accounts.SignUpClosed:
+            db.session.rollback()
+            return render_template("auth/registration_closed.html"), 403
         except accounts.TooManyAttempts as refused:
             return _too_many("auth/register.html", refused, form=form, min_length=accounts.MIN_PASSWORD_LENGTH)
         except accounts.AccountError as error:

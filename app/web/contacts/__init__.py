@@ -13,6 +13,7 @@ from app.extensions import db, htmx
 from app.models.contacts import SUBSCRIBED
 from app.tracking import reports
 from app.web import page_or_fragment, record_id, require_login
+from app.web.forms import Form
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 # Paging stops here: further pages would only be reached by editing the address.
@@ -22,7 +23,7 @@ PHONE_HELP = ("International format, such as +14155550123. "
               "A number without a country code is taken as US or Canada (+1).")
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     email = EmailField("Email")
     first_name = StringField("First name")
     last_name = StringField("Last name")
@@ -34,7 +35,7 @@ class ContactEditForm(ContactForm):
     sms_subscribed = BooleanField("Subscribed to text messages (SMS)")
 
 
-class ListForm(FlaskForm):
+class ListForm(Form):
     name = StringField("List name")
 
 

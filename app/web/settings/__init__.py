@@ -1,7 +1,6 @@
 """Settings → Website tracking: the setup wizard, then the management view."""
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLField
 
 from app.extensions import db, htmx
@@ -9,25 +8,26 @@ from app.tracking import retention, setup
 from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
 from app.public_url import is_guess, public_url
 from app.web import page_or_fragment, require_login
+from app.web.forms import Form
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-class WebsiteForm(FlaskForm):
+class WebsiteForm(Form):
     website_url = URLField("Website URL")
     agree_terms = BooleanField("I agree to the website tracking terms")
 
 
-class EditWebsiteForm(FlaskForm):
+class EditWebsiteForm(Form):
     website_url = URLField("Website URL")
 
 
-class PrivacyForm(FlaskForm):
+class PrivacyForm(Form):
     respect_privacy_signals = BooleanField("Respect browser privacy signals (Global Privacy Control, Do Not Track)")
     retention_days = IntegerField("Keep anonymous page views for (days)")
 
 
-class SendToDeveloperForm(FlaskForm):
+class SendToDeveloperForm(Form):
     recipients = StringField("Developer's email addresses")
     note = TextAreaField("Note (optional)")
 
