@@ -5,11 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
@@ -20,8 +25,9 @@ from app.models import (Contact, ContactImport, ContactList, Email, LinkClick, S
                         list_members)
 from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
 from app.models.types import utcnow
-from app.queues import DEFAULT, enqueue_after_commit
+from app.queues import DEFAULT, enqueue_after_commit, pending_jobs
 
+log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 PHONE_FORMAT = "Enter a phone number in international format, such as +14155550123."
 CHANNELS = ("email", "sms")
@@ -309,6 +315,10 @@ def message_history(account_id: int, contact_id: int, limit: int = 50) -> Messag
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_BATCH_SIZE = 500
+# A queued import whose job is not in Redis this long after the upload never got it (enqueueing
+# failed, or Redis lost it): the sweep fails it. A running import's job existed; it gets no grace.
+IMPORT_START_GRACE = timedelta(minutes=1)
+UNFINISHED = ("queued", "running")
 # Skipped rows beyond this many are counted but not listed one by one.
 IMPORT_REPORT_LIMIT = 1000
 IMPORT_COLUMNS = {
@@ -364,8 +374,21 @@ def _columns(header: list[str] | None) -> dict[str, int]:
     return columns
 
 
+def import_job_id(import_id: int) -> str:
+    """The id of an import's job, by which the sweep finds whether it is still to run."""
+    return f"contact-import-{import_id}"
+
+
+def _line_count(text: str) -> int:
+    """The rows after the header, counted as lines (\n, \r\n or \r): about the rows, since a quoted
+    cell may span lines."""
+    lines = max(text.count("\n"), text.count("\r")) + (0 if text.endswith(("\n", "\r")) else 1)
+    return max(lines - 1, 0)
+
+
 def start_import(account_id: int, user_id: int | None, filename: str, stream: BinaryIO) -> ContactImport:
-    """Store an uploaded CSV file and have it imported by a job once the caller commits."""
+    """Store an uploaded CSV file and have it imported by a job once the caller commits; a job
+    running longer than IMPORT_JOB_TIMEOUT seconds is stopped, and its import failed."""
     data = stream.read(IMPORT_MAX_BYTES + 1)
     if not data:
         raise ContactError("Choose a CSV file to import.", "file")
@@ -374,10 +397,12 @@ def start_import(account_id: int, user_id: int | None, filename: str, stream: Bi
     text = _decode(data)
     _columns(next(_csv_rows(text), None))
     contact_import = ContactImport(account_id=account_id, user_id=user_id, filename=(filename or "")[:255],
-                                   csv_text=text, status="queued")
+                                   csv_text=text, status="queued", rows_total=_line_count(text))
     db.session.add(contact_import)
     db.session.flush()
-    enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id, queue=DEFAULT)
+    enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id, queue=DEFAULT,
+                         job_id=import_job_id(contact_import.id),
+                         job_timeout=current_app.config["IMPORT_JOB_TIMEOUT"])
     return contact_import
 
 
@@ -438,12 +463,41 @@ class _NamedRows:
         return self.ids[key]
 
 
+class _ExistingContacts:
+    """The account's contacts by lower-cased email, found through the (account_id, email) index
+    rather than by lower-casing every contact of the account for each batch: an email matches the
+    contact stored as written or in lower case, or one of those stored with capitals, whose ids
+    are read once per import (most addresses are stored in lower case)."""
+
+    def __init__(self, account_id: int):
+        self.account_id = account_id
+        self.capitalised = {email.lower(): contact_id for contact_id, email in db.session.execute(
+            select(Contact.id, Contact.email).where(Contact.account_id == account_id,
+                                                    Contact.email != func.lower(Contact.email)))}
+
+    def find(self, rows: dict[str, _Row]) -> dict[str, tuple[int, str, str, str]]:
+        """For the rows by lower-cased email, the (id, first name, last name, phone) of those there."""
+        emails = set(rows) | {row.email for row in rows.values()}
+        condition = (Contact.account_id == self.account_id) & Contact.email.in_(emails)
+        ids = [self.capitalised[key] for key in rows if key in self.capitalised]
+        if ids:
+            condition = or_(condition, Contact.id.in_(ids))
+        found = db.session.execute(select(Contact.id, Contact.email, Contact.first_name, Contact.last_name,
+                                          Contact.phone).where(condition))
+        return {email.lower(): (contact_id, first_name, last_name, phone)
+                for contact_id, email, first_name, last_name, phone in found if email.lower() in rows}
+
+
 @dataclass
 class _Progress:
     imported: int = 0
     updated: int = 0
     skipped: list[dict] = field(default_factory=list)
     skipped_count: int = 0
+    # The rows after the header read so far.
+    read: int = 0
+    # The report entries already written (the report is written again only when it grows).
+    reported: int = 0
 
     def skip(self, row: int | None, reason: str) -> None:
         if row is not None:
@@ -451,19 +505,27 @@ class _Progress:
         if len(self.skipped) < IMPORT_REPORT_LIMIT or row is None:
             self.skipped.append({"row": row, "reason": reason})
 
-    def save(self, contact_import: ContactImport) -> None:
-        contact_import.imported, contact_import.updated = self.imported, self.updated
-        contact_import.skipped, contact_import.report = self.skipped_count, json.dumps(self.skipped)
+    def values(self) -> dict:
+        """The import's columns for these figures."""
+        values = {"imported": self.imported, "updated": self.updated, "skipped": self.skipped_count,
+                  "rows_read": self.read}
+        if len(self.skipped) != self.reported:
+            values["report"], self.reported = json.dumps(self.skipped), len(self.skipped)
+        return values
 
 
-def _add_memberships(table, key: str, pairs: set[tuple[int, int]], account_id: int, signal) -> None:
-    """Insert (list or tag id, contact id) pairs that are not there yet, and announce them."""
+def _add_memberships(table, key: str, pairs: set[tuple[int, int]], account_id: int, signal, *,
+                     existing_contacts: set[int], now) -> None:
+    """Insert (list or tag id, contact id) pairs that are not there yet, and announce them. Only
+    the contacts in `existing_contacts` (those there before the batch) may have some already."""
     if not pairs:
         return
-    contact_ids = {contact_id for _, contact_id in pairs}
-    existing = {(owner_id, contact_id) for owner_id, contact_id in db.session.execute(
-        select(table.c[key], table.c.contact_id).where(table.c.contact_id.in_(contact_ids)))}
-    new = [{key: owner_id, "contact_id": contact_id, "added_at": utcnow()}
+    contact_ids = {contact_id for _, contact_id in pairs if contact_id in existing_contacts}
+    existing: set[tuple[int, int]] = set()
+    if contact_ids:
+        existing = {(owner_id, contact_id) for owner_id, contact_id in db.session.execute(
+            select(table.c[key], table.c.contact_id).where(table.c.contact_id.in_(contact_ids)))}
+    new = [{key: owner_id, "contact_id": contact_id, "added_at": now}
            for owner_id, contact_id in sorted(pairs - existing)]
     if new:
         db.session.execute(insert(table), new)
@@ -474,15 +536,14 @@ def _add_memberships(table, key: str, pairs: set[tuple[int, int]], account_id: i
             signal.send(account_id, contact_ids=contact_ids, **{key: owner_id})
 
 
-def _store_batch(account_id: int, batch: list[_Row], lists: _NamedRows, tags: _NamedRows,
-                 progress: _Progress) -> None:
+def _store_batch(account_id: int, batch: list[_Row], known: _ExistingContacts, lists: _NamedRows,
+                 tags: _NamedRows, progress: _Progress) -> None:
     """Insert the new contacts of a batch, update the existing ones, add their lists and tags:
-    a handful of statements per batch, whatever its size."""
+    a handful of indexed statements per batch, whatever its size and the account's (Core inserts:
+    the ORM's bulk machinery would cost more than the database does)."""
     by_key = {row.email.lower(): row for row in batch}
-    existing = {email.lower(): (contact_id, first_name, last_name, phone)
-                for contact_id, email, first_name, last_name, phone in db.session.execute(
-                    select(Contact.id, Contact.email, Contact.first_name, Contact.last_name, Contact.phone)
-                    .where(Contact.account_id == account_id, func.lower(Contact.email).in_(list(by_key))))}
+    existing = known.find(by_key)
+    now = utcnow()
     ids: dict[str, int] = {}
     changes, new = [], []
     for key, row in by_key.items():
@@ -496,42 +557,51 @@ def _store_batch(account_id: int, batch: list[_Row], lists: _NamedRows, tags: _N
         else:
             new.append({"account_id": account_id, "email": row.email, "first_name": row.first_name,
                         "last_name": row.last_name, "phone": row.phone, "email_status": SUBSCRIBED,
-                        "sms_status": SUBSCRIBED, "created_at": utcnow()})
+                        "sms_status": SUBSCRIBED, "created_at": now})
     if changes:
         db.session.execute(update(Contact), changes)
     if new:
-        for contact_id, email in db.session.execute(insert(Contact).returning(Contact.id, Contact.email), new):
+        table = Contact.__table__
+        for contact_id, email in db.session.execute(insert(table).returning(table.c.id, table.c.email), new):
             ids[email.lower()] = contact_id
+    existing_contacts = {contact_id for contact_id, *_ in existing.values()}
     _add_memberships(list_members, "list_id",
                      {(lists.id_for(name), ids[key]) for key, row in by_key.items() for name in row.lists},
-                     account_id, list_joined)
+                     account_id, list_joined, existing_contacts=existing_contacts, now=now)
     _add_memberships(contact_tags, "tag_id",
                      {(tags.id_for(name), ids[key]) for key, row in by_key.items() for name in row.tags},
-                     account_id, tag_added)
+                     account_id, tag_added, existing_contacts=existing_contacts, now=now)
     progress.imported += len(new)
     progress.updated += len(by_key) - len(new)
 
 
 def run_import(import_id: int) -> ContactImport | None:
-    """Import the rows of a stored CSV file in batches, committing each, and record the report.
+    """Import the rows of a stored CSV file in batches, committing each with the figures so far
+    (the status page shows them), and record the report.
 
     Rows are deduplicated by email, case-insensitively: the first row of an email is imported and
     later rows with the same email are skipped as duplicates. A contact who already exists is
     updated: names and phone only where the file has a value; lists and tags are added, never
-    removed. A failed import is marked failed, with the reason as a report entry without a row."""
+    removed. A failed import is marked failed, with the reason as a report entry without a row; so
+    is one stopped for running longer than IMPORT_JOB_TIMEOUT: by RQ, which raises
+    JobTimeoutException in the job, or by the import itself at its next batch (RQ's exception is
+    lost when it interrupts a garbage collector's callback). The batches committed before stay,
+    and the report says up to which row. An import that the sweep failed meanwhile
+    (fail_stalled_imports) stops at its next batch."""
     contact_import = db.session.get(ContactImport, import_id)
-    if contact_import is None or contact_import.status in ("done", "failed"):
+    if contact_import is None or contact_import.status not in UNFINISHED:
         return contact_import
-    contact_import.status = "running"
-    db.session.commit()
+    if not _save(import_id, {"status": "running"}, from_status=UNFINISHED):
+        return db.session.get(ContactImport, import_id)
     progress = _Progress()
-    # The rows before next_row are committed; number is the last row read.
-    next_row, number = 2, 1
+    number = 1  # the last row read
+    deadline = time.monotonic() + current_app.config["IMPORT_JOB_TIMEOUT"]
     try:
         rows = _csv_rows(contact_import.csv_text)
         columns = _columns(next(rows, None))
         account_id = contact_import.account_id
-        lists, tags = _NamedRows(ContactList, account_id), _NamedRows(Tag, account_id)
+        known, lists, tags = _ExistingContacts(account_id), _NamedRows(ContactList, account_id), \
+            _NamedRows(Tag, account_id)
         first_row_of: dict[str, int] = {}
         batch: list[_Row] = []
         for number, values in enumerate(rows, start=2):
@@ -548,38 +618,128 @@ def run_import(import_id: int) -> ContactImport | None:
             first_row_of[key] = number
             batch.append(row)
             if len(batch) == IMPORT_BATCH_SIZE:
-                _store_batch(account_id, batch, lists, tags, progress)
-                progress.save(contact_import)
-                db.session.commit()
-                batch, next_row = [], number + 1
+                _store_batch(account_id, batch, known, lists, tags, progress)
+                progress.read, batch = number - 1, []
+                if not _save(import_id, progress.values()):
+                    return db.session.get(ContactImport, import_id)
+                if time.monotonic() > deadline:
+                    raise ImportTimedOut(f"the import ran longer than {_import_time_limit()}")
         if batch:
-            _store_batch(account_id, batch, lists, tags, progress)
+            _store_batch(account_id, batch, known, lists, tags, progress)
+        progress.read = number - 1
     except Exception as error:
         db.session.rollback()
+        # What the batches committed before: the rollback expired the object, so it is read again.
+        committed = db.session.get(ContactImport, import_id)
+        progress.imported, progress.updated = committed.imported, committed.updated
+        progress.read = committed.rows_read
         if isinstance(error, ContactError):
             reason = str(error)
         else:
-            problem = f"Row {number + 1} is not valid CSV ({error})." if isinstance(error, csv.Error) else \
-                f"The import stopped unexpectedly ({type(error).__name__})."
-            kept = f"Rows 2 to {next_row - 1} were imported; the rest was not." if next_row > 2 else \
-                "No contacts were imported."
-            reason = f"{problem} {kept}"
+            if isinstance(error, csv.Error):
+                problem = f"Row {number + 1} is not valid CSV ({error})."
+            elif _timed_out(error):
+                problem = f"The import took longer than {_import_time_limit()} and was stopped."
+            else:
+                problem = f"The import stopped unexpectedly ({type(error).__name__})."
+            reason = f"{problem} {_rows_kept(progress.read)}"
         progress.skip(None, reason)
-        progress.save(contact_import)
-        _finish_import(contact_import, "failed")
+        _finish_import(import_id, "failed", progress)
         if not isinstance(error, (ContactError, csv.Error)):
-            raise  # a bug or a database failure: keep its traceback in RQ's failed jobs
-        return contact_import
-    progress.save(contact_import)
-    _finish_import(contact_import, "done")
-    return contact_import
+            raise  # a timeout, a bug or a database failure: keep its traceback in RQ's failed jobs
+        return db.session.get(ContactImport, import_id)
+    _finish_import(import_id, "done", progress)
+    return db.session.get(ContactImport, import_id)
 
 
-def _finish_import(contact_import: ContactImport, status: str) -> None:
+class ImportTimedOut(Exception):
+    """An import ran longer than IMPORT_JOB_TIMEOUT, and stopped itself."""
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether the error is the job's timeout, or wraps it (SQLAlchemy's StatementError does, when
+    RQ's exception interrupts a statement)."""
+    while error is not None:
+        if isinstance(error, (JobTimeoutException, ImportTimedOut)):
+            return True
+        error = error.__cause__
+    return False
+
+
+def _save(import_id: int, values: dict, from_status: tuple[str, ...] = ("running",)) -> bool:
+    """Commit the work so far with these values of the import, unless its status is no longer one
+    of `from_status` (the sweep failed it meanwhile): then roll the work back. Whether it committed."""
+    saved = db.session.execute(update(ContactImport).where(ContactImport.id == import_id,
+                                                           ContactImport.status.in_(from_status))
+                               .values(**values).execution_options(synchronize_session=False)).rowcount
+    if not saved:
+        db.session.rollback()
+        return False
+    db.session.commit()
+    return True
+
+
+def _finish_import(import_id: int, status: str, progress: _Progress) -> None:
     # The uploaded file holds personal data that nothing needs once its import is over (an
     # erased contact's row must not stay behind in it); the report keeps what the marketer sees.
-    contact_import.status, contact_import.finished_at, contact_import.csv_text = status, utcnow(), ""
-    db.session.commit()
+    _save(import_id, {**progress.values(), "status": status, "finished_at": utcnow(), "csv_text": ""})
+
+
+def _import_time_limit() -> str:
+    """IMPORT_JOB_TIMEOUT in words: "30 minutes", "90 seconds"."""
+    seconds = current_app.config["IMPORT_JOB_TIMEOUT"]
+    amount, unit = (seconds // 60, "minute") if seconds % 60 == 0 else (seconds, "second")
+    return f"{amount:,} {unit}{'' if amount == 1 else 's'}"
+
+
+def _rows_kept(rows_read: int) -> str:
+    return f"Rows 2 to {rows_read + 1} were imported; the rest was not." if rows_read else \
+        "No contacts were imported."
+
+
+def fail_stalled_imports(now: datetime | None = None) -> list[int]:
+    """The sweep: fail the imports left queued or running whose job will not run (any more), and
+    drop their files; the ids of those failed.
+
+    That is a job that was killed (its worker died, or RQ stopped it for its time limit before it
+    could say so), one Redis lost, or one that could not be enqueued. A running job counts as
+    gone once it has been running longer than its timeout (app.queues.pending_jobs)."""
+    now = now or utcnow()
+    unfinished = db.session.execute(select(ContactImport.id, ContactImport.status).where(or_(
+        ContactImport.status == "running",
+        (ContactImport.status == "queued") & (ContactImport.created_at <= now - IMPORT_START_GRACE)))).all()
+    pending = pending_jobs([import_job_id(import_id) for import_id, _ in unfinished])
+    return [import_id for import_id, status in unfinished
+            if import_job_id(import_id) not in pending and _fail_stalled(import_id, status)]
+
+
+def _fail_stalled(import_id: int, status: str) -> bool:
+    contact_import = db.session.get(ContactImport, import_id)
+    if status == "queued":
+        reason = ("The import did not start: its job was lost. No contacts were imported; "
+                  "upload the file again.")
+    else:
+        kept = _rows_kept(contact_import.rows_read)
+        if not contact_import.rows_read and (contact_import.imported or contact_import.updated):
+            # Left running by a version that did not count its rows.
+            kept = "The contacts counted below were imported; the rest was not."
+        reason = (f"The import stopped before it finished: it took longer than {_import_time_limit()}, "
+                  f"or the worker running it stopped. {kept}")
+    report = json.dumps(import_report(contact_import) + [{"row": None, "reason": reason}])
+    # Only if the import is still where the sweep saw it: a queued one may have started meanwhile.
+    failed = _save(import_id, {"status": "failed", "finished_at": utcnow(), "csv_text": "", "report": report},
+                   from_status=(status,))
+    if failed:
+        log.warning("contact import %d of account %d failed: %s", import_id, contact_import.account_id,
+                    reason)
+    return failed
+
+
+def import_progress(contact_import: ContactImport) -> str:
+    """"34,000 of about 100,000 rows" read so far (the total counts the file's lines)."""
+    if contact_import.rows_total < contact_import.rows_read:
+        return f"{contact_import.rows_read:,} rows"
+    return f"{contact_import.rows_read:,} of about {contact_import.rows_total:,} rows"
 
 
 def import_summary(contact_import: ContactImport) -> str:

@@ -10,6 +10,7 @@ PERIODIC_JOBS = [
     ("worker.jobs.segments.evaluate_all_segments", 900),
     ("worker.jobs.automations.wake_due_runs", 60),
     ("worker.jobs.tracking.ensure_page_view_partitions", 3600),
+    ("worker.jobs.contacts.fail_stalled_imports", 60),
 ]
 
 

@@ -78,12 +78,18 @@ class ContactImport(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(255), default="")
-    csv_text: Mapped[str] = mapped_column(Text)
+    # Up to 5 MB, read only by the import job (not by the status page it polls): deferred. Emptied
+    # when the import ends, however it ends.
+    csv_text: Mapped[str] = mapped_column(Text, deferred=True)
     # queued -> running -> done | failed
     status: Mapped[str] = mapped_column(String(20), default="queued")
     imported: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
+    # Progress: the rows after the header read so far (their contacts committed), of the file's
+    # lines counted on upload (about the rows: a quoted cell may span lines).
+    rows_read: Mapped[int] = mapped_column(default=0, server_default="0")
+    rows_total: Mapped[int] = mapped_column(default=0, server_default="0")
     # JSON list of {"row": n, "reason": "..."} for skipped rows.
     report: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation", "load", "wildcard")
+BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation", "load", "wildcard",
+              "imports")
 USAGE = f"usage: python -m tests.benchmarks [{'|'.join(BENCHMARKS)}]"
 
 

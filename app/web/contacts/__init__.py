@@ -328,8 +328,9 @@ def start_import():
 
 @bp.get("/import/<int:import_id>")
 def import_status(import_id: int):
-    """Renders an import's status (polled until it is done) and then its report."""
+    """Renders an import's status and progress (polled until it ends) and then its report."""
     contact_import = contacts.get_import(current_user.account_id, import_id) or abort(404)
     return page_or_fragment("contacts/import_status.html", "contacts/_import_status.html",
                             contact_import=contact_import, summary=contacts.import_summary(contact_import),
+                            progress=contacts.import_progress(contact_import),
                             report=contacts.import_report(contact_import))
