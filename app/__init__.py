@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
 from app.logs import configure_logging, current_request_id, echo_request_id
-from app.web import MAX_ID
+from app.models.types import MAX_ID
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

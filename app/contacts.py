@@ -24,13 +24,13 @@ from app.signals import list_joined, tag_added
 from app.models import (Contact, ContactImport, ContactList, Email, LinkClick, SmsMessage, Tag, contact_tags,
                         list_members)
 from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
+from app.models.messaging import CHANNELS
 from app.models.types import utcnow
 from app.queues import DEFAULT, enqueue_after_commit, pending_jobs
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 50
 PHONE_FORMAT = "Enter a phone number in international format, such as +14155550123."
-CHANNELS = ("email", "sms")
 
 
 class ContactError(ValueError):

@@ -24,6 +24,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from app.extensions import per_app
+from app.models.messaging import CHANNELS
 from app.queues import PRIORITY, get_redis
 from app.streams import GROUP, dead_letters
 
@@ -37,7 +38,6 @@ UNDELIVERED_COUNT_LIMIT = 10_000
 BEACON_ACCEPTED = "beacons_accepted"
 DROP_REASONS = ("disabled", "foreign_host", "bot", "invalid", "too_large", "unknown_site", "rate_limited",
                 "unavailable")
-CHANNELS = ("email", "sms")
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,21 @@ log = logging.getLogger(__name__)
 
 GROUP = "store"
 BATCH_SIZE = 500
-# As many as the stream itself keeps: entries set aside are lost only past that (alert on any).
-DEAD_LETTERS_MAX_LENGTH = 2_000_000
+# Entries a stream keeps, the oldest trimmed first, stored or not (docs/scaling.md); its dead
+# letters keep as many: entries set aside are lost only past that (alert on any).
+STREAM_MAX_LENGTH = 2_000_000
+DEAD_LETTERS_MAX_LENGTH = STREAM_MAX_LENGTH
 # SQLSTATE classes of errors a statement's data causes, whatever the database's state: data
 # exceptions (22), integrity violations (23), program limits such as an index entry too large (54).
 _DATA_SQLSTATE_CLASSES = ("22", "23", "54")
 # How often an entry that fails on its own is tried before it is set aside (a deadlock, say,
 # passes on a second try; a poison entry does not).
 TRIES_ALONE = 2
+
+
+def push_entry(redis, stream: str, record: str) -> None:
+    """Add a record to a stream (`redis` may be a pipeline), trimmed at STREAM_MAX_LENGTH."""
+    redis.xadd(stream, {"d": record}, maxlen=STREAM_MAX_LENGTH, approximate=True)
 
 
 def dead_letters(stream: str) -> str:
@@ -57,8 +64,8 @@ class Stream:
     name: str
     store: Callable[[list[bytes]], int]
 
-    def push(self, redis, record: str, max_length: int = 2_000_000) -> None:
-        redis.xadd(self.name, {"d": record}, maxlen=max_length, approximate=True)
+    def push(self, redis, record: str) -> None:
+        push_entry(redis, self.name, record)
 
     def ensure_group(self, redis) -> None:
         try:

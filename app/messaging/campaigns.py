@@ -25,6 +25,7 @@ from app.messaging.rendering import html_to_text, rewrite_links, should_tag
 from app.messaging.tokens import Click, Unsubscribe, click_token, permanent_token, unsubscribe_token
 from app.models import Account, Campaign, Contact, Email, Segment, SmsMessage, User, list_members
 from app.models.contacts import SUBSCRIBED
+from app.models.messaging import CHANNELS
 from app.models.types import insert_new, utcnow
 from app.queues import MESSAGES, enqueue, enqueue_after_commit, pending_jobs, retries_from
 from app.segments.compiler import tree_condition
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 STALLED_AFTER = timedelta(minutes=1)
 MAX_BODY_LENGTH = 500_000
 MAX_SMS_LENGTH = 1600
-CHANNELS = ("email", "sms")
 
 
 class CampaignError(ValueError):

@@ -13,6 +13,10 @@ from app.models.types import UTCDateTime, utcnow
 if TYPE_CHECKING:
     from app.models.segments import Segment
 
+# The channels messages go out on (campaigns, contacts' subscriptions, delivery metrics). A `cid`
+# knows one more, "test" (app/tracking/cid.py), for links made by hand.
+CHANNELS = ("email", "sms")
+
 campaign_lists = Table(
     "campaign_lists", db.metadata,
     Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),

@@ -1,8 +1,11 @@
-"""Column types shared by the models."""
+"""Column types and facts shared by the models."""
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
+
+# The largest id our tables hold: their id columns are INTEGER, 32 bits on PostgreSQL.
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -16,8 +16,8 @@ from app.models.types import insert_new
 from app.streams import Stream
 from app.tracking.cid import issued_to_contact, read_cid
 from app.tracking.hooks import IdentifiedPageView, identified_page_views_stored
-from app.tracking.ingest import EVENTS_STREAM, host_matches
-from app.tracking.urls import match_forms, site_host
+from app.tracking.ingest import EVENTS_STREAM
+from app.tracking.urls import host_matches, match_forms, site_host
 
 MAX_CLOCK_SKEW = timedelta(days=1)
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")

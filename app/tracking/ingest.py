@@ -24,13 +24,13 @@ from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
 from app.queues import get_redis
 from app.models import TrackingSite
 from app.ratelimit import RateLimiter, client_key
-from app.tracking.urls import site_host
+from app.streams import push_entry
+from app.tracking.urls import host_matches, site_host
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 8 * 1024
 EVENTS_STREAM = "footfall:events"
-STREAM_MAX_LENGTH = 2_000_000
 # How long a process keeps a site whose version it could not check (Redis lost it, or a change
 # could not be announced): then it reads the site again.
 SITE_CACHE_SECONDS = 10.0
@@ -108,13 +108,6 @@ def parse_beacon(raw: bytes) -> dict:
     if not _is_page_address(beacon["u"]):
         raise BeaconRejected(400, "invalid_u")
     return beacon
-
-
-def host_matches(url: str, website_host: str) -> bool:
-    """The page is on the tracked website: same host or a subdomain, `www.` ignored."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
-    host = host[4:] if host.startswith("www.") else host
-    return host == website_host or host.endswith("." + website_host)
 
 
 def is_bot(user_agent: str) -> bool:
@@ -235,7 +228,7 @@ def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
 
 
 def push_event(pipe, record: str) -> None:
-    pipe.xadd(EVENTS_STREAM, {"d": record}, maxlen=STREAM_MAX_LENGTH, approximate=True)
+    push_entry(pipe, EVENTS_STREAM, record)
 
 
 DROPPED_TTL = 7 * 24 * 3600

@@ -86,6 +86,13 @@ def site_host(website_url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def host_matches(url: str, website_host: str) -> bool:
+    """The page is on the tracked website: same host or a subdomain, `www.` ignored."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    host = host[4:] if host.startswith("www.") else host
+    return host == website_host or host.endswith("." + website_host)
+
+
 def _without_cid(query: str) -> str:
     return "&".join(part for part in query.split("&") if part and not part.startswith("cid="))
 

@@ -4,11 +4,8 @@ from flask import make_response, redirect, render_template
 from flask_login import login_required
 
 from app.extensions import htmx
+from app.models.types import MAX_ID
 from app.public_url import remember_request_url
-
-
-# The largest id our tables hold: their id columns are INTEGER, 32 bits on PostgreSQL.
-MAX_ID = 2**31 - 1
 
 
 def record_id(value) -> int | None:
