@@ -73,8 +73,8 @@ def create_app(config: dict | None = None) -> Flask:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
 
     from app import models  # noqa: F401  (every table known before migrations run)
-    from app.automations import triggers  # noqa: F401  (registers the automation triggers)
-    from app.segments import membership  # noqa: F401  (registers its page-view hook)
+    from app import wiring
+    wiring.connect()  # the receivers of app/signals.py: segments and automations hear of events
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)

@@ -60,7 +60,8 @@ def register_commands(app: Flask) -> None:
     @click.option("--channel", type=click.Choice(["email", "sms", "test"]), default="test")
     def tag_link(user_email, contact_email, url, channel):
         """Print a link tagged with a cid for CONTACT_EMAIL, in the account of USER_EMAIL."""
-        from app import accounts, contacts
+        from app import accounts
+        from app.contacts import people
         from app.messaging.links import tag_url
         from app.tracking.cid import make_cid
         from app.tracking.setup import get_site
@@ -68,7 +69,7 @@ def register_commands(app: Flask) -> None:
         user = accounts.find_user(user_email)
         if user is None:
             raise click.ClickException(f"no user {user_email}")
-        contact = contacts.find_by_email(user.account_id, contact_email)
+        contact = people.find_by_email(user.account_id, contact_email)
         if contact is None:
             raise click.ClickException(f"no contact {contact_email} in that account")
         site = get_site(user.account_id)

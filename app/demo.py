@@ -24,9 +24,11 @@ from flask import current_app
 from rq import SimpleWorker
 from sqlalchemy import delete, select
 
-from app import accounts, contacts
+from app import accounts
 from app.automations import engine, triggers
 from app.automations import service as automations
+from app.contacts.lists import account_lists, add_to_list, create_list
+from app.contacts.people import add_contact, find_by_email, set_subscription
 from app.devserver import DEFAULT_DEMO_SITE_PORT
 from app.extensions import db
 from app.messaging import campaigns
@@ -202,8 +204,8 @@ def ensure_demo_account(website_url: str | None = None, public_url: str | None =
         create_demo_data(user, website_url, public_url or instance_public_url())
     user = db.session.get(User, user_id)
     ada = DEMO_CONTACTS[0]
-    if contacts.find_by_email(user.account_id, ADA) is None:  # the printed link is hers
-        contacts.add_contact(user.account_id, *ada[:4])
+    if find_by_email(user.account_id, ADA) is None:  # the printed link is hers
+        add_contact(user.account_id, *ada[:4])
     ensure_welcome_campaign(user, website_url)
     db.session.commit()
     return user
@@ -257,8 +259,8 @@ def create_demo_data(user, website_url: str, public_url: str) -> None:
 
 def demo_list(account_id: int, name: str):
     """The account's list of that name, made if missing."""
-    found = [item for item in contacts.account_lists(account_id) if item.name == name]
-    return found[0] if found else contacts.create_list(account_id, name)
+    found = [item for item in account_lists(account_id) if item.name == name]
+    return found[0] if found else create_list(account_id, name)
 
 
 def ensure_contacts(account_id: int, rng: random.Random) -> dict[str, int]:
@@ -266,15 +268,15 @@ def ensure_contacts(account_id: int, rng: random.Random) -> dict[str, int]:
     lists = {code: demo_list(account_id, name) for code, name in (("C", CUSTOMERS), ("N", NEWSLETTER))}
     now, people = utcnow(), {}
     for email, first, last, phone, on in DEMO_CONTACTS:
-        contact = contacts.find_by_email(account_id, email)
+        contact = find_by_email(account_id, email)
         if contact is None:
-            contact = contacts.add_contact(account_id, email, first, last, phone)
+            contact = add_contact(account_id, email, first, last, phone)
             # Customers for a while: they were seen on the website before this month's history.
             contact.created_at = now - timedelta(days=rng.randint(HISTORY_DAYS + 5, 240), hours=rng.randint(0, 23))
             if email in UNSUBSCRIBED_FROM_EMAIL:
-                contacts.set_subscription(contact, "email", False)
+                set_subscription(contact, "email", False)
         for code in on:
-            contacts.add_to_list(contact, list_id=lists[code].id)
+            add_to_list(contact, list_id=lists[code].id)
         people[email] = contact.id
     db.session.commit()
     return people
@@ -399,7 +401,7 @@ def title_of(url: str) -> str:
 
 
 def store(records: list[str]) -> int:
-    """Store stream records in batches, as the worker's consumer does (hooks included)."""
+    """Store stream records in batches, as the worker's consumer does (its signal's receivers included)."""
     return sum(store_records(records[start:start + BATCH]) for start in range(0, len(records), BATCH))
 
 
@@ -433,9 +435,8 @@ def ensure_automation(user, website_url: str):
                                                             Automation.name == AUTOMATION_NAME))
     if automation is None:
         automation = automations.create(user)
-        automations.save_settings(automation, {"name": AUTOMATION_NAME, "trigger-type": "page_view",
-                                               "trigger-op": "contains", "trigger-value": "/pricing",
-                                               "trigger-count": "1", "reentry": "once"})
+        automations.save_settings(automation, {"name": AUTOMATION_NAME, "reentry": "once", "trigger": {
+            "type": "page_view", "op": "contains", "value": "/pricing", "count": 1}})
         wait = automations.add_step(automation, "delay")
         automations.edit_step(automation, wait["id"], {"amount": "1", "unit": "days"})
         email = automations.add_step(automation, "email", after=wait["id"])
@@ -565,7 +566,7 @@ contact page in Footfall.</p>"""
 
 
 def demo_link(user, website_url: str, email: str = ADA) -> str:
-    contact = contacts.find_by_email(user.account_id, email)
+    contact = find_by_email(user.account_id, email)
     return tag_url(website_url + "/pricing?utm_source=demo", make_cid(user.account_id, contact.id, channel="test"))
 
 

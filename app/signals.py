@@ -1,8 +1,74 @@
-"""Things that happen to contacts, for automations to start on (blinker signals, sent in-process)."""
-from blinker import Namespace
+"""What happens to contacts, for segments and automations to act on: blinker signals, sent in-process.
 
-_signals = Namespace()
+The receivers are connected in one place, app/wiring.py (called by create_app), never by importing
+a module. Each signal calls its receivers in the order they were connected, one after the other,
+in the sender's process; a receiver's exception propagates to the sender (and the receivers after
+it are not called): the event pipeline relies on that to try a batch again, and on its receivers
+being idempotent.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSet
+from dataclasses import dataclass
+from datetime import datetime
+
+from blinker import NamedSignal
+
+
+class _OrderedSet(MutableSet):
+    """The set blinker keeps receivers in, in the order they were added (blinker's `set_class`)."""
+
+    def __init__(self, items: Iterable = ()):
+        self._items = dict.fromkeys(items)
+
+    def __contains__(self, item) -> bool:
+        return item in self._items
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item) -> None:
+        self._items[item] = None
+
+    def discard(self, item) -> None:
+        self._items.pop(item, None)
+
+    def copy(self) -> _OrderedSet:
+        return _OrderedSet(self._items)
+
+
+class OrderedSignal(NamedSignal):
+    """A signal calling its receivers in the order they were connected."""
+
+    set_class = _OrderedSet
+
+
+@dataclass(frozen=True)
+class IdentifiedPageView:
+    """A stored page view of a known contact, as page_views_stored hands it over."""
+
+    page_view_id: int
+    account_id: int
+    contact_id: int
+    url: str
+    path: str
+    received_at: datetime
+    match_url: str = ""
+    match_path: str = ""
+
+
+# No sender (a batch spans accounts); keyword argument: views, a non-empty list of
+# IdentifiedPageView. Sent by the event pipeline once per stored batch, after its commit, also for
+# the views of a batch handed over again (an earlier try may have failed in a receiver).
+page_views_stored = OrderedSignal("page-views-stored")
+
+# sender: the account id; keyword arguments: segment_id and contact_ids (those who just joined).
+# Sent once the new membership is committed.
+contacts_joined_segment = OrderedSignal("contacts-joined-segment")
 
 # sender: the account id; keyword arguments: list_id / tag_id and contact_ids
-list_joined = _signals.signal("list-joined")
-tag_added = _signals.signal("tag-added")
+list_joined = OrderedSignal("list-joined")
+tag_added = OrderedSignal("tag-added")

@@ -1,5 +1,6 @@
 """`python -m worker`: one RQ worker serving every queue in priority order, with the scheduler,
-and beside it the consumer that stores page views from the beacon stream in batches."""
+a thread enqueueing the periodic jobs when due (not in burst mode), and beside it the consumer
+that stores page views from the beacon stream in batches."""
 import argparse
 import logging
 import time
@@ -9,12 +10,13 @@ from sqlalchemy.orm import configure_mappers
 
 from app.logs import configure_logging, configured_level
 from app.queues import PRIORITY, get_redis
-from worker import FootfallWorker, consumer, get_app
+from worker import FootfallWorker, consumer, get_app, schedule
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
-    parser.add_argument("--burst", action="store_true", help="stop once the queues are empty")
+    parser.add_argument("--burst", action="store_true",
+                        help="stop once the queues are empty (and enqueue no periodic jobs)")
     parser.add_argument("--no-scheduler", action="store_true",
                         help="do not run RQ's scheduler (delayed jobs and retries) in this worker")
     parser.add_argument("--queues", nargs="+", default=list(PRIORITY), help="queues to serve, most urgent first")
@@ -25,12 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     # opens any connection.
     configure_mappers()
     events_process = None if args.no_events else consumer.start(burst=args.burst)
+    # (A thread, started once the consumer has forked.) Every worker but a burst one enqueues the
+    # periodic jobs as they fall due; a key per period in Redis makes that once for all of them.
+    periodic = None if args.burst else schedule.start(get_app().config["REDIS_URL"])
     try:
         with get_app().app_context():
             serve(args)
         if events_process is not None and args.burst:
             events_process.join()
     finally:
+        if periodic is not None:
+            periodic.stop()
         if events_process is not None:
             consumer.stop(events_process)
     return 0

@@ -1,6 +1,7 @@
 """The event consumer that runs beside the RQ worker in `python -m worker`, in its own process:
-it drains the page-view and click streams in batches and enqueues the periodic jobs when they
-are due.
+it drains the page-view and click streams in batches and stores them; storing announces the
+stored page views (app.signals.page_views_stored), whose receivers (app/wiring.py) run here. It
+does nothing else: the periodic jobs are enqueued by the worker's main process (worker/schedule.py).
 
 A process of its own, so that storing events never waits for a job the worker runs (and a slow
 job never delays the stream), and a crash of either is contained.
@@ -18,7 +19,6 @@ from app.messaging.clicks import CLICKS
 from app.queues import get_redis
 from app.streams import consumer_name
 from app.tracking.events import PAGE_VIEWS
-from worker.schedule import enqueue_due_jobs
 
 log = logging.getLogger("worker.consumer")
 _PR_SET_PDEATHSIG = 1
@@ -53,7 +53,6 @@ def run(burst: bool = False) -> None:
                     for stream in (PAGE_VIEWS, CLICKS):
                         stream.ensure_group(redis)
                     grouped = True
-                enqueue_due_jobs(redis)
                 handled = CLICKS.drain_once(redis, consumer, block_ms=None)
                 handled += PAGE_VIEWS.drain_once(redis, consumer, block_ms=None if burst or handled else 1000)
             except Exception as error:  # a database or Redis outage: entries stay pending, try again

@@ -73,8 +73,9 @@ def may_enter(automation: Automation, contact_id: int, now: datetime) -> bool:
 def enter(automation: Automation, contact_id: int, now: datetime | None = None, *,
           advance_later: bool = True, page_view_id: int | None = None) -> AutomationRun | None:
     """Start a run for the contact if the automation is active and its filters and re-entry allow.
-    The run moves on in a job, unless the caller advances it itself (advance_later=False). A page
-    view (`page_view_id`) starts at most one run of an automation, however often it is handed over."""
+    The run moves on in a job once the caller commits, unless the caller hands it to begin() after
+    its commit (advance_later=False). A page view (`page_view_id`) starts at most one run of an
+    automation, however often it is handed over."""
     now = now or utcnow()
     if automation.status != "active" or not automation.steps:
         return None
@@ -92,6 +93,18 @@ def enter(automation: Automation, contact_id: int, now: datetime | None = None, 
     if advance_later:
         enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id, queue=MESSAGES)
     return run
+
+
+def begin(run_ids: list[int]) -> None:
+    """The first steps of runs a trigger has just entered (advance_later=False) and committed:
+    executed here and now, in the process that heard the trigger (for page views, the event
+    consumer, as it stores them), not in a job: the first step is most often "send email", which
+    only queues the message (its delivery is a job of its own), and the contact hears from us
+    within seconds of the page view rather than behind a queue of campaign deliveries. Each step
+    executes once (advance()), so runs handed over again begin nothing twice; a failure propagates
+    to the trigger (its batch is tried again)."""
+    for run_id in run_ids:
+        advance(run_id)
 
 
 # ---- moving on ---------------------------------------------------------------------------------

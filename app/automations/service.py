@@ -1,5 +1,6 @@
 """Automations as the marketer edits them: create, settings, changes to the path, and the words
-the pages show for triggers, rules and steps."""
+the pages show for triggers, rules and steps. Settings and steps come in as plain data (the forms
+that post them are read in app/web/automations/forms.py)."""
 from __future__ import annotations
 
 import copy
@@ -19,13 +20,6 @@ EDITABLE = ("draft", "paused")
 MAX_FILTERS = 10
 MAX_EXIT_RULES = 10
 DEFAULT_TRIGGER = {"type": "page_view", "op": "contains", "value": "/pricing", "count": 1, "days": None}
-FILTER_TYPES = {"segment": "is in a segment", "visit": "viewed a page"}
-CONDITION_TYPES = {"segment": "is in a segment", "visit": "viewed a page", "field": "has a contact field",
-                   "subscription": "is subscribed", "clicked": "clicked a link in an email of this path"}
-EXIT_TYPES = {"page_view": "views a page", "segment_joined": "joins a segment"}
-NEW_FILTER = {"type": "visit", "op": "contains", "value": "", "count": 1, "window": "ever"}
-NEW_EXIT_RULE = {"type": "page_view", "op": "contains", "value": ""}
-_INDEXED = re.compile(r"^(filters|exits)-(\d+)-(\w+)$")
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -80,101 +74,38 @@ def settings_of(automation: Automation) -> dict:
             "reentry_days": automation.reentry_days, "exit_rules": copy.deepcopy(automation.exit_rules or [])}
 
 
-def rule_from_fields(fields: dict) -> dict:
-    """A segment rule (or a "clicked" condition) from a form's fields, unvalidated."""
-    kind = fields.get("type", "")
-    negate = fields.get("negate") in ("1", "on", "true")
-    if kind == "segment":
-        return {"type": "segment", "segment_id": fields.get("segment_id"), "negate": negate}
-    if kind == "visit":
-        days = (fields.get("days") or "").strip()
-        rule = {"type": "visit", "negate": negate, "op": fields.get("op", "contains"), "value": fields.get("value", ""),
-                "count_op": "at_least", "count": fields.get("count") or 1, "window": "last_days" if days else "ever"}
-        if days:
-            rule["days"] = days
-        return rule
-    if kind == "field":
-        return {"type": "field", "negate": negate, "field": fields.get("field", "email"),
-                "op": fields.get("op", "contains"), "value": fields.get("value", "")}
-    if kind == "subscription":
-        return {"type": "subscription", "negate": negate, "channel": fields.get("channel", "email")}
-    if kind == "clicked":
-        return {"type": "clicked", "step_id": fields.get("step_id", "")}
-    return {**fields, "negate": negate}
-
-
-def settings_from_form(form) -> dict:
-    """The settings as posted by the form (`trigger-op`, `filters-0-type`, `exits-1-value`, …), unvalidated."""
-    kind = form.get("trigger-type", "page_view")
-    if kind == "page_view":
-        trigger = {"type": kind, "op": form.get("trigger-op", "contains"), "value": form.get("trigger-value", ""),
-                   "count": form.get("trigger-count") or 1, "days": (form.get("trigger-days") or "").strip() or None}
-    else:
-        key = {"list_joined": "list_id", "tag_added": "tag_id", "segment_joined": "segment_id"}.get(kind, "")
-        trigger = {"type": kind, key: form.get(f"trigger-{key}")} if key else {"type": kind}
-    rows: dict[str, dict[int, dict]] = {"filters": {}, "exits": {}}
-    for key in form.keys():
-        match = _INDEXED.match(key)
-        if match:
-            rows[match.group(1)].setdefault(int(match.group(2)), {})[match.group(3)] = form.get(key)
-    filters = [rule_from_fields(rows["filters"][n]) for n in sorted(rows["filters"])]
-    exits = []
-    for n in sorted(rows["exits"]):
-        fields = rows["exits"][n]
-        if fields.get("type") == "segment_joined":
-            exits.append({"type": "segment_joined", "segment_id": fields.get("segment_id")})
-        else:
-            exits.append({"type": fields.get("type", "page_view"), "op": fields.get("op", "contains"),
-                          "value": fields.get("value", "")})
-    return {"name": form.get("name", ""), "trigger": trigger, "filters": filters,
-            "reentry": form.get("reentry", "once"), "reentry_days": form.get("reentry_days", ""), "exit_rules": exits}
-
-
-def apply_settings_action(settings: dict, action: str) -> dict:
-    """Form actions that only change the form: add_filter, remove_filter:N, add_exit, remove_exit:N."""
-    verb, _, index = action.partition(":")
-    if verb == "add_filter" and len(settings["filters"]) < MAX_FILTERS:
-        settings["filters"].append(dict(NEW_FILTER))
-    elif verb == "add_exit" and len(settings["exit_rules"]) < MAX_EXIT_RULES:
-        settings["exit_rules"].append(dict(NEW_EXIT_RULE))
-    elif verb in ("remove_filter", "remove_exit") and index.isdigit():
-        rows = settings["filters" if verb == "remove_filter" else "exit_rules"]
-        if int(index) < len(rows):
-            del rows[int(index)]
-    return settings
-
-
-def save_settings(automation: Automation, form) -> Automation:
-    """Validate and save the name, trigger, filters, re-entry and auto-stop rules posted by the form."""
+def save_settings(automation: Automation, settings: dict) -> Automation:
+    """Validate and save the settings, in the shape settings_of gives: the name, trigger, filters,
+    re-entry and auto-stop rules (missing: none, and once ever)."""
     check_editable(automation)
-    settings = settings_from_form(form)
+    rules, exit_rules = settings.get("filters") or [], settings.get("exit_rules") or []
     ids = engine.ids_for(automation.account_id)
-    name = settings["name"].strip()
+    name = (settings.get("name") or "").strip()
     if not name:
         raise AutomationError("Give the automation a name.", "name")
     if len(name) > 200:
         raise AutomationError("Keep the name under 200 characters.", "name")
-    trigger = schema.check_trigger(settings["trigger"], ids)
-    if len(settings["filters"]) > MAX_FILTERS:
+    trigger = schema.check_trigger(settings.get("trigger"), ids)
+    if len(rules) > MAX_FILTERS:
         raise AutomationError(f"An automation has at most {MAX_FILTERS} filters.", "filters")
     filters = []
-    for number, rule in enumerate(settings["filters"], 1):
+    for number, rule in enumerate(rules, 1):
         try:
             filters.append(validate_rule(rule, ids))
         except RuleError as error:
             raise AutomationError(f"Filter {number}: {error}", "filters") from None
-    reentry, days = settings["reentry"], automation.reentry_days
+    reentry, days = settings.get("reentry", "once"), automation.reentry_days
     if reentry not in schema.REENTRY:
         raise AutomationError("Choose whether a contact may go through the automation again.", "reentry")
     if reentry == "after_days":
-        raw = str(settings["reentry_days"]).strip()
+        raw = str(settings.get("reentry_days", "")).strip()
         days = int(raw) if raw.isdigit() else 0
         if not 1 <= days <= 3650:
             raise AutomationError("Enter again after 1 to 3,650 days.", "reentry")
-    if len(settings["exit_rules"]) > MAX_EXIT_RULES:
+    if len(exit_rules) > MAX_EXIT_RULES:
         raise AutomationError(f"An automation has at most {MAX_EXIT_RULES} auto-stop rules.", "exit_rules")
     exits = []
-    for number, rule in enumerate(settings["exit_rules"], 1):
+    for number, rule in enumerate(exit_rules, 1):
         try:
             exits.append(schema.check_exit_rule(rule, ids))
         except AutomationError as error:
@@ -209,35 +140,16 @@ def remove_step(automation: Automation, step_id: str) -> None:
     _save_steps(automation, steps)
 
 
-def step_fields(step: dict, form) -> dict:
-    """What the step's edit form posted, in the shape schema.update_step takes."""
-    if step["kind"] == "split":
-        fields = {key.removeprefix("condition-"): form.get(key) for key in form.keys() if key.startswith("condition-")}
-        return {"condition": rule_from_fields(fields)}
-    return {key: form.get(key) for key in ("subject", "from_name", "body", "amount", "unit") if key in form}
-
-
-def edit_step(automation: Automation, step_id: str, form) -> dict:
-    """Save a step's edit form."""
+def edit_step(automation: Automation, step_id: str, fields: dict) -> dict:
+    """Validate and save a step's new values, in the shape schema.update_step takes."""
     check_editable(automation)
     steps = copy.deepcopy(automation.steps or [])
     step = schema.steps_by_id(steps).get(step_id)
     if step is None:
         raise AutomationError("That step is not in this automation.", "kind")
-    updated = schema.update_step(steps, step_id, step_fields(step, form), engine.ids_for(automation.account_id))
+    updated = schema.update_step(steps, step_id, fields, engine.ids_for(automation.account_id))
     _save_steps(automation, steps)
     return updated
-
-
-def draft_step(step: dict, form) -> dict:
-    """The step as its edit form shows it: the saved step with the posted values on top."""
-    draft = copy.deepcopy(step)
-    fields = step_fields(step, form)
-    if step["kind"] == "split":
-        draft["condition"] = fields["condition"]
-    else:
-        draft.update(fields)
-    return draft
 
 
 def step_numbers(steps: list[dict]) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """What starts and stops automations: page views (rules compiled once per account and kept a few
 seconds, not read from the database per event), joining a list or segment, a tag added; and the
-auto-stop (exit) rules, checked on each new event of a contact in a path."""
+auto-stop (exit) rules, checked on each new event of a contact in a path. The receivers of the
+signals in app/signals.py, connected by app/wiring.py."""
 from __future__ import annotations
 
 import time
@@ -14,11 +15,9 @@ from sqlalchemy import func, select
 from app.automations import engine
 from app.extensions import db
 from app.models import Automation, AutomationRun, PageView
-from app.segments import membership
-from app.signals import list_joined, tag_added
-from app.tracking.hooks import IdentifiedPageView, on_identified_page_views
 from app.models.types import utcnow
 from app.segments.compiler import url_condition
+from app.signals import IdentifiedPageView
 from app.tracking.urls import compile_url_rule, match_forms, url_rule_literal
 
 CACHE_SECONDS = 5.0
@@ -86,9 +85,9 @@ def _enough_views(account_id: int, contact_id: int, trigger: dict) -> bool:
     return db.session.scalar(select(func.count()).select_from(PageView).where(*conditions)) >= trigger.get("count", 1)
 
 
-@on_identified_page_views
-def on_page_views(views: list[IdentifiedPageView]) -> None:
-    """Start page-view automations, and stop runs whose exit rule the page matches."""
+def on_page_views(sender, views: list[IdentifiedPageView]) -> None:
+    """Stored page views (page_views_stored): start page-view automations, and stop runs whose exit
+    rule the page matches."""
     by_account: dict[int, list[IdentifiedPageView]] = defaultdict(list)
     for view in views:
         by_account[view.account_id].append(view)
@@ -113,9 +112,7 @@ def on_page_views(views: list[IdentifiedPageView]) -> None:
                     if run is not None:
                         started.append(run.id)
         db.session.commit()
-        # Here, not in another job: the first steps (often "send email") start without a queue's delay.
-        for run_id in started:
-            engine.advance(run_id)
+        engine.begin(started)  # (the engine decides how the first steps run)
 
 
 def exit_runs(automation_ids, contact_ids: list[int], reason: str, *, entered_before=None) -> int:
@@ -142,22 +139,23 @@ def _start(automations: list[Automation], kind: str, key: str, value: int, conta
                 engine.enter(automation, contact_id)
 
 
-@membership.on_contacts_joined
-def on_segment_joined(segment, contact_ids: list[int]) -> None:
-    automations = _active(segment.account_id)
-    _start(automations, "segment_joined", "segment_id", segment.id, contact_ids)
+def on_segment_joined(account_id: int, segment_id: int, contact_ids: list[int]) -> None:
+    """contacts_joined_segment: start segment automations, stop runs that joining it ends."""
+    automations = _active(account_id)
+    _start(automations, "segment_joined", "segment_id", segment_id, contact_ids)
     stopping = [a.id for a in automations
-                if any(r["type"] == "segment_joined" and r["segment_id"] == segment.id for r in a.exit_rules or [])]
+                if any(r["type"] == "segment_joined" and r["segment_id"] == segment_id
+                       for r in a.exit_rules or [])]
     if stopping:
         exit_runs(stopping, contact_ids, "joined a segment")
     db.session.commit()
 
 
-@list_joined.connect
 def on_list_joined(account_id: int, list_id: int, contact_ids: list[int]) -> None:
+    """list_joined: start the list's automations."""
     _start(_active(account_id), "list_joined", "list_id", list_id, contact_ids)
 
 
-@tag_added.connect
 def on_tag_added(account_id: int, tag_id: int, contact_ids: list[int]) -> None:
+    """tag_added: start the tag's automations."""
     _start(_active(account_id), "tag_added", "tag_id", tag_id, contact_ids)

@@ -16,7 +16,8 @@ from functools import partial
 from flask import current_app, render_template
 from sqlalchemy import and_, false, func, or_, select, update
 
-from app import contacts as contacts_domain
+from app.contacts import people
+from app.contacts.lists import account_lists
 from app.extensions import db
 from app.messaging import mail, sms
 from app.messaging.clicks import TEST_LINK_SECONDS
@@ -89,7 +90,7 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
             # An email header is one line: every message of the campaign would fail as it is sent.
             raise CampaignError(f"{label} must be on one line: remove the line break.", field)
     wanted = {int(list_id) for list_id in list_ids}
-    lists = [item for item in contacts_domain.account_lists(campaign.account_id) if item.id in wanted]
+    lists = [item for item in account_lists(campaign.account_id) if item.id in wanted]
     if len(lists) != len(wanted):
         raise CampaignError("Choose lists of this account.", "list_ids")
     wanted_segments = {int(segment_id) for segment_id in segment_ids}
@@ -450,7 +451,7 @@ def send_test(campaign: Campaign, user: User, public_url: str) -> Email:
         raise CampaignError("Test sends are for emails.", "name")
     if not campaign.body.strip():
         raise CampaignError("Write the message before sending a test.", "body")
-    contact = contacts_domain.contact_for_user(campaign.account_id, user.email)
+    contact = people.contact_for_user(campaign.account_id, user.email)
     rendered = Renderer(campaign, public_url, links_expire=int(time.time()) + TEST_LINK_SECONDS).email(contact)
     return mail.queue_email(account_id=campaign.account_id, sent_by_id=user.id, kind="campaign_test",
                             to_address=user.email, subject=f"[Test] {rendered['subject']}",
@@ -475,11 +476,11 @@ def failure_reasons(campaign: Campaign, limit: int = 5) -> list[tuple[str, int]]
 def unsubscribe(account_id: int, contact_id: int, channel: str, issued_at: int | None = None) -> Contact | None:
     """Unsubscribe the contact an unsubscribe link was made for; None if they are gone. A link
     issued before the contact existed was made for an erased contact who had the same id."""
-    contact = contacts_domain.get_contact(account_id, contact_id)
+    contact = people.get_contact(account_id, contact_id)
     if contact is None or (issued_at is not None and not issued_to_contact(
             datetime.fromtimestamp(issued_at, timezone.utc), contact.created_at)):
         return None
-    contacts_domain.set_subscription(contact, channel, False)
+    people.set_subscription(contact, channel, False)
     return contact
 
 

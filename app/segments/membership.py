@@ -1,10 +1,9 @@
 """Materialised segment membership, kept current by jobs: on save, for the contacts of each new
 batch of identified page views, and periodically (time windows move). Joining and leaving are
-recorded with their time; handlers registered here hear of contacts who joined."""
+recorded with their time; contacts who joined are announced (app.signals.contacts_joined_segment)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
@@ -14,16 +13,7 @@ from app.models import Segment, SegmentMembershipChange, segment_members
 from app.models.types import utcnow
 from app.queues import DEFAULT, enqueue
 from app.segments.compiler import members_query
-from app.tracking.hooks import IdentifiedPageView, on_identified_page_views
-
-JoinedHandler = Callable[[Segment, list[int]], None]
-_joined_handlers: list[JoinedHandler] = []
-
-
-def on_contacts_joined(handler: JoinedHandler) -> JoinedHandler:
-    if handler not in _joined_handlers:
-        _joined_handlers.append(handler)
-    return handler
+from app.signals import IdentifiedPageView, contacts_joined_segment
 
 
 def has_visit_rule(tree: dict) -> bool:
@@ -56,8 +46,7 @@ def evaluate(segment: Segment, contact_ids: list[int] | None = None, now: dateti
     db.session.execute(update(Segment).where(Segment.id == segment.id).values(member_count=count, evaluated_at=now))
     db.session.commit()
     if joined:
-        for handler in _joined_handlers:
-            handler(segment, joined)
+        contacts_joined_segment.send(segment.account_id, segment_id=segment.id, contact_ids=joined)
     return len(joined), len(left)
 
 
@@ -85,9 +74,9 @@ def update_for_contacts(account_id: int, contact_ids: list[int]) -> int:
     return len(segments)
 
 
-@on_identified_page_views
-def _queue_incremental_updates(views: list[IdentifiedPageView]) -> None:
-    """New identified page views: one job per account updates its segments for those contacts."""
+def queue_incremental_updates(sender, views: list[IdentifiedPageView]) -> None:
+    """New identified page views (app.signals.page_views_stored): one job per account updates its
+    segments for those contacts."""
     by_account: dict[int, set[int]] = defaultdict(set)
     for view in views:
         by_account[view.account_id].add(view.contact_id)

@@ -1,8 +1,8 @@
-"""Segments as the marketer handles them: create, save, duplicate, rename, delete, preview."""
+"""Segments as the marketer handles them: create, save, duplicate, rename, delete, preview. Rule
+trees come in as plain data (the builder's form is read in app/web/segments/forms.py)."""
 from __future__ import annotations
 
 import copy
-import re
 
 from sqlalchemy import func, select
 
@@ -14,8 +14,6 @@ from app.segments.compiler import members_query
 from app.segments.rules import RuleError, summary, validate
 
 PREVIEW_SIZE = 50
-DEFAULT_RULE = {"type": "visit", "op": "contains", "value": "", "count_op": "at_least", "count": "1",
-                "window": "last_days", "days": "30", "negate": False}
 
 
 class SegmentError(ValueError):
@@ -127,56 +125,3 @@ def preview(account_id: int, tree) -> dict:
     first = list(db.session.scalars(select(Contact).where(Contact.id.in_(query)).order_by(Contact.email)
                                     .limit(PREVIEW_SIZE)))
     return {"count": count, "contacts": first, "summary": summary(clean, choices(account_id))}
-
-
-_FIELD = re.compile(r"^groups-(\d+)-(match|rules-(\d+)-(\w+))$")
-
-
-def tree_from_form(form) -> dict:
-    """The rule tree as posted by the builder (`groups-0-match`, `groups-0-rules-1-op`, …), unvalidated."""
-    groups: dict[int, dict] = {}
-    for key in form.keys():
-        match = _FIELD.match(key)
-        if not match:
-            continue
-        g = int(match.group(1))
-        group = groups.setdefault(g, {"match": "all", "rules": {}})
-        if match.group(2) == "match":
-            group["match"] = form.get(key)
-        else:
-            rule = group["rules"].setdefault(int(match.group(3)), {})
-            rule[match.group(4)] = form.get(key)
-    tree = {"join": form.get("join", "and"), "groups": []}
-    for g in sorted(groups):
-        rules = [groups[g]["rules"][r] for r in sorted(groups[g]["rules"])]
-        for rule in rules:
-            rule["negate"] = rule.get("negate") in ("1", "on", "true", True)
-        tree["groups"].append({"match": groups[g]["match"], "rules": rules})
-    return tree
-
-
-def apply_action(tree: dict, action: str) -> dict:
-    """Builder actions: add_rule:G, remove_rule:G:R, add_group, remove_group:G."""
-    parts = action.split(":")
-    groups = tree["groups"]
-    try:
-        if parts[0] == "add_group":
-            groups.append({"match": "all", "rules": [dict(DEFAULT_RULE)]})
-        elif parts[0] == "add_rule":
-            groups[int(parts[1])]["rules"].append(dict(DEFAULT_RULE))
-        elif parts[0] == "remove_rule":
-            group = groups[int(parts[1])]
-            del group["rules"][int(parts[2])]
-            if not group["rules"]:
-                del groups[int(parts[1])]
-        elif parts[0] == "remove_group":
-            del groups[int(parts[1])]
-    except (IndexError, ValueError):
-        pass
-    if not groups:
-        groups.append({"match": "all", "rules": [dict(DEFAULT_RULE)]})
-    return tree
-
-
-def new_tree() -> dict:
-    return {"join": "and", "groups": [{"match": "all", "rules": [dict(DEFAULT_RULE)]}]}

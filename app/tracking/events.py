@@ -1,6 +1,7 @@
 """The worker side of the event pipeline: page views from the beacon stream, stored in batches
-idempotently (the unique event id makes a second store of an entry a no-op), then handed to the
-hook. The stream mechanics (batches, acknowledgement, take-over) are in app/streams.py."""
+idempotently (the unique event id makes a second store of an entry a no-op), then announced
+(app.signals.page_views_stored). The stream mechanics (batches, acknowledgement, take-over) are
+in app/streams.py."""
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Contact, PageView, TrackingSite
 from app.models.types import insert_new
+from app.signals import IdentifiedPageView, page_views_stored
 from app.streams import Stream
 from app.tracking.cid import issued_to_contact, read_cid
-from app.tracking.hooks import IdentifiedPageView, identified_page_views_stored
 from app.tracking.ingest import EVENTS_STREAM
 from app.tracking.urls import host_matches, match_forms, site_host
 
@@ -133,16 +134,17 @@ def store_records(raw_records: list[bytes | str]) -> int:
     if len(stored) < len(rows):
         identified = {(row["event_id"], row["site_id"]) for row in rows if row["contact_id"] is not None}
         views += _stored_before(identified, {event_id for _, event_id in stored})
-    identified_page_views_stored(views)
+    if views:  # (after the commit; a receiver's failure fails the batch, which is tried again)
+        page_views_stored.send(views=views)
     return len(stored)
 
 
 def _stored_before(identified: set[tuple[str, int]], stored_now: set[str]) -> list[IdentifiedPageView]:
     """The identified page views of a batch, (event id, site id), that an earlier try stored:
-    handed to the hooks again, since that try may have failed in a hook (its entries stay pending
-    and come back). The hooks are idempotent (segments evaluate again; a page view starts an
-    automation once, and stops only runs that began before it), so views whose hooks did run count
-    once. An event id sent again for another site (ids are the browser's) hands over nothing."""
+    announced again, since that try may have failed in a receiver (its entries stay pending and
+    come back). The receivers are idempotent (segments evaluate again; a page view starts an
+    automation once, and stops only runs that began before it), so views whose receivers did run
+    count once. An event id sent again for another site (ids are the browser's) hands over nothing."""
     earlier = {pair for pair in identified if pair[0] not in stored_now}
     if not earlier:
         return []

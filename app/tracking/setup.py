@@ -10,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy import or_, select
 
-from app import contacts
+from app.contacts import people
 from app.extensions import db
 from app.messaging.links import tag_url
 from app.messaging.mail import queue_email
@@ -267,7 +267,7 @@ def set_tag_all_links(site: TrackingSite, user: User, tag_all: bool) -> None:
 
 def send_test_link(site: TrackingSite, user: User, public_url: str) -> Email:
     """Email the user a link to their website tagged for them as a contact, to check identification."""
-    contact = contacts.contact_for_user(site.account_id, user.email)
+    contact = people.contact_for_user(site.account_id, user.email)
     link = tag_url(site.website_url + "/", make_cid(site.account_id, contact.id, channel="test"))
     context = dict(site=site, link=link, contact=contact, settings_url=f"{public_url}/settings/tracking")
     return queue_email(account_id=site.account_id, sent_by_id=user.id, kind="test_link", to_address=user.email,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import contacts
 from app.automations import engine, schema
+from app.contacts import lists, people
 from app.extensions import db
 from app.models import (Automation, AutomationRun, AutomationStepRun, Contact, Email, Segment, SmsMessage,
                         segment_members)
@@ -203,7 +203,7 @@ def test_a_lost_queue_delays_a_run_but_never_loses_it(site, contact, run_jobs):
 
 def test_an_unsubscribed_contact_leaves_cleanly(site, contact, run_jobs):
     item = automation(site, [email(), end()])
-    contacts.set_subscription(contact, "email", False)
+    people.set_subscription(contact, "email", False)
     db.session.commit()
     assert engine.enter(item, contact.id) is not None
     db.session.commit()
@@ -216,7 +216,7 @@ def test_a_deleted_contact_leaves_the_path(site, contact, run_jobs):
     run = engine.enter(item, contact.id)
     db.session.commit()
     run_id = run.id
-    contacts.delete_contact(db.session.get(Contact, contact.id))
+    people.delete_contact(db.session.get(Contact, contact.id))
     db.session.commit()
     assert engine.advance(run_id) is None
 
@@ -227,7 +227,7 @@ def test_list_tag_and_segment_triggers(site, contact, run_jobs):
     db.session.add(customers)
     db.session.flush()
     automation(site, [email("Welcome"), end()], trigger={"type": "list_joined", "list_id": customers.id})
-    contacts.add_to_list(contact, list_id=customers.id)
+    lists.add_to_list(contact, list_id=customers.id)
     db.session.commit()
     assert len(runs()) == 1
     from app.models import Tag
@@ -235,7 +235,7 @@ def test_list_tag_and_segment_triggers(site, contact, run_jobs):
     db.session.add(vip)
     db.session.flush()
     automation(site, [email("Tagged"), end()], trigger={"type": "tag_added", "tag_id": vip.id})
-    contacts.add_tag(contact, "VIP")
+    lists.add_tag(contact, "VIP")
     db.session.commit()
     assert len(runs()) == 2
     segment = Segment(account_id=site.account_id, name="All", rules={"join": "and", "groups": [
@@ -264,7 +264,7 @@ def test_activation_lists_what_is_wrong(site):
 
 def test_an_email_step_comes_from_the_account_name_or_its_own_from_name(site, contact, run_jobs):
     from app.messaging.mail import build_message
-    grace = contacts.add_contact(site.account_id, "grace@navy.example", "Grace", "Hopper")
+    grace = people.add_contact(site.account_id, "grace@navy.example", "Grace", "Hopper")
     db.session.commit()
     automation(site, [email("Plain"), end()])
     automation(site, [{**email("Named"), "from_name": "Ada at the Shop"}, end()],

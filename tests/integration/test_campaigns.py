@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from app import contacts
+from app.contacts import lists
 from app.extensions import db
 from app.messaging.clicks import CLICKS
 from app.models import Campaign, Contact, ContactList, Email, LinkClick
@@ -234,7 +234,7 @@ def test_a_campaign_whose_batch_jobs_were_lost_is_resumed_by_the_sweep(auth, sit
 
     assert resume_stalled_campaigns("https://footfall.test") == []  # too soon to call it stalled
     late = make_contact(site.account_id, "late@customer.example")  # joins after the campaign started
-    contacts.add_to_list(late, list_id=campaign.lists[0].id)
+    lists.add_to_list(late, list_id=campaign.lists[0].id)
     db.session.commit()
     two_minutes_later = utcnow() + timedelta(minutes=2)
     assert resume_stalled_campaigns("https://footfall.test", two_minutes_later) == [campaign_id]

@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from app import contacts
+from app.contacts import imports, lists, people
 from app.extensions import db
 from app.models import Contact, ContactImport, ContactList, Email, LinkClick, SmsMessage, Tag
 from app.queues import enqueue
@@ -34,12 +34,12 @@ def import_id_of(response) -> int:
 def test_list_filters_by_list_and_tag_and_shows_memberships(auth, site):
     ada = make_contact(site.account_id, "ada@customer.example", first_name="Ada", phone="+14155550123")
     grace = make_contact(site.account_id, "grace@navy.example", first_name="Grace", sms_status="unsubscribed")
-    contacts.add_to_list(ada, new_name="Newsletter")
-    contacts.add_tag(ada, "VIP")
-    contacts.add_to_list(grace, new_name="Customers")
+    lists.add_to_list(ada, new_name="Newsletter")
+    lists.add_tag(ada, "VIP")
+    lists.add_to_list(grace, new_name="Customers")
     db.session.commit()
-    newsletter = contacts.account_lists(site.account_id)[1]
-    vip = contacts.account_tags(site.account_id)[0]
+    newsletter = lists.account_lists(site.account_id)[1]
+    vip = lists.account_tags(site.account_id)[0]
 
     page = auth.client.get("/contacts/").get_data(as_text=True)
     assert 'id="list-filter"' in page and ">Newsletter</option>" in page and ">VIP</option>" in page
@@ -56,9 +56,9 @@ def test_list_filters_by_list_and_tag_and_shows_memberships(auth, site):
 
 
 def test_paging_keeps_the_filters(auth, site):
-    contact_list = contacts.create_list(site.account_id, "Everyone")
-    for number in range(contacts.PAGE_SIZE + 1):
-        contact = contacts.add_contact(site.account_id, f"person{number:03}@example.org")
+    contact_list = lists.create_list(site.account_id, "Everyone")
+    for number in range(people.PAGE_SIZE + 1):
+        contact = people.add_contact(site.account_id, f"person{number:03}@example.org")
         contact.lists.append(contact_list)
     db.session.commit()
     first = auth.client.get(f"/contacts/?list={contact_list.id}", headers=HX).get_data(as_text=True)
@@ -73,7 +73,7 @@ def test_adding_a_contact_with_a_phone_stores_e164(auth, site):
     assert bad.status_code == 422 and "international format" in bad.get_data(as_text=True)
     added = auth.client.post("/contacts/", data={"email": "kay@example.org", "phone": "(415) 555-0123"})
     assert added.status_code == 302
-    assert contacts.find_by_email(site.account_id, "kay@example.org").phone == "+14155550123"
+    assert people.find_by_email(site.account_id, "kay@example.org").phone == "+14155550123"
 
 
 # A contact's page -------------------------------------------------------------------------------
@@ -123,14 +123,14 @@ def test_subscription_changes(auth, site, contact):
     assert (stored.email_status, stored.sms_status) == ("unsubscribed", "subscribed")
     assert "Unsubscribed" in auth.client.get(f"/contacts/{contact.id}").get_data(as_text=True)
 
-    assert contacts.set_subscription(stored, "sms", False) is True
-    assert contacts.set_subscription(stored, "sms", False) is False
-    assert contacts.set_subscription(stored, "email", True) is True
+    assert people.set_subscription(stored, "sms", False) is True
+    assert people.set_subscription(stored, "sms", False) is False
+    assert people.set_subscription(stored, "email", True) is True
     db.session.commit()
     stored = reload(contact.id)
     assert (stored.email_status, stored.sms_status) == ("subscribed", "unsubscribed")
     with pytest.raises(ValueError):
-        contacts.set_subscription(stored, "fax", True)
+        people.set_subscription(stored, "fax", True)
 
 
 def test_delete_asks_first_then_redirects_with_a_message(auth, site, contact):
@@ -140,7 +140,7 @@ def test_delete_asks_first_then_redirects_with_a_message(auth, site, contact):
     assert "data-close-dialog autofocus" in page
     db.session.add(Email(account_id=site.account_id, contact_id=contact.id, kind="campaign", to_address=contact.email,
                          subject="Hello", text_body="Hi", html_body="<p>Hi</p>"))
-    contacts.add_tag(contact, "VIP")
+    lists.add_tag(contact, "VIP")
     db.session.commit()
 
     response = auth.client.post(f"/contacts/{contact.id}/delete")
@@ -153,7 +153,7 @@ def test_delete_asks_first_then_redirects_with_a_message(auth, site, contact):
 
 
 def test_lists_on_the_contact_page(auth, site, contact):
-    existing = contacts.create_list(site.account_id, "Customers")
+    existing = lists.create_list(site.account_id, "Customers")
     db.session.commit()
     page = auth.client.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert '<div id="contact-lists">' in page and f'<option value="{existing.id}">Customers</option>' in page
@@ -175,7 +175,7 @@ def test_lists_on_the_contact_page(auth, site, contact):
     removed = auth.client.post(f"/contacts/{contact.id}/lists/{existing.id}/remove", headers=HX)
     assert removed.status_code == 200 and removed.get_data(as_text=True).startswith('<div id="contact-lists">')
     assert [item.name for item in reload(contact.id).lists] == ["Newsletter"]
-    assert contacts.get_list(site.account_id, existing.id) is not None  # only the membership went
+    assert lists.get_list(site.account_id, existing.id) is not None  # only the membership went
 
     without_htmx = auth.client.post(f"/contacts/{contact.id}/lists", data={"list_id": existing.id})
     assert without_htmx.status_code == 302 and without_htmx.headers["Location"] == f"/contacts/{contact.id}"
@@ -237,7 +237,7 @@ def test_lists_page_create_rename_delete(auth, site, contact):
     duplicate = auth.client.post("/contacts/lists", data={"name": "NEWSLETTER"})
     assert duplicate.status_code == 422 and "A list with this name already exists." in duplicate.get_data(as_text=True)
     newsletter = db.session.scalar(select(ContactList))
-    contacts.add_to_list(reload(contact.id), list_id=newsletter.id)
+    lists.add_to_list(reload(contact.id), list_id=newsletter.id)
     db.session.commit()
 
     page = auth.client.get("/contacts/lists").get_data(as_text=True)
@@ -267,7 +267,7 @@ def test_lists_page_create_rename_delete(auth, site, contact):
 def test_csv_import_report_dedupe_update_lists_and_tags(auth, site, run_jobs):
     existing = make_contact(site.account_id, "grace@navy.example", first_name="Grace", last_name="Hopper",
                             phone="+14155550100")
-    contacts.add_to_list(existing, new_name="Customers")
+    lists.add_to_list(existing, new_name="Customers")
     db.session.commit()
     csv_text = (
         "Email,First Name,LAST_NAME,Phone,Tags,Lists\n"                        # row 1
@@ -296,17 +296,17 @@ def test_csv_import_report_dedupe_update_lists_and_tags(auth, site, run_jobs):
     assert "Row 6: invalid phone number “call me”" in report
     assert "Row 8: duplicate of row 2" in report
 
-    ada = contacts.find_by_email(site.account_id, "ada@customer.example")
+    ada = people.find_by_email(site.account_id, "ada@customer.example")
     assert (ada.first_name, ada.last_name, ada.phone) == ("Ada", "Lovelace", "+14155550123")
     assert [item.name for item in ada.lists] == ["Newsletter"]
     assert sorted(tag.name for tag in ada.tags) == ["VIP", "early"]
-    grace = contacts.find_by_email(site.account_id, "grace@navy.example")
+    grace = people.find_by_email(site.account_id, "grace@navy.example")
     assert (grace.first_name, grace.last_name, grace.phone) == ("Grace", "Hopper", "+14155550100")
     assert [item.name for item in grace.lists] == ["Customers", "Newsletter"]
     assert [tag.name for tag in grace.tags] == ["VIP"]
-    kay = contacts.find_by_email(site.account_id, "kay@example.org")
+    kay = people.find_by_email(site.account_id, "kay@example.org")
     assert (kay.first_name, kay.phone) == ("Kay, Jr.", "+442079460958")
-    assert contacts.find_by_email(site.account_id, "alan@bletchley.example") is None
+    assert people.find_by_email(site.account_id, "alan@bletchley.example") is None
     assert sorted(db.session.scalars(select(ContactList.name))) == ["Customers", "Newsletter"]
     assert sorted(db.session.scalars(select(Tag.name))) == ["VIP", "early"]
 
@@ -329,17 +329,17 @@ def test_ten_thousand_rows_import_in_batches(auth, site, run_jobs):
     stored = db.session.get(ContactImport, import_id)
     assert (stored.status, stored.imported, stored.updated, stored.skipped) == ("done", 9_999, 1, 3)
     assert db.session.scalar(select(func.count()).select_from(Contact)) == 10_000
-    everyone = contacts.account_lists(site.account_id)[0]
-    assert (everyone.name, contacts.member_count(everyone)) == ("All", 10_000)
+    everyone = lists.account_lists(site.account_id)[0]
+    assert (everyone.name, lists.member_count(everyone)) == ("All", 10_000)
     even = db.session.scalar(select(Tag).where(Tag.name == "even"))
-    assert contacts.search(site.account_id, tag_id=even.id)[1] == 5_000
-    assert contacts.find_by_email(site.account_id, "person00042@example.org").first_name == "First42"
+    assert people.search(site.account_id, tag_id=even.id)[1] == 5_000
+    assert people.find_by_email(site.account_id, "person00042@example.org").first_name == "First42"
     report = auth.client.get(f"/contacts/import/{import_id}").get_data(as_text=True)
     assert "9,999 imported, 1 updated, 3 skipped:" in report and "Row 10002: invalid email address" in report
 
 
 def test_upload_size_cap_and_unusable_files(auth, site):
-    too_big = upload(auth.client, b"email\n" + b"a" * contacts.IMPORT_MAX_BYTES)
+    too_big = upload(auth.client, b"email\n" + b"a" * imports.IMPORT_MAX_BYTES)
     assert too_big.status_code == 422
     assert "The file is larger than 5 MB." in too_big.get_data(as_text=True)
     no_email = upload(auth.client, "name,phone\nAda,+14155550123\n")
@@ -355,7 +355,7 @@ def test_semicolon_separated_files_and_windows_encoding(auth, site, run_jobs):
     import_id = import_id_of(upload(auth.client, "E-mail;FirstName\nzoe@example.org;Zoë\n".encode("cp1252")))
     run_jobs()
     assert db.session.get(ContactImport, import_id).status == "done"
-    assert contacts.find_by_email(site.account_id, "zoe@example.org").first_name == "Zoë"
+    assert people.find_by_email(site.account_id, "zoe@example.org").first_name == "Zoë"
 
 
 def test_a_failed_import_is_marked_failed_with_the_reason(auth, site, user, run_jobs):
@@ -368,7 +368,7 @@ def test_a_failed_import_is_marked_failed_with_the_reason(auth, site, user, run_
     page = auth.client.get(f"/contacts/import/{broken.id}").get_data(as_text=True)
     assert db.session.get(ContactImport, broken.id).status == "failed"
     assert "Failed" in page and "one of them must be email" in page and "every 2s" not in page
-    assert contacts.run_import(broken.id).status == "failed"  # a finished import is not run again
+    assert imports.run_import(broken.id).status == "failed"  # a finished import is not run again
 
 
 def test_a_file_that_breaks_midway_keeps_the_batches_before(auth, site, run_jobs):
@@ -386,8 +386,8 @@ def test_a_file_that_breaks_midway_keeps_the_batches_before(auth, site, run_jobs
 # Isolation --------------------------------------------------------------------------------------
 
 def test_other_accounts_get_404(auth, site, contact, intruder, run_jobs):
-    contact_list = contacts.add_to_list(contact, new_name="Secret list")
-    tag = contacts.add_tag(contact, "Secret tag")
+    contact_list = lists.add_to_list(contact, new_name="Secret list")
+    tag = lists.add_tag(contact, "Secret tag")
     db.session.commit()
     import_id = import_id_of(upload(auth.client, "email\nada@customer.example\n"))
     run_jobs()

@@ -7,8 +7,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from app import contacts
 from app.automations import service as automations
+from app.contacts import lists
 from app.extensions import db
 from app.messaging import campaigns
 from app.models import Email
@@ -28,8 +28,8 @@ def hostile(client, auth, user, site, run_jobs, drain) -> dict[str, str]:
     """An account whose every name was chosen by an attacker, sent a campaign and visited: the pages
     that show those names, by what they are."""
     contact = make_contact(site.account_id, "victim@customer.example", first_name=SCRIPT, last_name=IMG)
-    hostile_list = contacts.add_to_list(contact, new_name=f"{SCRIPT} list")
-    tag = contacts.add_tag(contact, f"{IMG} tag")
+    hostile_list = lists.add_to_list(contact, new_name=f"{SCRIPT} list")
+    tag = lists.add_tag(contact, f"{IMG} tag")
     campaign = campaigns.create_campaign(user, "email")
     campaigns.update_campaign(campaign, name=SCRIPT, subject=IMG, body="<p>Our sale</p>", list_ids=[hostile_list.id])
     segment = segments.save(site.account_id, None, SCRIPT, {"join": "and", "groups": [{"match": "all", "rules": [

@@ -78,7 +78,7 @@ def test_a_handler_failing_once_still_delivers_the_view_to_both_exactly_once(sit
     queue_view(site, contact)
     redis = get_redis()
     # The batch fails; while the database and Redis answer, it is tried again at once (the view is
-    # stored already: the hooks run again), and nothing is set aside.
+    # stored already: the receivers run again), and nothing is set aside.
     assert events.drain(redis) == 1
     run_jobs()
     assert len(calls) >= 2
@@ -126,3 +126,12 @@ def test_a_later_view_in_the_same_batch_still_stops_the_run_its_earlier_view_beg
     db.session.rollback()
     (run,) = db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id == item.id))
     assert (run.status, run.exit_reason) == ("exited", "viewed /thanks")
+
+
+def test_the_receivers_are_connected_once_in_order(app, app_config):
+    from app import create_app
+    from app.signals import page_views_stored
+
+    create_app(app_config)  # connecting again (each app) changes nothing
+    assert list(page_views_stored.receivers_for(None)) == [membership.queue_incremental_updates,
+                                                          triggers.on_page_views]

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app import contacts
 from app.config import PROJECT_ROOT
+from app.contacts import imports, people
 from app.extensions import db
 from app.models import Contact, ContactImport
 from app.models.types import utcnow
@@ -104,7 +104,7 @@ def test_a_hundred_thousand_rows_import_with_progress_on_the_status_page(auth, s
     done = status_page(auth.client, import_id)
     assert "Done" in done and "99,998 imported, 2 updated, 0 skipped." in done and "<progress" not in done
     assert contact_count() == ROWS
-    assert contacts.find_by_email(site.account_id, "person000042@example.org").first_name == "Ada"
+    assert people.find_by_email(site.account_id, "person000042@example.org").first_name == "Ada"
     assert stored(import_id).csv_text == ""
 
 
@@ -132,7 +132,7 @@ def test_an_import_whose_worker_died_is_failed_by_the_sweep(three_second_limit, 
     worker = start_worker(database_url, redis_url)
     try:
         wait_until(lambda: stored(import_id).rows_read > 0, timeout=60, interval=0.02)
-        assert contacts.fail_stalled_imports() == []  # its job is running: left alone
+        assert imports.fail_stalled_imports() == []  # its job is running: left alone
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
     finally:
@@ -143,7 +143,7 @@ def test_an_import_whose_worker_died_is_failed_by_the_sweep(three_second_limit, 
 
     # The job counts as gone once it has run for longer than its timeout: then the worker's
     # periodic jobs, on any worker, fail the import.
-    job_id = contacts.import_job_id(import_id)
+    job_id = imports.import_job_id(import_id)
     wait_until(lambda: not pending_jobs([job_id]), timeout=30, interval=0.5)
     enqueue_due_jobs(get_redis())
     run_jobs()
@@ -163,8 +163,8 @@ def test_a_queued_import_whose_job_was_lost_is_failed_by_the_sweep(auth, site):
     get_redis().flushdb()  # Redis lost the job (restarted without its data)
     waiting = upload(auth.client, b"email\ngrace@navy.example\n")
 
-    assert contacts.fail_stalled_imports() == []  # just uploaded: its job may still be on its way
-    assert contacts.fail_stalled_imports(now=utcnow() + timedelta(minutes=2)) == [lost]
+    assert imports.fail_stalled_imports() == []  # just uploaded: its job may still be on its way
+    assert imports.fail_stalled_imports(now=utcnow() + timedelta(minutes=2)) == [lost]
 
     assert (stored(lost).status, stored(lost).csv_text) == ("failed", "")
     page = status_page(auth.client, lost)

@@ -267,16 +267,13 @@ def test_no_ip_address_is_stored(client, site, drain):
 
 
 def test_identified_views_reach_the_hook(client, site, contact, drain):
-    from app.tracking import hooks
+    from app.signals import page_views_stored
 
     received = []
-    handler = hooks.on_identified_page_views(received.extend)
-    try:
+    with page_views_stored.connected_to(lambda sender, views: received.extend(views)):
         post(client, beacon(site, c=make_cid(site.account_id, contact.id)))
         post(client, beacon(site))
         drain()
-    finally:
-        hooks._handlers.remove(handler)
     assert [(v.contact_id, v.path) for v in received] == [(contact.id, "/pricing")]
     assert db.session.scalar(select(func.count()).select_from(PageView)) == 2
 

@@ -16,8 +16,9 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from app import contacts, create_app
+from app import create_app
 from app.automations import service as automations
+from app.contacts import imports, lists
 from app.extensions import db
 from app.messaging import campaigns, mail, sms
 from app.messaging.tokens import Unsubscribe, permanent_token, unsubscribe_token
@@ -46,8 +47,8 @@ def account_objects(user, site, contact) -> dict:
     """One object of every kind for the account, made by the app's own domain functions: the values
     of the URL variables that name them, and the signed tokens of the public links by endpoint."""
     account_id = user.account_id
-    newsletter = contacts.add_to_list(contact, new_name="Newsletter")
-    tag = contacts.add_tag(contact, "VIP")
+    newsletter = lists.add_to_list(contact, new_name="Newsletter")
+    tag = lists.add_tag(contact, "VIP")
     campaign = campaigns.create_campaign(user, "email")
     campaigns.update_campaign(campaign, name="Fall sale", subject="Our fall sale", body="<p>Hello</p>",
                               list_ids=[newsletter.id])
@@ -56,8 +57,8 @@ def account_objects(user, site, contact) -> dict:
          "window": "last_days", "days": "30", "negate": False}]}]})
     automation = automations.create(user)
     step = automations.add_step(automation, "delay")
-    contact_import = contacts.start_import(account_id, user.id, "contacts.csv",
-                                           io.BytesIO(b"email,first_name\ngrace@customer.example,Grace\n"))
+    contact_import = imports.start_import(account_id, user.id, "contacts.csv",
+                                          io.BytesIO(b"email,first_name\ngrace@customer.example,Grace\n"))
     email = mail.queue_email(account_id=account_id, kind="test", to_address=user.email, subject="Hello",
                              text_body="Hello", html_body="<p>Hello</p>")
     short_link = sms.make_short_link(account_id=account_id, url="https://www.shop.example/sale")

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from app import contacts, create_app, privacy
+from app import create_app, privacy
+from app.contacts import lists, people
 from app.extensions import db
 from app.messaging.campaigns import Message, Renderer
 from app.messaging.clicks import CLICKS
@@ -65,8 +66,8 @@ def history(site, contact, when=None) -> dict:
     """A contact with something in every place Footfall keeps data about them."""
     when = when or utcnow()
     account_id = site.account_id
-    contacts.add_to_list(contact, new_name="Newsletter")
-    contacts.add_tag(contact, "VIP")
+    lists.add_to_list(contact, new_name="Newsletter")
+    lists.add_tag(contact, "VIP")
     segment = db.session.scalar(select(Segment).where(Segment.account_id == account_id)) or \
         Segment(account_id=account_id, name="Hot leads", rules={"join": "and", "groups": []})
     db.session.add(segment)
@@ -207,7 +208,7 @@ def test_an_import_keeps_no_copy_of_its_file_once_finished(auth, site, run_jobs)
 
 def test_another_account_cannot_erase_a_contact(site, contact, intruder):
     assert intruder.post(f"/contacts/{contact.id}/delete").status_code == 404
-    assert contacts.get_contact(site.account_id, contact.id) is not None
+    assert people.get_contact(site.account_id, contact.id) is not None
 
 
 # Old links of an erased contact -----------------------------------------------------------------

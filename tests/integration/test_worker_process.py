@@ -70,3 +70,21 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(site, da
     distinct = db.session.scalar(select(func.count(func.distinct(PageView.event_id))))
     assert distinct == total
     assert get_redis().xpending(EVENTS_STREAM, "store")["pending"] == 0
+
+
+def test_a_worker_without_its_event_consumer_still_enqueues_the_periodic_jobs(app, database_url, redis_url):
+    from rq import Queue
+
+    from app.queues import PERIODIC
+    from worker.schedule import PERIODIC_JOBS
+
+    periodic = Queue(PERIODIC, connection=get_redis())
+    worker = start_worker(database_url, redis_url, "--no-events", "--queues", "ingest")  # (not periodic)
+    try:
+        wait_until(lambda: periodic.count == len(PERIODIC_JOBS), timeout=60)
+        assert children(worker.pid) == []  # no event consumer
+        time.sleep(1.5)  # a tick or more later: each job still once, its period not over
+        assert sorted(job.func_name for job in periodic.jobs) == sorted(job for job, _ in PERIODIC_JOBS)
+    finally:
+        worker.terminate()
+        assert worker.wait(30) == 0

@@ -2,7 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.contacts import PHONE_FORMAT, ContactError, normalise_phone
+from app.contacts.errors import ContactError
+from app.contacts.phones import PHONE_FORMAT, normalise_phone
 
 
 @pytest.mark.parametrize("typed, stored", [

@@ -2,17 +2,29 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app import contacts
+from app.contacts import people
 from app.automations import engine, schema, service
 from app.automations.schema import AutomationError
 from app.extensions import db, htmx
 from app.segments import rules
 from app.web import page_or_fragment, redirect_to, require_login
+from app.web.automations import forms
 
 bp = Blueprint("automations", __name__, url_prefix="/automations")
 
 
 require_login(bp)
+# {{ automation.trigger | describe_trigger(known) }}, {{ rule | describe_condition(known[, steps]) }},
+# {{ rule | describe_exit(known) }}: the words for the trigger, a filter or condition, an auto-stop rule.
+bp.add_app_template_filter(service.describe_trigger, "describe_trigger")
+bp.add_app_template_filter(service.describe_condition, "describe_condition")
+bp.add_app_template_filter(service.describe_exit, "describe_exit")
+
+# What the forms offer to choose from, by the names the templates use.
+CHOICES = dict(step_kinds=schema.STEP_KINDS, delay_units=schema.DELAY_UNITS,
+               trigger_types=schema.TRIGGER_TYPES, reentry_choices=schema.REENTRY, url_ops=rules.URL_OPS,
+               text_ops=rules.TEXT_OPS, contact_fields=rules.FIELDS, filter_types=forms.FILTER_TYPES,
+               condition_types=forms.CONDITION_TYPES, exit_types=forms.EXIT_TYPES)
 
 
 def _automation_or_404(automation_id: int):
@@ -20,12 +32,20 @@ def _automation_or_404(automation_id: int):
 
 
 def _context(automation, **extra) -> dict:
-    context = dict(automation=automation, known=service.names(automation.account_id), schema=schema, rules=rules,
-                   service=service, editable=service.is_editable(automation), report=engine.report(automation),
-                   numbers=service.step_numbers(automation.steps), settings=service.settings_of(automation),
-                   settings_error=None, saved=False, problems=[], editing=None, draft=None, step_error=None,
-                   result=None, header_oob=False, clear_problems=False)
+    """What the automation's page and its fragments are drawn from; `summaries` holds each step's
+    words ("Wait 1 day"), `earlier_emails` the emails before the step being edited."""
+    steps, known = automation.steps or [], service.names(automation.account_id)
+    context = dict(automation=automation, known=known, editable=service.is_editable(automation),
+                   report=engine.report(automation), numbers=service.step_numbers(steps),
+                   steps_by_id=schema.steps_by_id(steps),
+                   summaries={step["id"]: service.describe_step(step, known, steps)
+                              for step in schema.walk(steps)},
+                   settings=service.settings_of(automation), settings_error=None, saved=False, problems=[],
+                   editing=None, draft=None, step_error=None, result=None, header_oob=False,
+                   clear_problems=False, earlier_emails=[], **CHOICES)
     context.update(extra)
+    if context["editing"]:
+        context["earlier_emails"] = service.emails_before(steps, context["editing"]) or []
     return context
 
 
@@ -50,8 +70,7 @@ def index():
     """Renders the list of automations with their status, trigger and entries."""
     account_id = current_user.account_id
     return render_template("automations/index.html", automations=service.list_automations(account_id),
-                           entered=service.entered_counts(account_id), known=service.names(account_id),
-                           service=service)
+                           entered=service.entered_counts(account_id), known=service.names(account_id))
 
 
 @bp.post("/")
@@ -72,7 +91,8 @@ def show(automation_id: int):
 def settings_form(automation_id: int):
     """Renders the settings form as posted, after a form action (add or remove a row, change a type)."""
     automation = _automation_or_404(automation_id)
-    settings = service.apply_settings_action(service.settings_from_form(request.form), request.form.get("action", ""))
+    settings = forms.apply_settings_action(forms.settings_from_form(request.form),
+                                           request.form.get("action", ""))
     return render_template("automations/_settings.html", **_context(automation, settings=settings))
 
 
@@ -81,12 +101,12 @@ def save_settings(automation_id: int):
     """Saves the name, trigger, filters, re-entry and auto-stop rules; renders them with "Saved" or the error."""
     automation = _automation_or_404(automation_id)
     try:
-        service.save_settings(automation, request.form)
+        service.save_settings(automation, forms.settings_from_form(request.form))
     except AutomationError as error:
         db.session.rollback()
         return page_or_fragment("automations/show.html", "automations/_settings.html",
                                 409 if error.field == "status" else 422,
-                                **_context(automation, settings=service.settings_from_form(request.form),
+                                **_context(automation, settings=forms.settings_from_form(request.form),
                                            settings_error=error))
     db.session.commit()
     return page_or_fragment("automations/show.html", "automations/_settings.html",
@@ -116,7 +136,7 @@ def edit_step(automation_id: int, step_id: str):
     step = schema.steps_by_id(automation.steps).get(step_id) or abort(404)
     if not service.is_editable(automation):
         return _path(automation, 409)
-    draft = service.draft_step(step, request.args) if request.args else step
+    draft = forms.draft_step(step, request.args) if request.args else step
     return page_or_fragment("automations/show.html", "automations/_step_form.html",
                             **_context(automation, editing=step_id, draft=draft, step=draft))
 
@@ -127,11 +147,11 @@ def update_step(automation_id: int, step_id: str):
     automation = _automation_or_404(automation_id)
     step = schema.steps_by_id(automation.steps).get(step_id) or abort(404)
     try:
-        service.edit_step(automation, step_id, request.form)
+        service.edit_step(automation, step_id, forms.step_fields(step, request.form))
     except AutomationError as error:
         db.session.rollback()
         return _path(automation, 409 if error.field == "status" else 422, editing=step_id,
-                     draft=service.draft_step(step, request.form), step_error=error)
+                     draft=forms.draft_step(step, request.form), step_error=error)
     db.session.commit()
     return _path(automation, clear_problems=bool(htmx))
 
@@ -169,7 +189,7 @@ def pause(automation_id: int):
 
 def _contact_result(automation, mode: str):
     email = request.args.get("email", "").strip()
-    contact = contacts.find_by_email(automation.account_id, email) if email else None
+    contact = people.find_by_email(automation.account_id, email) if email else None
     if contact is None:
         result = {"mode": mode, "email": email, "contact": None}
         return page_or_fragment("automations/show.html", "automations/_contact_result.html", 422,

@@ -4,7 +4,7 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app import contacts
+from app.contacts.lists import account_lists
 from app.extensions import db
 from app.messaging import campaigns
 from app.messaging.sms import sms_segments
@@ -23,7 +23,7 @@ def _campaign_or_404(campaign_id: int):
 
 
 def _editor_context(campaign, **extra) -> dict:
-    context = dict(campaign=campaign, lists=contacts.account_lists(campaign.account_id),
+    context = dict(campaign=campaign, lists=account_lists(campaign.account_id),
                    segments=campaigns.account_segments(campaign.account_id),
                    audience=campaigns.audience_count(campaign), errors={}, form=None,
                    length=sms_segments(campaign.body) if campaign.channel == "sms" else None)

@@ -8,7 +8,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, StringField, TelField
 
-from app import contacts, privacy
+from app import privacy
+from app.contacts import history, imports, people
+from app.contacts import lists as lists_and_tags  # the lists page is the view lists()
+from app.contacts.errors import ContactError
 from app.extensions import db, htmx
 from app.models.contacts import SUBSCRIBED
 from app.tracking import reports
@@ -47,11 +50,11 @@ require_login(bp)
 
 
 def _contact_or_404(contact_id: int):
-    return contacts.get_contact(current_user.account_id, contact_id) or abort(404)
+    return people.get_contact(current_user.account_id, contact_id) or abort(404)
 
 
 def _list_or_404(list_id: int):
-    return contacts.get_list(current_user.account_id, list_id) or abort(404)
+    return lists_and_tags.get_list(current_user.account_id, list_id) or abort(404)
 
 
 # The contacts list ------------------------------------------------------------------------------
@@ -61,10 +64,11 @@ def _list_context(form=None) -> dict:
     page = min(request.args.get("page", 1, type=record_id) or 1, MAX_PAGE)
     list_id = request.args.get("list", type=record_id)
     tag_id = request.args.get("tag", type=record_id)
-    rows, total = contacts.search(current_user.account_id, query, page, list_id=list_id, tag_id=tag_id)
-    return dict(contacts=rows, total=total, q=query, page=page, page_size=contacts.PAGE_SIZE,
-                list_id=list_id, tag_id=tag_id, account_lists=contacts.account_lists(current_user.account_id),
-                account_tags=contacts.account_tags(current_user.account_id),
+    rows, total = people.search(current_user.account_id, query, page, list_id=list_id, tag_id=tag_id)
+    return dict(contacts=rows, total=total, q=query, page=page, page_size=people.PAGE_SIZE,
+                list_id=list_id, tag_id=tag_id,
+                account_lists=lists_and_tags.account_lists(current_user.account_id),
+                account_tags=lists_and_tags.account_tags(current_user.account_id),
                 form=form or ContactForm(formdata=None), phone_help=PHONE_HELP)
 
 
@@ -79,9 +83,9 @@ def create():
     """Adds a contact; renders the list again with the form's errors when it cannot."""
     form = ContactForm()
     try:
-        contact = contacts.add_contact(current_user.account_id, form.email.data, form.first_name.data,
-                                       form.last_name.data, form.phone.data)
-    except contacts.ContactError as error:
+        contact = people.add_contact(current_user.account_id, form.email.data, form.first_name.data,
+                                     form.last_name.data, form.phone.data)
+    except ContactError as error:
         form[error.field].errors = [str(error)]
         return render_template("contacts/index.html", **_list_context(form)), 422
     db.session.commit()
@@ -92,15 +96,15 @@ def create():
 
 def _part_context(contact, **extra) -> dict:
     account_id = current_user.account_id
-    context = dict(contact=contact, account_lists=contacts.account_lists(account_id),
-                   account_tags=contacts.account_tags(account_id), form=None, phone_help=PHONE_HELP)
+    context = dict(contact=contact, account_lists=lists_and_tags.account_lists(account_id),
+                   account_tags=lists_and_tags.account_tags(account_id), form=None, phone_help=PHONE_HELP)
     context.update(extra)
     return context
 
 
 def _show_context(contact, **extra) -> dict:
     return _part_context(contact, page_views=reports.timeline(current_user.account_id, contact.id),
-                         history=contacts.message_history(current_user.account_id, contact.id), **extra)
+                         history=history.message_history(current_user.account_id, contact.id), **extra)
 
 
 def _contact_part(contact, fragment: str, status_code: int = 200, **extra):
@@ -143,11 +147,11 @@ def update(contact_id: int):
     contact = _contact_or_404(contact_id)
     form = ContactEditForm()
     try:
-        contacts.update_contact(contact, email=form.email.data, first_name=form.first_name.data,
-                                last_name=form.last_name.data, phone=form.phone.data,
-                                email_subscribed=bool(form.email_subscribed.data),
-                                sms_subscribed=bool(form.sms_subscribed.data))
-    except contacts.ContactError as error:
+        people.update_contact(contact, email=form.email.data, first_name=form.first_name.data,
+                              last_name=form.last_name.data, phone=form.phone.data,
+                              email_subscribed=bool(form.email_subscribed.data),
+                              sms_subscribed=bool(form.sms_subscribed.data))
+    except ContactError as error:
         form[error.field].errors = [str(error)]
         return _contact_part(contact, "contacts/_details_form.html", 422, form=form)
     db.session.commit()
@@ -172,13 +176,13 @@ def delete(contact_id: int):
     """Erases the contact and all their data; redirects to the contacts list with a confirmation."""
     contact = _contact_or_404(contact_id)
     email = contact.email
-    contacts.delete_contact(contact, deleted_by_user_id=current_user.id)
+    people.delete_contact(contact, deleted_by_user_id=current_user.id)
     db.session.commit()
     flash(f"Contact {email} deleted. Everything stored about them was erased.", "success")
     return redirect(url_for("contacts.index"))
 
 
-def _memberships(contact, fragment: str, error_key: str, error: contacts.ContactError | None = None):
+def _memberships(contact, fragment: str, error_key: str, error: ContactError | None = None):
     if error is None and not htmx:
         return redirect(url_for("contacts.show", contact_id=contact.id))
     return _contact_part(contact, fragment, 422 if error else 200, **{error_key: str(error) if error else None})
@@ -189,9 +193,9 @@ def add_list(contact_id: int):
     """Adds the contact to a list (an existing one, or a new one by name); renders their lists."""
     contact = _contact_or_404(contact_id)
     try:
-        contacts.add_to_list(contact, list_id=request.form.get("list_id", type=record_id),
-                             new_name=request.form.get("new_list", ""))
-    except contacts.ContactError as error:
+        lists_and_tags.add_to_list(contact, list_id=request.form.get("list_id", type=record_id),
+                                   new_name=request.form.get("new_list", ""))
+    except ContactError as error:
         return _memberships(contact, "contacts/_lists.html", "list_error", error)
     db.session.commit()
     return _memberships(contact, "contacts/_lists.html", "list_error")
@@ -201,7 +205,7 @@ def add_list(contact_id: int):
 def remove_list(contact_id: int, list_id: int):
     """Removes the contact from a list; renders their lists."""
     contact = _contact_or_404(contact_id)
-    contacts.remove_from_list(contact, list_id)
+    lists_and_tags.remove_from_list(contact, list_id)
     db.session.commit()
     return _memberships(contact, "contacts/_lists.html", "list_error")
 
@@ -211,8 +215,8 @@ def add_tag(contact_id: int):
     """Tags the contact (creating the tag if new); renders their tags."""
     contact = _contact_or_404(contact_id)
     try:
-        contacts.add_tag(contact, request.form.get("tag", ""))
-    except contacts.ContactError as error:
+        lists_and_tags.add_tag(contact, request.form.get("tag", ""))
+    except ContactError as error:
         return _memberships(contact, "contacts/_tags.html", "tag_error", error)
     db.session.commit()
     return _memberships(contact, "contacts/_tags.html", "tag_error")
@@ -222,7 +226,7 @@ def add_tag(contact_id: int):
 def remove_tag(contact_id: int, tag_id: int):
     """Removes a tag from the contact; renders their tags."""
     contact = _contact_or_404(contact_id)
-    contacts.remove_tag(contact, tag_id)
+    lists_and_tags.remove_tag(contact, tag_id)
     db.session.commit()
     return _memberships(contact, "contacts/_tags.html", "tag_error")
 
@@ -232,7 +236,8 @@ def remove_tag(contact_id: int, tag_id: int):
 @bp.get("/lists")
 def lists():
     """Renders the account's lists with their member counts and the form that creates one."""
-    return render_template("contacts/lists.html", lists=contacts.lists_with_counts(current_user.account_id),
+    return render_template("contacts/lists.html",
+                           lists=lists_and_tags.lists_with_counts(current_user.account_id),
                            form=ListForm(formdata=None))
 
 
@@ -241,10 +246,11 @@ def create_list():
     """Creates a list; redirects to the lists page, or renders it again with the form's errors."""
     form = ListForm()
     try:
-        contact_list = contacts.create_list(current_user.account_id, form.name.data)
-    except contacts.ContactError as error:
+        contact_list = lists_and_tags.create_list(current_user.account_id, form.name.data)
+    except ContactError as error:
         form.name.errors = [str(error)]
-        return render_template("contacts/lists.html", lists=contacts.lists_with_counts(current_user.account_id),
+        return render_template("contacts/lists.html",
+                               lists=lists_and_tags.lists_with_counts(current_user.account_id),
                                form=form), 422
     db.session.commit()
     flash(f"List {contact_list.name} created.", "success")
@@ -256,7 +262,7 @@ def list_row(list_id: int):
     """Renders one row of the lists table."""
     contact_list = _list_or_404(list_id)
     return render_template("contacts/_list_row.html", contact_list=contact_list,
-                           members=contacts.member_count(contact_list), refocus=True)
+                           members=lists_and_tags.member_count(contact_list), refocus=True)
 
 
 @bp.get("/lists/<int:list_id>/edit")
@@ -273,8 +279,8 @@ def rename_list(list_id: int):
     contact_list = _list_or_404(list_id)
     form = ListForm()
     try:
-        contacts.rename_list(contact_list, form.name.data)
-    except contacts.ContactError as error:
+        lists_and_tags.rename_list(contact_list, form.name.data)
+    except ContactError as error:
         form.name.errors = [str(error)]
         return render_template("contacts/_list_form.html", contact_list=contact_list, form=form), 422
     db.session.commit()
@@ -282,7 +288,7 @@ def rename_list(list_id: int):
         flash(f"List renamed to {contact_list.name}.", "success")
         return redirect(url_for("contacts.lists"))
     return render_template("contacts/_list_row.html", contact_list=contact_list,
-                           members=contacts.member_count(contact_list), saved=True, refocus=True)
+                           members=lists_and_tags.member_count(contact_list), saved=True, refocus=True)
 
 
 @bp.post("/lists/<int:list_id>/delete")
@@ -290,7 +296,7 @@ def delete_list(list_id: int):
     """Deletes the list (its contacts stay); redirects to the lists page with a confirmation."""
     contact_list = _list_or_404(list_id)
     name = contact_list.name
-    contacts.delete_list(contact_list)
+    lists_and_tags.delete_list(contact_list)
     db.session.commit()
     flash(f"List {name} deleted. Its contacts were kept.", "success")
     return redirect(url_for("contacts.lists"))
@@ -300,7 +306,7 @@ def delete_list(list_id: int):
 
 def _import_page(form, status_code: int = 200):
     return render_template("contacts/import.html", form=form,
-                           imports=contacts.recent_imports(current_user.account_id)), status_code
+                           imports=imports.recent_imports(current_user.account_id)), status_code
 
 
 @bp.get("/import")
@@ -316,10 +322,10 @@ def start_import():
     upload = form.file.data
     try:
         if not upload:
-            raise contacts.ContactError("Choose a CSV file to import.", "file")
-        contact_import = contacts.start_import(current_user.account_id, current_user.id, upload.filename,
-                                               upload.stream)
-    except contacts.ContactError as error:
+            raise ContactError("Choose a CSV file to import.", "file")
+        contact_import = imports.start_import(current_user.account_id, current_user.id, upload.filename,
+                                              upload.stream)
+    except ContactError as error:
         form.file.errors = [str(error)]
         return _import_page(form, 422)
     db.session.commit()
@@ -329,8 +335,8 @@ def start_import():
 @bp.get("/import/<int:import_id>")
 def import_status(import_id: int):
     """Renders an import's status and progress (polled until it ends) and then its report."""
-    contact_import = contacts.get_import(current_user.account_id, import_id) or abort(404)
+    contact_import = imports.get_import(current_user.account_id, import_id) or abort(404)
     return page_or_fragment("contacts/import_status.html", "contacts/_import_status.html",
-                            contact_import=contact_import, summary=contacts.import_summary(contact_import),
-                            progress=contacts.import_progress(contact_import),
-                            report=contacts.import_report(contact_import))
+                            contact_import=contact_import, summary=imports.import_summary(contact_import),
+                            progress=imports.import_progress(contact_import),
+                            report=imports.import_report(contact_import))

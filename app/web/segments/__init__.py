@@ -3,10 +3,10 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_login import current_user
 
 from app.extensions import db
-from app.segments import rules as rule_schema
-from app.segments import service
+from app.segments import rules, service
 from app.segments.rules import RuleError
 from app.web import page_or_fragment, redirect_to, require_login
+from app.web.segments import forms
 
 bp = Blueprint("segments", __name__, url_prefix="/segments")
 
@@ -19,8 +19,10 @@ def _segment_or_404(segment_id: int):
 
 
 def _builder_context(tree: dict, segment=None, name: str = "", error=None) -> dict:
-    return dict(tree=tree, segment=segment, name=name, error=error, schema=rule_schema,
-                names=service.choices(current_user.account_id))
+    """What the builder is drawn from: the tree, the account's names, and the choices of its rules."""
+    return dict(tree=tree, segment=segment, name=name, error=error,
+                names=service.choices(current_user.account_id), url_ops=rules.URL_OPS,
+                count_ops=rules.COUNT_OPS, text_ops=rules.TEXT_OPS, contact_fields=rules.FIELDS)
 
 
 @bp.get("/")
@@ -32,7 +34,7 @@ def index():
 @bp.get("/new")
 def new():
     """Renders the builder for a new segment."""
-    return render_template("segments/edit.html", **_builder_context(service.new_tree()))
+    return render_template("segments/edit.html", **_builder_context(forms.new_tree()))
 
 
 @bp.get("/<int:segment_id>")
@@ -45,7 +47,7 @@ def edit(segment_id: int):
 @bp.post("/builder")
 def builder():
     """Applies a builder action (add or remove a rule or group, change a rule's type); renders the builder."""
-    tree = service.apply_action(service.tree_from_form(request.form), request.form.get("action", ""))
+    tree = forms.apply_action(forms.tree_from_form(request.form), request.form.get("action", ""))
     response = make_response(render_template("segments/_builder.html", **_builder_context(tree)))
     response.headers["HX-Trigger"] = "builder-changed"
     return response
@@ -55,14 +57,14 @@ def builder():
 def preview():
     """Renders the live count, summary and first contacts of the rules being edited."""
     try:
-        result = service.preview(current_user.account_id, service.tree_from_form(request.form))
+        result = service.preview(current_user.account_id, forms.tree_from_form(request.form))
     except RuleError as error:
         return render_template("segments/_preview.html", error=str(error), result=None)
     return render_template("segments/_preview.html", error=None, result=result)
 
 
 def _save(segment=None):
-    tree = service.tree_from_form(request.form)
+    tree = forms.tree_from_form(request.form)
     name = request.form.get("name", "")
     try:
         saved = service.save(current_user.account_id, segment, name, tree)

@@ -1,318 +1,31 @@
-"""Contacts of an account: find, list, add, edit, delete (erasure, app/privacy.py); phone numbers;
-subscriptions; lists and tags; message history; CSV imports."""
+"""CSV imports of contacts: the upload (start_import), the job that imports the rows in batches
+(run_import), the sweep that fails the imports whose job will not run (fail_stalled_imports), and
+the progress, summary and report the status page shows. Reading the file: import_file.py."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.orm import selectinload
 
-from app import privacy
+from app.contacts.errors import ContactError
+from app.contacts.import_file import Row, csv_rows, decode, header_columns, line_count, parse_row
 from app.extensions import db
-from app.signals import list_joined, tag_added
-from app.models import (Contact, ContactImport, ContactList, Email, LinkClick, SmsMessage, Tag, contact_tags,
-                        list_members)
-from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
-from app.models.messaging import CHANNELS
+from app.models import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
+from app.models.contacts import SUBSCRIBED
 from app.models.types import utcnow
 from app.queues import DEFAULT, enqueue_after_commit, pending_jobs
+from app.signals import list_joined, tag_added
 
-log = logging.getLogger(__name__)
-PAGE_SIZE = 50
-PHONE_FORMAT = "Enter a phone number in international format, such as +14155550123."
-
-
-class ContactError(ValueError):
-    def __init__(self, message: str, field: str = "email"):
-        super().__init__(message)
-        self.field = field
-
-
-# Contacts ---------------------------------------------------------------------------------------
-
-def get_contact(account_id: int, contact_id: int) -> Contact | None:
-    return db.session.scalar(select(Contact).where(Contact.id == contact_id, Contact.account_id == account_id))
-
-
-def find_by_email(account_id: int, email: str) -> Contact | None:
-    return db.session.scalar(select(Contact).where(Contact.account_id == account_id,
-                                                   func.lower(Contact.email) == email.lower()))
-
-
-def search(account_id: int, query: str = "", page: int = 1, *, list_id: int | None = None,
-           tag_id: int | None = None) -> tuple[list[Contact], int]:
-    """One page of contacts matching the query (email, name or phone), on a list and with a tag
-    when given, and the total count."""
-    condition = Contact.account_id == account_id
-    if query.strip():
-        like = f"%{query.strip().lower()}%"
-        matches = [func.lower(Contact.email).like(like), func.lower(Contact.first_name).like(like),
-                   func.lower(Contact.last_name).like(like), Contact.phone.like(like)]
-        # Phones are stored as +14155550123: "(415) 555" finds them by its digits.
-        digits = re.sub(r"\D", "", query)
-        if len(digits) >= 3:
-            matches.append(Contact.phone.like(f"%{digits}%"))
-        condition &= or_(*matches)
-    if list_id:
-        condition &= Contact.id.in_(select(list_members.c.contact_id).where(list_members.c.list_id == list_id))
-    if tag_id:
-        condition &= Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag_id))
-    total = db.session.scalar(select(func.count()).select_from(Contact).where(condition))
-    rows = db.session.scalars(select(Contact).where(condition).order_by(Contact.email)
-                              .options(selectinload(Contact.lists), selectinload(Contact.tags))
-                              .limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE))
-    return list(rows), total
-
-
-def _valid_email(email: str | None) -> str:
-    try:
-        return validate_email((email or "").strip(), check_deliverability=False).normalized
-    except EmailNotValidError:
-        raise ContactError("Enter a valid email address.") from None
-
-
-def add_contact(account_id: int, email: str, first_name: str = "", last_name: str = "",
-                phone: str = "") -> Contact:
-    email = _valid_email(email)
-    if find_by_email(account_id, email):
-        raise ContactError("A contact with this email already exists.")
-    contact = Contact(account_id=account_id, email=email, first_name=(first_name or "").strip()[:100],
-                      last_name=(last_name or "").strip()[:100], phone=normalise_phone(phone or ""))
-    db.session.add(contact)
-    db.session.flush()
-    return contact
-
-
-def contact_for_user(account_id: int, email: str) -> Contact:
-    """The account's contact for one of its own users (for test links), created if missing."""
-    return find_by_email(account_id, email) or add_contact(account_id, email)
-
-
-def update_contact(contact: Contact, *, email: str, first_name: str, last_name: str, phone: str,
-                   email_subscribed: bool, sms_subscribed: bool) -> Contact:
-    """Change a contact's details and subscriptions; raises ContactError naming the bad field."""
-    email = _valid_email(email)
-    other = find_by_email(contact.account_id, email)
-    if other is not None and other.id != contact.id:
-        raise ContactError("Another contact has this email address.")
-    phone = normalise_phone(phone or "")
-    contact.email = email
-    contact.first_name = (first_name or "").strip()[:100]
-    contact.last_name = (last_name or "").strip()[:100]
-    contact.phone = phone
-    set_subscription(contact, "email", email_subscribed)
-    set_subscription(contact, "sms", sms_subscribed)
-    db.session.flush()
-    return contact
-
-
-def delete_contact(contact: Contact, deleted_by_user_id: int | None = None) -> None:
-    """Delete a contact: the erasure of everything stored about them (app/privacy.py), so no page
-    view, message or click of theirs stays behind."""
-    privacy.erase_contact(contact.account_id, contact.id, erased_by_user_id=deleted_by_user_id)
-
-
-def set_subscription(contact: Contact, channel: str, subscribed: bool) -> bool:
-    """Subscribe or unsubscribe a contact from email or SMS; whether anything changed.
-    Campaigns send only to contacts whose status for the channel is "subscribed"."""
-    if channel not in CHANNELS:
-        raise ValueError(f"Unknown channel {channel!r}; expected one of {CHANNELS}.")
-    attribute = f"{channel}_status"
-    status = SUBSCRIBED if subscribed else UNSUBSCRIBED
-    changed = getattr(contact, attribute) != status
-    setattr(contact, attribute, status)
-    return changed
-
-
-# Phone numbers ----------------------------------------------------------------------------------
-
-_PHONE_CHARACTERS = re.compile(r"\+?[0-9 ().\-]+")
-# Countries whose national numbers keep their leading 0 after the country code (Italy's landlines).
-_KEEP_LEADING_ZERO = {"39"}
-
-
-def normalise_phone(raw: str, default_country_code: str = "1") -> str:
-    """A phone number in E.164 (+14155550123), or "" for an empty one.
-
-    "+44 20 7946 0958" and "0044 20 7946 0958" are international; a number without + or 00 is
-    national to `default_country_code` ("(415) 555-0123" → +14155550123; with "44", "020 7946 0958"
-    → +442079460958, its trunk 0 dropped). Spaces, dashes, dots and parentheses are ignored.
-    Raises ContactError for anything else, for fewer than 8 or more than 15 digits, and for a +1
-    number without its 10 digits."""
-    text = (raw or "").strip()
-    if not text:
-        return ""
-    if not _PHONE_CHARACTERS.fullmatch(text):
-        raise ContactError(PHONE_FORMAT, "phone")
-    digits = re.sub(r"\D", "", text)
-    if text.startswith("+"):
-        number = digits
-    elif digits.startswith("00"):
-        number = digits[2:]
-    elif default_country_code == "1" and len(digits) == 11 and digits.startswith("1"):
-        number = digits  # 1 415 555 0123: the country code is already there
-    else:
-        if digits.startswith("0") and default_country_code not in _KEEP_LEADING_ZERO:
-            digits = digits[1:]
-        number = default_country_code + digits
-    if not 8 <= len(number) <= 15 or number.startswith("0"):
-        raise ContactError(PHONE_FORMAT, "phone")
-    if number.startswith("1") and len(number) != 11:
-        # Every US and Canadian number has 10 digits after the 1 ("555-0123" lacks its area code).
-        raise ContactError(PHONE_FORMAT, "phone")
-    return "+" + number
-
-
-# Lists and tags ---------------------------------------------------------------------------------
-
-def _clean_name(name: str | None, limit: int, what: str) -> str:
-    name = " ".join((name or "").split())
-    if not name:
-        raise ContactError(f"Enter a name for the {what}.", "name")
-    if len(name) > limit:
-        raise ContactError(f"A {what} name has at most {limit} characters.", "name")
-    return name
-
-
-def account_lists(account_id: int) -> list[ContactList]:
-    return list(db.session.scalars(select(ContactList).where(ContactList.account_id == account_id)
-                                   .order_by(ContactList.name)))
-
-
-def account_tags(account_id: int) -> list[Tag]:
-    return list(db.session.scalars(select(Tag).where(Tag.account_id == account_id).order_by(Tag.name)))
-
-
-def lists_with_counts(account_id: int) -> list[tuple[ContactList, int]]:
-    """The account's lists, by name, each with its number of members."""
-    members = func.count(list_members.c.contact_id)
-    rows = db.session.execute(
-        select(ContactList, members).outerjoin(list_members, list_members.c.list_id == ContactList.id)
-        .where(ContactList.account_id == account_id).group_by(ContactList.id).order_by(ContactList.name))
-    return [(contact_list, count) for contact_list, count in rows]
-
-
-def member_count(contact_list: ContactList) -> int:
-    return db.session.scalar(select(func.count()).select_from(list_members)
-                             .where(list_members.c.list_id == contact_list.id))
-
-
-def get_list(account_id: int, list_id: int) -> ContactList | None:
-    return db.session.scalar(select(ContactList).where(ContactList.id == list_id,
-                                                       ContactList.account_id == account_id))
-
-
-def _list_named(account_id: int, name: str) -> ContactList | None:
-    return db.session.scalar(select(ContactList).where(ContactList.account_id == account_id,
-                                                       func.lower(ContactList.name) == name.lower()))
-
-
-def _tag_named(account_id: int, name: str) -> Tag | None:
-    return db.session.scalar(select(Tag).where(Tag.account_id == account_id, func.lower(Tag.name) == name.lower()))
-
-
-def create_list(account_id: int, name: str) -> ContactList:
-    name = _clean_name(name, 100, "list")
-    if _list_named(account_id, name):
-        raise ContactError("A list with this name already exists.", "name")
-    contact_list = ContactList(account_id=account_id, name=name)
-    db.session.add(contact_list)
-    db.session.flush()
-    return contact_list
-
-
-def rename_list(contact_list: ContactList, name: str) -> ContactList:
-    name = _clean_name(name, 100, "list")
-    other = _list_named(contact_list.account_id, name)
-    if other is not None and other.id != contact_list.id:
-        raise ContactError("A list with this name already exists.", "name")
-    contact_list.name = name
-    db.session.flush()
-    return contact_list
-
-
-def delete_list(contact_list: ContactList) -> None:
-    """Delete a list; its contacts stay, without this membership."""
-    db.session.delete(contact_list)
-    db.session.flush()
-
-
-def add_to_list(contact: Contact, *, list_id: int | None = None, new_name: str = "") -> ContactList:
-    """Add a contact to one of the account's lists, or to a list named `new_name` (created if missing)."""
-    if (new_name or "").strip():
-        name = _clean_name(new_name, 100, "list")
-        contact_list = _list_named(contact.account_id, name) or create_list(contact.account_id, name)
-    elif list_id:
-        contact_list = get_list(contact.account_id, list_id)
-        if contact_list is None:
-            raise ContactError("Choose one of your lists.", "list_id")
-    else:
-        raise ContactError("Choose a list or enter the name of a new one.", "list_id")
-    if contact_list not in contact.lists:
-        contact.lists.append(contact_list)
-        db.session.flush()
-        list_joined.send(contact.account_id, list_id=contact_list.id, contact_ids=[contact.id])
-    db.session.flush()
-    return contact_list
-
-
-def remove_from_list(contact: Contact, list_id: int) -> None:
-    contact.lists = [member_of for member_of in contact.lists if member_of.id != list_id]
-    db.session.flush()
-
-
-def add_tag(contact: Contact, name: str) -> Tag:
-    """Tag a contact, creating the account's tag of that name if missing."""
-    name = _clean_name(name, 60, "tag")
-    tag = _tag_named(contact.account_id, name)
-    if tag is None:
-        tag = Tag(account_id=contact.account_id, name=name)
-        db.session.add(tag)
-    if tag not in contact.tags:
-        contact.tags.append(tag)
-        db.session.flush()
-        tag_added.send(contact.account_id, tag_id=tag.id, contact_ids=[contact.id])
-    db.session.flush()
-    return tag
-
-
-def remove_tag(contact: Contact, tag_id: int) -> None:
-    contact.tags = [tag for tag in contact.tags if tag.id != tag_id]
-    db.session.flush()
-
-
-# Message history --------------------------------------------------------------------------------
-
-@dataclass
-class MessageHistory:
-    emails: list[Email]
-    sms: list[SmsMessage]
-    clicks: list[LinkClick]
-
-
-def message_history(account_id: int, contact_id: int, limit: int = 50) -> MessageHistory:
-    """The emails, text messages and link clicks of a contact, newest first."""
-    def newest(model, when):
-        return list(db.session.scalars(select(model).where(model.account_id == account_id,
-                                                           model.contact_id == contact_id)
-                                       .order_by(when.desc(), model.id.desc()).limit(limit)))
-    return MessageHistory(emails=newest(Email, Email.created_at), sms=newest(SmsMessage, SmsMessage.created_at),
-                          clicks=newest(LinkClick, LinkClick.clicked_at))
-
-
-# CSV import -------------------------------------------------------------------------------------
-
+# The name the import's log lines have had since they were in app/contacts.py.
+log = logging.getLogger("app.contacts")
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 IMPORT_BATCH_SIZE = 500
 # A queued import whose job is not in Redis this long after the upload never got it (enqueueing
@@ -321,15 +34,6 @@ IMPORT_START_GRACE = timedelta(minutes=1)
 UNFINISHED = ("queued", "running")
 # Skipped rows beyond this many are counted but not listed one by one.
 IMPORT_REPORT_LIMIT = 1000
-IMPORT_COLUMNS = {
-    "email": "email", "email_address": "email", "e_mail": "email",
-    "phone": "phone", "phone_number": "phone", "mobile": "phone",
-    "first_name": "first_name", "firstname": "first_name",
-    "last_name": "last_name", "lastname": "last_name",
-    "tags": "tags", "tag": "tags",
-    "lists": "lists", "list": "lists",
-}
-_NAME_SEPARATORS = re.compile(r"[;|]")
 
 
 def get_import(account_id: int, import_id: int) -> ContactImport | None:
@@ -342,48 +46,9 @@ def recent_imports(account_id: int, limit: int = 10) -> list[ContactImport]:
                                    .order_by(ContactImport.id.desc()).limit(limit)))
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" not in text:  # a binary file (or UTF-16), which no database column takes
-            return text
-    raise ContactError("The file could not be read as text. Save it as “CSV UTF-8” and upload it again.", "file")
-
-
-def _csv_rows(text: str):
-    header_line = text.split("\n", 1)[0]
-    # Spreadsheets in many locales save CSV with semicolons (or tabs) between columns.
-    delimiter = next((candidate for candidate in ("\t", ";") if candidate in header_line and "," not in header_line),
-                     ",")
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-def _columns(header: list[str] | None) -> dict[str, int]:
-    """Which position holds which field, from the header row ("First Name" is first_name)."""
-    columns: dict[str, int] = {}
-    for position, title in enumerate(header or []):
-        key = IMPORT_COLUMNS.get(re.sub(r"[\s\-]+", "_", title.strip().lower()))
-        if key and key not in columns:
-            columns[key] = position
-    if "email" not in columns:
-        raise ContactError("The first row must name the columns, and one of them must be email "
-                           "(also possible: phone, first_name, last_name, tags, lists).", "file")
-    return columns
-
-
 def import_job_id(import_id: int) -> str:
     """The id of an import's job, by which the sweep finds whether it is still to run."""
     return f"contact-import-{import_id}"
-
-
-def _line_count(text: str) -> int:
-    """The rows after the header, counted as lines (\n, \r\n or \r): about the rows, since a quoted
-    cell may span lines."""
-    lines = max(text.count("\n"), text.count("\r")) + (0 if text.endswith(("\n", "\r")) else 1)
-    return max(lines - 1, 0)
 
 
 def start_import(account_id: int, user_id: int | None, filename: str, stream: BinaryIO) -> ContactImport:
@@ -393,57 +58,18 @@ def start_import(account_id: int, user_id: int | None, filename: str, stream: Bi
     if not data:
         raise ContactError("Choose a CSV file to import.", "file")
     if len(data) > IMPORT_MAX_BYTES:
-        raise ContactError("The file is larger than 5 MB. Split it into smaller files and import each.", "file")
-    text = _decode(data)
-    _columns(next(_csv_rows(text), None))
+        raise ContactError("The file is larger than 5 MB. Split it into smaller files and import each.",
+                           "file")
+    text = decode(data)
+    header_columns(next(csv_rows(text), None))
     contact_import = ContactImport(account_id=account_id, user_id=user_id, filename=(filename or "")[:255],
-                                   csv_text=text, status="queued", rows_total=_line_count(text))
+                                   csv_text=text, status="queued", rows_total=line_count(text))
     db.session.add(contact_import)
     db.session.flush()
     enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id, queue=DEFAULT,
                          job_id=import_job_id(contact_import.id),
                          job_timeout=current_app.config["IMPORT_JOB_TIMEOUT"])
     return contact_import
-
-
-@dataclass
-class _Row:
-    email: str
-    first_name: str
-    last_name: str
-    phone: str
-    lists: list[str]
-    tags: list[str]
-
-
-def _names(value: str, limit: int) -> list[str]:
-    unique: dict[str, str] = {}
-    for part in _NAME_SEPARATORS.split(value):
-        name = " ".join(part.split())[:limit]
-        if name:
-            unique.setdefault(name.lower(), name)
-    return list(unique.values())
-
-
-def _parse_row(values: list[str], columns: dict[str, int]) -> _Row | str:
-    """A valid row, or the reason it is skipped."""
-    def value(key: str) -> str:
-        position = columns.get(key)
-        return values[position].strip() if position is not None and position < len(values) else ""
-
-    raw_email = value("email")
-    if not raw_email:
-        return "no email address"
-    try:
-        email = validate_email(raw_email, check_deliverability=False).normalized
-    except EmailNotValidError:
-        return f"invalid email address “{raw_email[:80]}”"
-    try:
-        phone = normalise_phone(value("phone"))
-    except ContactError:
-        return f"invalid phone number “{value('phone')[:40]}”"
-    return _Row(email, value("first_name")[:100], value("last_name")[:100], phone,
-                _names(value("lists"), 100), _names(value("tags"), 60))
 
 
 class _NamedRows:
@@ -475,7 +101,7 @@ class _ExistingContacts:
             select(Contact.id, Contact.email).where(Contact.account_id == account_id,
                                                     Contact.email != func.lower(Contact.email)))}
 
-    def find(self, rows: dict[str, _Row]) -> dict[str, tuple[int, str, str, str]]:
+    def find(self, rows: dict[str, Row]) -> dict[str, tuple[int, str, str, str]]:
         """For the rows by lower-cased email, the (id, first name, last name, phone) of those there."""
         emails = set(rows) | {row.email for row in rows.values()}
         condition = (Contact.account_id == self.account_id) & Contact.email.in_(emails)
@@ -536,7 +162,7 @@ def _add_memberships(table, key: str, pairs: set[tuple[int, int]], account_id: i
             signal.send(account_id, contact_ids=contact_ids, **{key: owner_id})
 
 
-def _store_batch(account_id: int, batch: list[_Row], known: _ExistingContacts, lists: _NamedRows,
+def _store_batch(account_id: int, batch: list[Row], known: _ExistingContacts, lists: _NamedRows,
                  tags: _NamedRows, progress: _Progress) -> None:
     """Insert the new contacts of a batch, update the existing ones, add their lists and tags:
     a handful of indexed statements per batch, whatever its size and the account's (Core inserts:
@@ -597,17 +223,17 @@ def run_import(import_id: int) -> ContactImport | None:
     number = 1  # the last row read
     deadline = time.monotonic() + current_app.config["IMPORT_JOB_TIMEOUT"]
     try:
-        rows = _csv_rows(contact_import.csv_text)
-        columns = _columns(next(rows, None))
+        rows = csv_rows(contact_import.csv_text)
+        columns = header_columns(next(rows, None))
         account_id = contact_import.account_id
         known, lists, tags = _ExistingContacts(account_id), _NamedRows(ContactList, account_id), \
             _NamedRows(Tag, account_id)
         first_row_of: dict[str, int] = {}
-        batch: list[_Row] = []
+        batch: list[Row] = []
         for number, values in enumerate(rows, start=2):
             if not any(value.strip() for value in values):
                 continue
-            row = _parse_row(values, columns)
+            row = parse_row(values, columns)
             if isinstance(row, str):
                 progress.skip(number, row)
                 continue

@@ -1,0 +1,115 @@
+"""Contacts of an account: find, search (a page at a time), add, edit, delete (erasure,
+app/privacy.py); subscriptions."""
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app import privacy
+from app.contacts.errors import ContactError
+from app.contacts.phones import normalise_phone
+from app.extensions import db
+from app.models import Contact, contact_tags, list_members
+from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
+from app.models.messaging import CHANNELS
+
+PAGE_SIZE = 50
+
+
+def get_contact(account_id: int, contact_id: int) -> Contact | None:
+    return db.session.scalar(select(Contact).where(Contact.id == contact_id,
+                                                   Contact.account_id == account_id))
+
+
+def find_by_email(account_id: int, email: str) -> Contact | None:
+    return db.session.scalar(select(Contact).where(Contact.account_id == account_id,
+                                                   func.lower(Contact.email) == email.lower()))
+
+
+def search(account_id: int, query: str = "", page: int = 1, *, list_id: int | None = None,
+           tag_id: int | None = None) -> tuple[list[Contact], int]:
+    """One page of contacts matching the query (email, name or phone), on a list and with a tag
+    when given, and the total count."""
+    condition = Contact.account_id == account_id
+    if query.strip():
+        like = f"%{query.strip().lower()}%"
+        matches = [func.lower(Contact.email).like(like), func.lower(Contact.first_name).like(like),
+                   func.lower(Contact.last_name).like(like), Contact.phone.like(like)]
+        # Phones are stored as +14155550123: "(415) 555" finds them by its digits.
+        digits = re.sub(r"\D", "", query)
+        if len(digits) >= 3:
+            matches.append(Contact.phone.like(f"%{digits}%"))
+        condition &= or_(*matches)
+    if list_id:
+        condition &= Contact.id.in_(select(list_members.c.contact_id)
+                                    .where(list_members.c.list_id == list_id))
+    if tag_id:
+        condition &= Contact.id.in_(select(contact_tags.c.contact_id).where(contact_tags.c.tag_id == tag_id))
+    total = db.session.scalar(select(func.count()).select_from(Contact).where(condition))
+    rows = db.session.scalars(select(Contact).where(condition).order_by(Contact.email)
+                              .options(selectinload(Contact.lists), selectinload(Contact.tags))
+                              .limit(PAGE_SIZE).offset((max(page, 1) - 1) * PAGE_SIZE))
+    return list(rows), total
+
+
+def _valid_email(email: str | None) -> str:
+    try:
+        return validate_email((email or "").strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ContactError("Enter a valid email address.") from None
+
+
+def add_contact(account_id: int, email: str, first_name: str = "", last_name: str = "",
+                phone: str = "") -> Contact:
+    email = _valid_email(email)
+    if find_by_email(account_id, email):
+        raise ContactError("A contact with this email already exists.")
+    contact = Contact(account_id=account_id, email=email, first_name=(first_name or "").strip()[:100],
+                      last_name=(last_name or "").strip()[:100], phone=normalise_phone(phone or ""))
+    db.session.add(contact)
+    db.session.flush()
+    return contact
+
+
+def contact_for_user(account_id: int, email: str) -> Contact:
+    """The account's contact for one of its own users (for test links), created if missing."""
+    return find_by_email(account_id, email) or add_contact(account_id, email)
+
+
+def update_contact(contact: Contact, *, email: str, first_name: str, last_name: str, phone: str,
+                   email_subscribed: bool, sms_subscribed: bool) -> Contact:
+    """Change a contact's details and subscriptions; raises ContactError naming the bad field."""
+    email = _valid_email(email)
+    other = find_by_email(contact.account_id, email)
+    if other is not None and other.id != contact.id:
+        raise ContactError("Another contact has this email address.")
+    phone = normalise_phone(phone or "")
+    contact.email = email
+    contact.first_name = (first_name or "").strip()[:100]
+    contact.last_name = (last_name or "").strip()[:100]
+    contact.phone = phone
+    set_subscription(contact, "email", email_subscribed)
+    set_subscription(contact, "sms", sms_subscribed)
+    db.session.flush()
+    return contact
+
+
+def delete_contact(contact: Contact, deleted_by_user_id: int | None = None) -> None:
+    """Delete a contact: the erasure of everything stored about them (app/privacy.py), so no page
+    view, message or click of theirs stays behind."""
+    privacy.erase_contact(contact.account_id, contact.id, erased_by_user_id=deleted_by_user_id)
+
+
+def set_subscription(contact: Contact, channel: str, subscribed: bool) -> bool:
+    """Subscribe or unsubscribe a contact from email or SMS; whether anything changed.
+    Campaigns send only to contacts whose status for the channel is "subscribed"."""
+    if channel not in CHANNELS:
+        raise ValueError(f"Unknown channel {channel!r}; expected one of {CHANNELS}.")
+    attribute = f"{channel}_status"
+    status = SUBSCRIBED if subscribed else UNSUBSCRIBED
+    changed = getattr(contact, attribute) != status
+    setattr(contact, attribute, status)
+    return changed

@@ -1,0 +1,20 @@
+"""Who hears what: every receiver of the signals in app/signals.py, connected here and nowhere else
+(create_app calls connect()). Importing a module registers nothing.
+
+The order below is the order each signal calls its receivers in. Connecting again (each create_app)
+changes nothing: blinker connects a receiver once."""
+from __future__ import annotations
+
+from app import signals
+from app.automations import triggers
+from app.segments import membership
+
+
+def connect() -> None:
+    # Stored identified page views: segments first (a job per account, enqueued), then automations
+    # (started, stopped, and their first steps begun).
+    signals.page_views_stored.connect(membership.queue_incremental_updates)
+    signals.page_views_stored.connect(triggers.on_page_views)
+    signals.contacts_joined_segment.connect(triggers.on_segment_joined)
+    signals.list_joined.connect(triggers.on_list_joined)
+    signals.tag_added.connect(triggers.on_tag_added)
