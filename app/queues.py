@@ -5,6 +5,7 @@ worker/ (docs/architecture.md, convention 8).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -45,18 +46,56 @@ def pending_jobs(job_ids: list[str]) -> set[str]:
             and now - job.started_at.replace(tzinfo=timezone.utc) < timedelta(seconds=(job.timeout or 180) + 10)))}
 
 
-def enqueue(job: str, *args, queue: str = DEFAULT, retries: int = 0,
-            retry_intervals: list[int] | None = None, job_id: str | None = None, job_timeout: int | None = None):
-    """Enqueue the job named by its dotted path; retries are bounded and spaced by RQ."""
-    retry = Retry(max=retries, interval=retry_intervals or 0) if retries else None
-    return get_queue(queue).enqueue(job, *args, retry=retry, job_id=job_id, job_timeout=job_timeout)
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job needs of the queues: its queue, the setting listing the seconds between its
+    attempts (as many retries as delays; none without it), and the setting of its time limit in
+    seconds (without it, RQ's 180 s)."""
+
+    queue: str = DEFAULT
+    retry_delays: str = ""
+    timeout: str = ""
 
 
-def retries_from(setting: str) -> dict:
-    """enqueue() options retrying a job after each delay (seconds) listed in a setting such as
-    MAIL_RETRY_DELAYS: as many retries as delays."""
-    delays = current_app.config[setting]
-    return {"retries": len(delays), "retry_intervals": delays}
+# Every job the app enqueues, declared once: callers name the job only. The functions are in
+# worker/jobs/ (named by dotted path: the app never imports worker/, docs/architecture.md), so
+# what each needs of the queues is declared here, beside its name.
+JOBS = {
+    "worker.jobs.accounts.send_password_reset": JobSpec(),
+    "worker.jobs.contacts.import_contacts": JobSpec(timeout="IMPORT_JOB_TIMEOUT"),
+    "worker.jobs.segments.evaluate_segment": JobSpec(),
+    "worker.jobs.segments.update_for_contacts": JobSpec(),
+    "worker.jobs.tracking.check_installation": JobSpec(),
+    "worker.jobs.messages.deliver_email": JobSpec(MESSAGES, retry_delays="MAIL_RETRY_DELAYS"),
+    "worker.jobs.sms.deliver_sms": JobSpec(MESSAGES, retry_delays="SMS_RETRY_DELAYS"),
+    # A campaign's jobs are retried as its channel's deliveries are: through a mail server,
+    # provider or database outage of several minutes; one running past MESSAGE_JOB_TIMEOUT is
+    # stopped (its retry goes on from where it stopped).
+    "worker.jobs.messages.start_campaign": JobSpec(MESSAGES, "MAIL_RETRY_DELAYS", "MESSAGE_JOB_TIMEOUT"),
+    "worker.jobs.messages.send_email_batch": JobSpec(MESSAGES, "MAIL_RETRY_DELAYS", "MESSAGE_JOB_TIMEOUT"),
+    "worker.jobs.sms.start_campaign": JobSpec(MESSAGES, "SMS_RETRY_DELAYS", "MESSAGE_JOB_TIMEOUT"),
+    "worker.jobs.messages.send_sms_batch": JobSpec(MESSAGES, "SMS_RETRY_DELAYS", "MESSAGE_JOB_TIMEOUT"),
+    "worker.jobs.automations.advance_run": JobSpec(MESSAGES),
+    # The periodic jobs (worker/schedule.py says when).
+    "worker.jobs.tracking.delete_expired_anonymous_events": JobSpec(PERIODIC),
+    "worker.jobs.messages.start_due_campaigns": JobSpec(PERIODIC),
+    "worker.jobs.segments.evaluate_all_segments": JobSpec(PERIODIC),
+    "worker.jobs.automations.wake_due_runs": JobSpec(PERIODIC),
+    "worker.jobs.tracking.ensure_page_view_partitions": JobSpec(PERIODIC),
+    "worker.jobs.contacts.fail_stalled_imports": JobSpec(PERIODIC),
+}
+
+
+def enqueue(job: str, *args, job_id: str | None = None, at: datetime | None = None):
+    """Enqueue the job named by its dotted path on its queue, with its retries (bounded and spaced
+    by RQ) and time limit (JOBS); `at`: not before then (RQ's scheduler)."""
+    spec = JOBS[job]
+    config = current_app.config
+    delays = config[spec.retry_delays] if spec.retry_delays else []
+    options = {"retry": Retry(max=len(delays), interval=delays) if delays else None, "job_id": job_id,
+               "job_timeout": config[spec.timeout] if spec.timeout else None}
+    queue = get_queue(spec.queue)
+    return queue.enqueue_at(at, job, *args, **options) if at else queue.enqueue(job, *args, **options)
 
 
 def enqueue_after_commit(session, job: str, *args, **options) -> None:

@@ -8,7 +8,7 @@ import threading
 from redis import Redis
 from rq import Queue
 
-from app.queues import PERIODIC
+from app.queues import JOBS
 
 log = logging.getLogger("worker.schedule")
 
@@ -30,7 +30,7 @@ def enqueue_due_jobs(redis) -> list[str]:
     enqueued = []
     for job, every in PERIODIC_JOBS:
         if redis.set(f"footfall:periodic:{job}", 1, nx=True, ex=every):
-            Queue(PERIODIC, connection=redis).enqueue(job)
+            Queue(JOBS[job].queue, connection=redis).enqueue(job)  # (no app context: no config needed)
             enqueued.append(job)
     return enqueued
 

@@ -19,7 +19,7 @@ from app.models import (Account, Automation, AutomationRun, AutomationStepRun, C
                         LinkClick, Segment, Tag)
 from app.models.contacts import SUBSCRIBED
 from app.models.types import insert_new, utcnow
-from app.queues import MESSAGES, enqueue_after_commit, get_queue
+from app.queues import enqueue, enqueue_after_commit
 from app.segments.compiler import members_query
 
 LIVE = ("active", "waiting")
@@ -91,7 +91,7 @@ def enter(automation: Automation, contact_id: int, now: datetime | None = None, 
     except IntegrityError:  # another worker entered the same contact a moment ago, or this page view did
         return None
     if advance_later:
-        enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id, queue=MESSAGES)
+        enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id)
     return run
 
 
@@ -188,7 +188,7 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
                 run.status, run.wake_at = "waiting", now + schema.delay_delta(step)
                 db.session.get(AutomationStepRun, record).outcome = f"wait until {run.wake_at:%Y-%m-%d %H:%M} UTC"
                 db.session.commit()
-                get_queue(MESSAGES).enqueue_at(run.wake_at, "worker.jobs.automations.advance_run", run.id)
+                enqueue("worker.jobs.automations.advance_run", run.id, at=run.wake_at)
                 return run.status
             if run.wake_at and run.wake_at > now:
                 return run.status  # woken early (a duplicate job): the sweep or the scheduled job will come
@@ -222,9 +222,8 @@ def wake_due_runs(now: datetime | None = None) -> list[int]:
         .where(Automation.status == "active",
                ((AutomationRun.status == "waiting") & (AutomationRun.wake_at <= now))
                | ((AutomationRun.status == "active") & (AutomationRun.entered_at <= now - timedelta(minutes=5))))))
-    queue = get_queue(MESSAGES)
     for run_id in due:
-        queue.enqueue("worker.jobs.automations.advance_run", run_id)
+        enqueue("worker.jobs.automations.advance_run", run_id)
     return due
 
 

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
 from app.models.contacts import SUBSCRIBED
 from app.models.types import utcnow
-from app.queues import DEFAULT, enqueue_after_commit, pending_jobs
+from app.queues import enqueue_after_commit, pending_jobs
 from app.signals import list_joined, tag_added
 
 # The name the import's log lines have had since they were in app/contacts.py.
@@ -66,9 +66,8 @@ def start_import(account_id: int, user_id: int | None, filename: str, stream: Bi
                                    csv_text=text, status="queued", rows_total=line_count(text))
     db.session.add(contact_import)
     db.session.flush()
-    enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id, queue=DEFAULT,
-                         job_id=import_job_id(contact_import.id),
-                         job_timeout=current_app.config["IMPORT_JOB_TIMEOUT"])
+    enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id,
+                         job_id=import_job_id(contact_import.id))
     return contact_import
 
 

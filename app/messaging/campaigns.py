@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from flask import current_app, render_template
+from flask import render_template
 from sqlalchemy import and_, false, func, or_, select, update
 
 from app.contacts import people
@@ -28,7 +28,7 @@ from app.models import Account, Campaign, Contact, Email, Segment, SmsMessage, U
 from app.models.contacts import SUBSCRIBED
 from app.models.messaging import CHANNELS
 from app.models.types import insert_new, utcnow
-from app.queues import MESSAGES, enqueue, enqueue_after_commit, pending_jobs, retries_from
+from app.queues import enqueue, enqueue_after_commit, pending_jobs
 from app.segments.compiler import tree_condition
 from app.tracking.cid import issued_to_contact, make_cid
 from app.tracking.setup import get_site
@@ -196,9 +196,13 @@ def unschedule(campaign: Campaign) -> bool:
     return bool(back)
 
 
+# A campaign's start job, by channel: each is retried as its channel's deliveries are (app/queues.py).
+START_JOBS = {"email": "worker.jobs.messages.start_campaign", "sms": "worker.jobs.sms.start_campaign"}
+
+
 def enqueue_start(campaign: Campaign, public_url: str) -> None:
-    enqueue_after_commit(db.session, "worker.jobs.messages.start_campaign", campaign.id, public_url,
-                         queue=MESSAGES, job_id=f"campaign-{campaign.id}-start", **_retries(campaign.channel))
+    enqueue_after_commit(db.session, START_JOBS[campaign.channel], campaign.id, public_url,
+                         job_id=f"campaign-{campaign.id}-start")
 
 
 def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
@@ -206,17 +210,8 @@ def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[in
     due = db.session.execute(select(Campaign.id, Campaign.channel).where(
         Campaign.status == "scheduled", Campaign.scheduled_at <= (now or utcnow()))).all()
     for campaign_id, channel in due:
-        enqueue("worker.jobs.messages.start_campaign", campaign_id, public_url, queue=MESSAGES,
-                job_id=f"campaign-{campaign_id}-start", **_retries(channel))
+        enqueue(START_JOBS[channel], campaign_id, public_url, job_id=f"campaign-{campaign_id}-start")
     return [campaign_id for campaign_id, _ in due]
-
-
-def _retries(channel: str) -> dict:
-    """A campaign's jobs are retried as its channel's deliveries are (MAIL_RETRY_DELAYS or
-    SMS_RETRY_DELAYS): through a mail server, provider or database outage of several minutes. A
-    job running past MESSAGE_JOB_TIMEOUT is stopped (the retry goes on from where it stopped)."""
-    return {**retries_from("MAIL_RETRY_DELAYS" if channel == "email" else "SMS_RETRY_DELAYS"),
-            "job_timeout": current_app.config["MESSAGE_JOB_TIMEOUT"]}
 
 
 def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
@@ -258,8 +253,8 @@ def _resume(campaign: Campaign, public_url: str) -> bool:
 def _enqueue_batches(campaign: Campaign, recipients: list[int], public_url: str, *, enqueue_now: bool) -> None:
     send = enqueue if enqueue_now else partial(enqueue_after_commit, db.session)
     for number, start in enumerate(range(0, len(recipients), BATCH_SIZE)):
-        send(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id, recipients[start:start + BATCH_SIZE],
-             public_url, queue=MESSAGES, job_id=f"campaign-{campaign.id}-batch-{number}", **_retries(campaign.channel))
+        send(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id,
+             recipients[start:start + BATCH_SIZE], public_url, job_id=f"campaign-{campaign.id}-batch-{number}")
 
 
 def start_campaign(campaign_id: int, public_url: str) -> int:

@@ -27,7 +27,7 @@ from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import Email
 from app.models.types import utcnow
-from app.queues import MESSAGES, enqueue_after_commit, retries_from
+from app.queues import enqueue_after_commit
 
 
 Send = Callable[[EmailMessage], None]
@@ -175,8 +175,7 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
                   html_body=html_body, status="queued")
     db.session.add(email)
     db.session.flush()
-    enqueue_after_commit(db.session, "worker.jobs.messages.deliver_email", email.id, queue=MESSAGES,
-                         **retries_from("MAIL_RETRY_DELAYS"))
+    enqueue_after_commit(db.session, "worker.jobs.messages.deliver_email", email.id)
     return email
 
 

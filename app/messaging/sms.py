@@ -24,7 +24,7 @@ from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import ShortLink, SmsMessage
 from app.models.types import utcnow
-from app.queues import MESSAGES, enqueue_after_commit, retries_from
+from app.queues import enqueue_after_commit
 
 # 3GPP TS 23.038, 6.2.1: the GSM 7-bit default alphabet in code order, 16 per row. 0x1B is the
 # escape to the extension table, not a character, so it is left out of the data.
@@ -175,8 +175,7 @@ def queue_sms(*, account_id: int, to_number: str, body: str, campaign_id: int | 
                      to_number=to_number, body=body, status="queued")
     db.session.add(sms)
     db.session.flush()
-    enqueue_after_commit(db.session, "worker.jobs.sms.deliver_sms", sms.id, queue=MESSAGES,
-                         **retries_from("SMS_RETRY_DELAYS"))
+    enqueue_after_commit(db.session, "worker.jobs.sms.deliver_sms", sms.id)
     return sms
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, update
 from app.extensions import db
 from app.models import Segment, SegmentMembershipChange, segment_members
 from app.models.types import utcnow
-from app.queues import DEFAULT, enqueue
+from app.queues import enqueue
 from app.segments.compiler import members_query
 from app.signals import IdentifiedPageView, contacts_joined_segment
 
@@ -84,4 +84,4 @@ def queue_incremental_updates(sender, views: list[IdentifiedPageView]) -> None:
                                            .distinct()))
     for account_id, contact_ids in by_account.items():
         if account_id in with_segments:  # no segments, nothing to keep current
-            enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids), queue=DEFAULT)
+            enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids))

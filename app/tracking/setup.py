@@ -16,7 +16,7 @@ from app.messaging.links import tag_url
 from app.messaging.mail import queue_email
 from app.models import Account, Email, PageView, TrackingAuditEntry, TrackingSite, User
 from app.models.types import utcnow
-from app.queues import DEFAULT, enqueue, get_redis
+from app.queues import enqueue, get_redis
 from app.tracking.cid import make_cid
 from app.tracking.ingest import dropped_counts, site_changed
 from app.tracking.install_check import check_installation
@@ -283,7 +283,7 @@ def _install_check_key(site: TrackingSite) -> str:
 def request_install_check(site: TrackingSite) -> None:
     """Queue a fetch of the website (a job: it may take seconds); the result replaces the last one."""
     get_redis().set(_install_check_key(site), json.dumps({"outcome": "pending"}), ex=INSTALL_CHECK_TTL)
-    enqueue("worker.jobs.tracking.check_installation", site.id, queue=DEFAULT, job_id=f"install-check-{site.id}")
+    enqueue("worker.jobs.tracking.check_installation", site.id, job_id=f"install-check-{site.id}")
 
 
 def install_check_result(site: TrackingSite) -> dict | None:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from rq import Retry
 
 from app import create_app
 from app.devserver import start_embedded_redis, stop
 from app.extensions import db
 from app.messaging import mail, sms
-from app.queues import DEFAULT, PRIORITY, enqueue, get_redis
+from app.queues import DEFAULT, PRIORITY, enqueue, get_queue, get_redis
 from app.tracking import setup
 from app.tracking.events import PAGE_VIEWS
 from tests.conftest import base_config, make_user
@@ -139,7 +140,8 @@ def test_metrics_count_accepted_and_dropped_beacons_by_reason(client, site):
     samples = scrape(client)
     assert samples[("footfall_beacons_accepted_total",)] == 12
     assert {reason: samples[dropped(reason)] for reason in (
-        "disabled", "foreign_host", "bot", "invalid", "too_large", "unknown_site", "rate_limited", "unavailable")} == {
+        "disabled", "foreign_host", "bot", "invalid", "too_large", "unknown_site", "rate_limited",
+        "unavailable")} == {
         "disabled": 1, "foreign_host": 1, "bot": 1, "invalid": 1, "too_large": 1, "unknown_site": 1,
         "rate_limited": 1, "unavailable": 0}
 
@@ -167,8 +169,8 @@ def test_a_beacon_costs_two_redis_commands_whatever_it_counts(client, site):
 
 
 def test_queue_depth_and_lag_show_jobs_waiting(app, client):
-    enqueue("worker.jobs.tracking.delete_expired_anonymous_events", queue=DEFAULT)
-    enqueue("worker.jobs.tracking.delete_expired_anonymous_events", queue=DEFAULT)
+    enqueue("worker.jobs.segments.evaluate_segment", 1)  # (a job of the default queue)
+    enqueue("worker.jobs.segments.evaluate_segment", 2)
     time.sleep(1.1)
     samples = scrape(client)
     assert samples[("footfall_queue_jobs", ("queue", "default"))] == 2
@@ -182,7 +184,8 @@ def fail_loudly():
 
 
 def test_failed_job_runs_are_counted_and_the_failed_registry_shown(app, client):
-    enqueue("tests.integration.test_operations.fail_loudly", queue=DEFAULT, retries=1, retry_intervals=[0])
+    get_queue(DEFAULT).enqueue("tests.integration.test_operations.fail_loudly",
+                               retry=Retry(max=1, interval=[0]))
     run_worker(app)
     samples = scrape(client)
     assert samples[("footfall_jobs_failed_total", ("queue", "default"))] == 2  # the run and its retry
@@ -264,7 +267,8 @@ def test_metrics_are_closed_in_production_without_a_token_unless_the_operator_op
     assert ("footfall_beacons_accepted_total",) in scrape(opened)
     with_token = production(app_config, METRICS_TOKEN="s3cret-scraper-token").test_client()
     assert with_token.get("/metrics").status_code == 401
-    assert ("footfall_beacons_accepted_total",) in scrape(with_token, Authorization="Bearer s3cret-scraper-token")
+    assert ("footfall_beacons_accepted_total",) in scrape(with_token,
+                                                          Authorization="Bearer s3cret-scraper-token")
 
 
 def test_production_sends_hsts_on_every_response_and_development_does_not(app_config, site):

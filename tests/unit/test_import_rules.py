@@ -30,7 +30,8 @@ def imports(path: Path) -> set[str]:
     return found
 
 
-MODULES = {module_name(path): imports(path) for folder in ("app", "worker") for path in (ROOT / folder).rglob("*.py")}
+MODULES = {module_name(path): imports(path) for folder in ("app", "worker")
+           for path in (ROOT / folder).rglob("*.py")}
 
 
 def within(name: str, parts: tuple[str, ...]) -> bool:
@@ -59,10 +60,34 @@ def test_the_domain_knows_nothing_of_pages_or_forms():
 def test_the_models_import_only_the_models_and_the_extensions():
     models = [name for name in MODULES if within(name, ("app.models",))]
     others = tuple(sorted({imported for name in models for imported in MODULES[name]
-                           if within(imported, ("app",)) and not within(imported, ("app.models", "app.extensions"))}))
+                           if within(imported, ("app",))
+                           and not within(imported, ("app.models", "app.extensions"))}))
     assert others == ()
 
 
 @pytest.mark.parametrize("hot_path", ["app.ingest", "app.tracking.ingest"])
 def test_the_beacon_endpoint_loads_none_of_the_marketers_pages(hot_path):
     assert offenders([hot_path], ("app.web", "app.messaging", "app.automations", "app.segments")) == {}
+
+
+def test_every_job_the_app_names_is_declared_once_and_exists_in_the_worker():
+    """Callers name a job only (app/queues.py JOBS says its queue, retries and time limit): a name
+    the catalogue lacks would fail as it is enqueued, one the worker lacks as it runs."""
+    import importlib
+    import re
+
+    from app.queues import JOBS, PRIORITY
+    from worker.schedule import PERIODIC_JOBS
+
+    named = set()
+    for folder in ("app", "worker"):
+        for path in (ROOT / folder).rglob("*.py"):
+            named |= set(re.findall(r'"(worker\.jobs\.[a-z_]+\.[a-z_]+)"', path.read_text()))
+    named |= {job for job, _ in PERIODIC_JOBS}
+    # (Batch jobs are named by channel: send_email_batch, send_sms_batch.)
+    named |= {f"worker.jobs.messages.send_{channel}_batch" for channel in ("email", "sms")}
+    assert named - set(JOBS) == set()
+    for job, spec in JOBS.items():
+        module, _, function = job.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function, None)), job
+        assert spec.queue in PRIORITY, job
