@@ -20,8 +20,9 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/python -m app.devserver
 
-## make test: the whole suite (DATABASE_URL / REDIS_URL point it at PostgreSQL / a Redis server)
+## make test: `ruff check .`, then the whole suite (DATABASE_URL / REDIS_URL: PostgreSQL / a Redis server)
 test: $(VENV)/.installed-test system-deps
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make system-deps: what the suite needs beyond Python (Debian's Chromium), installed if missing

@@ -102,8 +102,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.web.segments import bp as segments_bp
     from app.web.settings import bp as settings_bp
 
-    for blueprint in (auth_bp, dashboard_bp, contacts_bp, segments_bp, automations_bp, campaigns_bp, settings_bp, outbox_bp, public_bp,
-                      links_bp, ingest_bp, ops_bp):
+    for blueprint in (auth_bp, dashboard_bp, contacts_bp, segments_bp, automations_bp, campaigns_bp,
+                      settings_bp, outbox_bp, public_bp, links_bp, ingest_bp, ops_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(ingest_bp)
 

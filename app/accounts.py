@@ -134,7 +134,8 @@ def claim_sign_up() -> None:
 
 def count_sign_up(client_address: str) -> None:
     """Count a sign-up attempt from a client address; past REGISTER_MAX_PER_HOUR, refuse it."""
-    wait = _SIGN_UPS.attempt(get_redis(), client_key(client_address), current_app.config["REGISTER_MAX_PER_HOUR"],
+    wait = _SIGN_UPS.attempt(get_redis(), client_key(client_address),
+                             current_app.config["REGISTER_MAX_PER_HOUR"],
                              SIGN_UP_WINDOW_SECONDS)
     if wait:
         raise TooManyAttempts(f"Too many sign-ups from your network. Try again in {wait_in_words(wait)}.",
@@ -149,7 +150,8 @@ def _password_attempt(email: str, client_address: str) -> tuple[str, str]:
     pair = f"{address}/{email}"
     window = config["LOGIN_LOCK_SECONDS"]
     wait = max(_LOGIN_FAILURES.attempt(redis, pair, config["LOGIN_MAX_FAILURES"], window),
-               _ADDRESS_LOGIN_FAILURES.attempt(redis, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"], window))
+               _ADDRESS_LOGIN_FAILURES.attempt(redis, address, config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+                                               window))
     if wait:
         raise TooManyAttempts(f"Too many failed sign-in attempts. Try again in {wait_in_words(wait)}.", wait)
     return pair, address
@@ -222,7 +224,8 @@ def request_password_reset(email: str, client_address: str) -> None:
     its answer nor its time tells whether the address has an account: the job looks it up."""
     email = normalise_email(email)
     redis = get_redis()
-    wait = _RESET_REQUESTS.attempt(redis, client_key(client_address), RESET_REQUESTS_PER_HOUR, RESET_LINK_SECONDS)
+    wait = _RESET_REQUESTS.attempt(redis, client_key(client_address), RESET_REQUESTS_PER_HOUR,
+                                   RESET_LINK_SECONDS)
     if wait:
         raise TooManyAttempts("Too many password reset requests from your network. "
                               f"Try again in {wait_in_words(wait)}.", wait)

@@ -26,7 +26,8 @@ def register_commands(app: Flask) -> None:
         except RedisError as error:
             raise click.ClickException(
                 f"Redis does not answer ({error}). The demo sends its campaign through the job queues: "
-                "start Redis (REDIS_URL), or use `make run`, which starts one and creates the demo.") from None
+                "start Redis (REDIS_URL), or use `make run`, which starts one and creates the demo."
+            ) from None
         user = reset_demo_account() if reset else ensure_demo_account()
         website = get_site(user.account_id).website_url
         click.echo(f"Demo account{' made again' if reset else ''}: {DEMO_EMAIL} / {DEMO_PASSWORD}")
@@ -118,7 +119,8 @@ def register_commands(app: Flask) -> None:
                 entries = stream.set_aside(redis, limit)
                 click.echo(f"{name}: {redis.xlen(stream.dead_letters)} set aside")
                 for entry in entries:
-                    at = datetime.fromtimestamp(entry["at"] / 1000, timezone.utc).isoformat(timespec="seconds")
+                    at = (datetime.fromtimestamp(entry["at"] / 1000, timezone.utc)
+                          .isoformat(timespec="seconds"))
                     click.echo(f"  {entry['id']} at {at}: {entry['error']}\n    {entry['record'][:300]}")
 
     @app.cli.command("create-account")

@@ -132,15 +132,16 @@ class Settings:
         if self.is_production and (not self.SECRET_KEY or self.SECRET_KEY == DEV_SECRET_KEY):
             raise ConfigError(
                 "Footfall runs in production unless FOOTFALL_ENV=development, and production needs a "
-                "real SECRET_KEY (for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+                "real SECRET_KEY (for example "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
         if self.is_production and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production.")
         if self.is_production and not self.PUBLIC_URL.strip():
             # Without it, the address links and the embed code point to would be guessed from
             # requests, whose Host header anyone signed in to any account chooses.
-            raise ConfigError("Production (FOOTFALL_ENV unset or production) needs PUBLIC_URL, the app's public address "
-                              "(for example https://track.example.com).")
+            raise ConfigError("Production (FOOTFALL_ENV unset or production) needs PUBLIC_URL, the app's "
+                              "public address (for example https://track.example.com).")
 
     def flask_config(self) -> dict:
         database_url = self.DATABASE_URL
@@ -149,7 +150,8 @@ class Settings:
         if database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
         # Every setting under its own name, as it was read; the ones below as the app uses them.
-        config = {name: value for name, value in asdict(self).items() if name not in ("extra", "ENV", "DATABASE_URL")}
+        config = {name: value for name, value in asdict(self).items()
+                  if name not in ("extra", "ENV", "DATABASE_URL")}
         config |= {
             "FOOTFALL_ENV": self.ENV,
             "SQLALCHEMY_DATABASE_URI": database_url,

@@ -128,8 +128,8 @@ AGENTS = {
                 "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) "
                 "Version/17.4 Safari/605.1.15",
                 "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"],
-    "mobile": ["Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-               "Version/17.4 Mobile/15E148 Safari/604.1",
+    "mobile": ["Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+               "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
                "Chrome/124.0.0.0 Mobile Safari/537.36"],
     "tablet": ["Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -163,7 +163,7 @@ SPRING_LINKS = {"pricing": "/pricing?utm_source=newsletter&utm_medium=email&utm_
 SPRING_BODY = """<h1>Spring offer: 20% off Pro</h1>
 <p>Until the end of the month, the Pro plan is 20% off for a whole year.</p>
 <p><a href="WEBSITE{pricing}">See the prices</a> or read <a href="WEBSITE{blog}">what is new on the blog</a>.</p>
-<p>The Demo Shop team</p>"""
+<p>The Demo Shop team</p>"""  # noqa: E501 (the email's HTML, line for line as it is sent)
 FOLLOW_UP_BODY = """<p>Hello,</p>
 <p>You had a look at our prices: is anything unclear? Reply to this email and we will help you
 choose, or <a href="WEBSITE/pricing">compare the plans again</a>.</p>
@@ -178,7 +178,8 @@ PAGES = {
              '<button type="button" data-go="/app/settings">Settings</button> '
              '<button type="button" data-go="/app/reports">Reports</button>'
              "<script>document.addEventListener('click', function (e) {"
-             " var to = e.target.getAttribute('data-go'); if (to) history.pushState({}, '', to); });</script>"),
+             " var to = e.target.getAttribute('data-go');"
+             " if (to) history.pushState({}, '', to); });</script>"),
 }
 
 
@@ -272,7 +273,8 @@ def ensure_contacts(account_id: int, rng: random.Random) -> dict[str, int]:
         if contact is None:
             contact = add_contact(account_id, email, first, last, phone)
             # Customers for a while: they were seen on the website before this month's history.
-            contact.created_at = now - timedelta(days=rng.randint(HISTORY_DAYS + 5, 240), hours=rng.randint(0, 23))
+            contact.created_at = now - timedelta(days=rng.randint(HISTORY_DAYS + 5, 240),
+                                                 hours=rng.randint(0, 23))
             if email in UNSUBSCRIBED_FROM_EMAIL:
                 set_subscription(contact, "email", False)
         for code in on:
@@ -339,7 +341,8 @@ def history(people: dict[str, int], account_id: int, now: datetime, rng: random.
             for _ in range(SHARED_VISITS):
                 visits.append(_Visit(_moment(rng, now, days_ago, hour=rng.choice([15, 16, 17, 18, 19])),
                                      f"{rng.getrandbits(64):016x}", _agent(rng), _path_from(rng, "/blog"),
-                                     "utm_source=twitter&utm_medium=social&utm_campaign=five-ways", "https://t.co/"))
+                                     "utm_source=twitter&utm_medium=social&utm_campaign=five-ways",
+                                     "https://t.co/"))
     # Anonymous visitors who come back: a few visits reuse an earlier visit's visitor id and device.
     for visit in rng.sample(visits, len(visits) // 5):
         earlier = rng.choice(visits)
@@ -380,7 +383,8 @@ def page_view_records(visits: list[_Visit], site, website_url: str, event_prefix
             url = website_url + path + (f"?{visit.utm}" if visit.utm and number == 0 else "")
             gap, lag = rng.randint(15, 240), rng.randint(40, 900)
             if moment <= now:
-                timed.append((moment, f"{event_prefix}-{visit_number:04d}-{number}", visit, url, previous, lag))
+                timed.append((moment, f"{event_prefix}-{visit_number:04d}-{number}", visit, url, previous,
+                              lag))
             previous, moment = url, moment + timedelta(seconds=gap)
     timed.sort(key=lambda view: view[0])  # stored in the order they happened, as the stream has them
     records = []
@@ -409,8 +413,8 @@ def store_history(account_id: int, people: dict[str, int], website_url: str, rng
     """The month of page views (event ids made from the account's: stored once, whatever the runs)."""
     now = utcnow()
     site = setup.get_site(account_id)
-    records = page_view_records(history(people, account_id, now, rng), site, website_url, f"demo-{account_id}",
-                                rng, now)
+    records = page_view_records(history(people, account_id, now, rng), site, website_url,
+                                f"demo-{account_id}", rng, now)
     return store(records)
 
 
@@ -440,8 +444,9 @@ def ensure_automation(user, website_url: str):
         wait = automations.add_step(automation, "delay")
         automations.edit_step(automation, wait["id"], {"amount": "1", "unit": "days"})
         email = automations.add_step(automation, "email", after=wait["id"])
-        automations.edit_step(automation, email["id"], {"subject": "Questions about pricing?",
-                                                        "body": FOLLOW_UP_BODY.replace("WEBSITE", website_url)})
+        automations.edit_step(automation, email["id"],
+                              {"subject": "Questions about pricing?",
+                               "body": FOLLOW_UP_BODY.replace("WEBSITE", website_url)})
     if automation.status != "active":
         problems = engine.activate(automation)
         if problems:
@@ -458,7 +463,8 @@ def spring_offer(user, website_url: str) -> Campaign:
     if campaign is None:
         campaign = campaigns.create_campaign(user, "email")
         body = SPRING_BODY.format(**{name: html.escape(path) for name, path in SPRING_LINKS.items()})
-        campaigns.update_campaign(campaign, name=CAMPAIGN_NAME, subject="Spring offer: 20% off Pro for a year",
+        campaigns.update_campaign(campaign, name=CAMPAIGN_NAME,
+                                  subject="Spring offer: 20% off Pro for a year",
                                   from_name="Demo Shop", body=body.replace("WEBSITE", website_url),
                                   list_ids=[demo_list(user.account_id, NEWSLETTER).id])
     return campaign
@@ -567,7 +573,8 @@ contact page in Footfall.</p>"""
 
 def demo_link(user, website_url: str, email: str = ADA) -> str:
     contact = find_by_email(user.account_id, email)
-    return tag_url(website_url + "/pricing?utm_source=demo", make_cid(user.account_id, contact.id, channel="test"))
+    return tag_url(website_url + "/pricing?utm_source=demo",
+                   make_cid(user.account_id, contact.id, channel="test"))
 
 
 def render_page(path: str, embed_code: str) -> str | None:
@@ -576,8 +583,10 @@ def render_page(path: str, embed_code: str) -> str | None:
     if page is None:
         return None
     title, body = page
-    links = " · ".join(f'<a href="{href}">{html.escape(PAGES[href][0].split(" · ")[0])}</a>' for href in PAGES)
-    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>\n"
+    links = " · ".join(f'<a href="{href}">{html.escape(PAGES[href][0].split(" · ")[0])}</a>'
+                       for href in PAGES)
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title>\n"
             f"{embed_code}\n</head><body><nav>{links}</nav><h1>{html.escape(title)}</h1>{body}</body></html>")
 
 

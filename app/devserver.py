@@ -49,7 +49,8 @@ def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
     socket_path.unlink(missing_ok=True)
     process = subprocess.Popen(
         [redis_server_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
-         "--dir", str(directory), "--appendonly", "yes", "--save", "", "--logfile", str(directory / "redis.log")],
+         "--dir", str(directory), "--appendonly", "yes", "--save", "", "--logfile",
+         str(directory / "redis.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"unix://{socket_path}"
     wait_for_redis(url, process)
@@ -66,7 +67,7 @@ def wait_for_redis(url: str, process: subprocess.Popen | None = None, timeout: f
         try:
             if Redis.from_url(url).ping():
                 return
-        except Exception:
+        except Exception:  # noqa: BLE001 (not up yet, whatever the error: ask again)
             time.sleep(0.1)
     raise RuntimeError(f"Redis at {url} did not answer within {timeout:.0f}s")
 
@@ -111,7 +112,7 @@ def _worker_registered(redis_url: str, pid: int) -> bool:
 
     try:
         return any(worker.pid == pid for worker in Worker.all(connection=Redis.from_url(redis_url)))
-    except Exception:  # Redis busy or restarting: ask again
+    except Exception:  # noqa: BLE001 (Redis busy or restarting: ask again)
         return False
 
 
@@ -130,7 +131,8 @@ def wait_until_up(web_url: str, redis_url: str, web: subprocess.Popen, worker: s
             return
         if time.monotonic() > deadline:
             missing = [problem for problem, up in ((f"the web app did not answer {web_url}/healthz", web_up),
-                                                   ("the worker did not register with Redis", worker_up)) if not up]
+                                                   ("the worker did not register with Redis", worker_up))
+                       if not up]
             raise RuntimeError(f"{' and '.join(missing)} within {timeout:.0f}s (see the messages above)")
         web_up = web_up or _answers(f"{web_url}/healthz")
         worker_up = worker_up or _worker_registered(redis_url, worker.pid)
@@ -182,11 +184,12 @@ def main() -> int:
         worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env, start_new_session=True)
         started.append(worker)
         web = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port),
-             "--no-reload"], env=env, start_new_session=True)
+            [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port",
+             str(port), "--no-reload"], env=env, start_new_session=True)
         started.append(web)
         try:
-            wait_until_up(f"http://127.0.0.1:{port}", env["REDIS_URL"], web, worker, stopping=lambda: stopping)
+            wait_until_up(f"http://127.0.0.1:{port}", env["REDIS_URL"], web, worker,
+                          stopping=lambda: stopping)
         except RuntimeError as error:
             print(f"Footfall did not start: {error}.", file=sys.stderr, flush=True)
             return 1
@@ -197,7 +200,8 @@ def main() -> int:
               f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n"
               f"Demo website (tracked by the demo account): {demo_site.url}\n"
               f"A link that identifies you as the demo contact Ada Lovelace:\n  {link}\n"
-              + ("Below: warnings and errors only (LOG_LEVEL=info shows every request and job).\n" if quiet else "")
+              + ("Below: warnings and errors only (LOG_LEVEL=info shows every request and job).\n" if quiet
+                 else "")
               + "Press Ctrl-C to stop.\n", flush=True)
         while not stopping:
             if any(process.poll() is not None for process in started):

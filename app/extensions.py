@@ -64,7 +64,7 @@ def _run_after_commit(session):
     for _, callback, args, kwargs in session.info.pop(_AFTER_COMMIT, []):
         try:
             callback(*args, **kwargs)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (the other callbacks still run; the first error is raised)
             failure = failure or error
     if failure is not None:
         raise failure

@@ -117,7 +117,8 @@ class LevelFilter(logging.Filter):
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level or (record.levelno >= logging.INFO and record.name in AUDIT_LOGGERS)
+        return record.levelno >= self.level or (record.levelno >= logging.INFO
+                                                and record.name in AUDIT_LOGGERS)
 
 
 def configured_level(app: Flask | None = None) -> str:
@@ -133,7 +134,8 @@ def configure_logging(app: Flask | None = None, *, json: bool | None = None, lev
     if json is None:
         log_format = app.config["LOG_FORMAT"] if app is not None else Settings.from_environ().log_format
         json = log_format == "json"
-    threshold = level if isinstance(level, int) else logging.getLevelName((level or configured_level(app)).upper())
+    threshold = (level if isinstance(level, int)
+                 else logging.getLevelName((level or configured_level(app)).upper()))
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     handler.addFilter(LevelFilter(threshold))

@@ -52,14 +52,16 @@ class CounterSeries:
 COUNTERS = {
     "beacons_accepted": CounterSeries("Page-view beacons accepted and queued for storage."),
     "beacons_dropped": CounterSeries("Beacons not stored: answered 204 but dropped (disabled, foreign_host, "
-                                     "bot) or refused with an error status, by reason.", "reason", DROP_REASONS),
-    "jobs_failed": CounterSeries("RQ job runs that raised, runs RQ retries included, by queue.", "queue", PRIORITY),
+                                     "bot) or refused with an error status, by reason.", "reason",
+                                     DROP_REASONS),
+    "jobs_failed": CounterSeries("RQ job runs that raised, runs RQ retries included, by queue.", "queue",
+                                 PRIORITY),
     "messages_sent": CounterSeries("Messages delivered (to the provider, or to the outbox), by channel.",
                                    "channel", CHANNELS),
     "messages_failed": CounterSeries("Messages that failed for good (their last attempt failed), by channel.",
                                      "channel", CHANNELS),
-    "message_attempts_failed": CounterSeries("Delivery attempts that failed, retried ones included, by channel.",
-                                             "channel", CHANNELS),
+    "message_attempts_failed": CounterSeries("Delivery attempts that failed, retried ones included, by "
+                                             "channel.", "channel", CHANNELS),
 }
 
 
@@ -256,7 +258,8 @@ class FootfallCollector:
                                     "Stream entries not yet stored (acknowledged) by the workers.",
                                     labels=["stream"])
         lag = GaugeMetricFamily("footfall_stream_lag_seconds",
-                                "Age of the oldest stream entry not yet stored by the workers.", labels=["stream"])
+                                "Age of the oldest stream entry not yet stored by the workers.",
+                                labels=["stream"])
         dead = GaugeMetricFamily("footfall_stream_set_aside",
                                  "Stream entries set aside because they failed on their own (see "
                                  "`flask dead-letters show`).", labels=["stream"])

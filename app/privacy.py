@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 
 from app.extensions import db
-from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactImport, ContactList,
-                        Email, LinkClick, PageView, Segment, SegmentMembershipChange, ShortLink, SmsMessage, Tag,
-                        contact_tags, list_members, segment_members)
+from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactImport,
+                        ContactList, Email, LinkClick, PageView, Segment, SegmentMembershipChange, ShortLink,
+                        SmsMessage, Tag, contact_tags, list_members, segment_members)
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ def _plain(value):
 
 
 def _rows(statement) -> list[dict]:
-    return [{key: _plain(value) for key, value in row.items()} for row in db.session.execute(statement).mappings()]
+    return [{key: _plain(value) for key, value in row.items()}
+            for row in db.session.execute(statement).mappings()]
 
 
 def export_contact(account_id: int, contact_id: int) -> dict | None:
@@ -41,14 +42,15 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
                    .order_by(LinkClick.clicked_at))
     emails = _rows(_messages(Email, account_id, contact_id, Email.subject, Email.to_address, Email.kind,
                              Email.delivered_at.label("sent_at")))
-    sms = _rows(_messages(SmsMessage, account_id, contact_id, SmsMessage.body.label("text"), SmsMessage.to_number,
-                          SmsMessage.delivered_at.label("sent_at")))
+    sms = _rows(_messages(SmsMessage, account_id, contact_id, SmsMessage.body.label("text"),
+                          SmsMessage.to_number, SmsMessage.delivered_at.label("sent_at")))
     for message in emails:
-        message["clicks"] = _take_clicks(clicks, lambda click: click["email_id"] == message["id"] or (
-            click["email_id"] is None and click["channel"] == "email"
-            and message["campaign_id"] is not None and click["campaign_id"] == message["campaign_id"]))
+        message["clicks"] = _take_clicks(clicks, lambda click, message=message: (
+            click["email_id"] == message["id"] or (
+                click["email_id"] is None and click["channel"] == "email"
+                and message["campaign_id"] is not None and click["campaign_id"] == message["campaign_id"])))
     for message in sms:
-        message["clicks"] = _take_clicks(clicks, lambda click: click["channel"] == "sms"
+        message["clicks"] = _take_clicks(clicks, lambda click, message=message: click["channel"] == "sms"
                                          and message["campaign_id"] is not None
                                          and click["campaign_id"] == message["campaign_id"])
     return {
@@ -58,7 +60,8 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
                        .join(list_members, list_members.c.list_id == ContactList.id)
                        .where(ContactList.account_id == account_id, list_members.c.contact_id == contact_id)
                        .order_by(ContactList.name)),
-        "tags": _rows(select(Tag.name, contact_tags.c.added_at).join(contact_tags, contact_tags.c.tag_id == Tag.id)
+        "tags": _rows(select(Tag.name, contact_tags.c.added_at)
+                      .join(contact_tags, contact_tags.c.tag_id == Tag.id)
                       .where(Tag.account_id == account_id, contact_tags.c.contact_id == contact_id)
                       .order_by(Tag.name)),
         "segments": _rows(select(Segment.name, segment_members.c.joined_at)
@@ -76,16 +79,18 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
         # Clicks in automations' text messages, whose links name no message.
         "other_clicks": [_click(click) for click in clicks],
         "automation_runs": _rows(select(Automation.name.label("automation"), AutomationRun.status,
-                                        AutomationRun.entered_at, AutomationRun.finished_at.label("exited_at"),
+                                        AutomationRun.entered_at,
+                                        AutomationRun.finished_at.label("exited_at"),
                                         AutomationRun.exit_reason)
                                  .join(Automation, Automation.id == AutomationRun.automation_id)
-                                 .where(AutomationRun.account_id == account_id, AutomationRun.contact_id == contact_id)
+                                 .where(AutomationRun.account_id == account_id,
+                                        AutomationRun.contact_id == contact_id)
                                  .order_by(AutomationRun.entered_at, AutomationRun.id)),
         # Only the columns a person can read: a contact may have many page views.
-        "page_views": _rows(select(PageView.received_at.label("viewed_at"), PageView.client_time, PageView.url,
-                                   PageView.title, PageView.referrer, PageView.utm_source, PageView.utm_medium,
-                                   PageView.utm_campaign, PageView.utm_term, PageView.utm_content, PageView.device,
-                                   PageView.visitor_id)
+        "page_views": _rows(select(PageView.received_at.label("viewed_at"), PageView.client_time,
+                                   PageView.url, PageView.title, PageView.referrer, PageView.utm_source,
+                                   PageView.utm_medium, PageView.utm_campaign, PageView.utm_term,
+                                   PageView.utm_content, PageView.device, PageView.visitor_id)
                             .where(PageView.account_id == account_id, PageView.contact_id == contact_id)
                             .order_by(PageView.received_at, PageView.id)),
     }
@@ -94,8 +99,8 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
 def _messages(model, account_id: int, contact_id: int, *columns):
     """A contact's emails or text messages with the campaign or automation that sent each."""
     step_column = AutomationStepRun.email_id if model is Email else AutomationStepRun.sms_id
-    return (select(model.id, model.campaign_id, Campaign.name.label("campaign"), Automation.name.label("automation"),
-                   *columns, model.status, model.created_at)
+    return (select(model.id, model.campaign_id, Campaign.name.label("campaign"),
+                   Automation.name.label("automation"), *columns, model.status, model.created_at)
             .outerjoin(Campaign, Campaign.id == model.campaign_id)
             .outerjoin(AutomationStepRun, step_column == model.id)
             .outerjoin(AutomationRun, AutomationRun.id == AutomationStepRun.run_id)
@@ -127,7 +132,8 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
     Every row is deleted explicitly rather than left to the foreign keys' cascades, so erasure
     does not depend on the database enforcing them. Links already sent to the contact identify
     nobody afterwards (app/tracking/cid.py, issued_to_contact)."""
-    if db.session.scalar(select(Contact.id).where(Contact.id == contact_id, Contact.account_id == account_id)) is None:
+    if db.session.scalar(select(Contact.id)
+                         .where(Contact.id == contact_id, Contact.account_id == account_id)) is None:
         return False
     emails = select(Email.id).where(Email.account_id == account_id, Email.contact_id == contact_id)
     runs = select(AutomationRun.id).where(AutomationRun.account_id == account_id,
@@ -152,7 +158,8 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
         # An uploaded CSV file may hold the contact's row, and a finished import no longer needs its
         # file (run_import drops it on finishing; imports finished before it did kept theirs).
         update(ContactImport).where(ContactImport.account_id == account_id,
-                                    ContactImport.status.in_(("done", "failed")), ContactImport.csv_text != "")
+                                    ContactImport.status.in_(("done", "failed")),
+                                    ContactImport.csv_text != "")
         .values(csv_text=""),
     ):
         # Not synchronised with objects the session has loaded: that would fetch every deleted row

@@ -25,7 +25,8 @@ PRIORITY = (INGEST, MESSAGES, DEFAULT, PERIODIC)
 
 def get_redis() -> Redis:
     """The app's Redis client, made on first use from REDIS_URL."""
-    return per_app("footfall.redis", lambda: Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=10))
+    return per_app("footfall.redis",
+                   lambda: Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=10))
 
 
 def get_queue(name: str) -> Queue:
@@ -43,7 +44,8 @@ def pending_jobs(job_ids: list[str]) -> set[str]:
     return {job.id for job in jobs if job is not None and (
         job.get_status(refresh=False) in waiting
         or (job.get_status(refresh=False) == JobStatus.STARTED and job.started_at is not None
-            and now - job.started_at.replace(tzinfo=timezone.utc) < timedelta(seconds=(job.timeout or 180) + 10)))}
+            and now - job.started_at.replace(tzinfo=timezone.utc)
+            < timedelta(seconds=(job.timeout or 180) + 10)))}
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ class Stream:
     def _store_isolating(self, redis, entries: list[tuple[bytes, bytes]]) -> None:
         """Store the entries; an entry that fails alone while everything answers is set aside.
         Anything else that fails (an outage) raises, leaving the batch pending."""
-        for attempt in range(TRIES_ALONE if len(entries) == 1 else 1):
+        for _attempt in range(TRIES_ALONE if len(entries) == 1 else 1):
             try:
                 self.store([record for _, record in entries])
                 return
@@ -124,7 +124,8 @@ class Stream:
 
     def set_aside(self, redis, count: int = 20) -> list[dict]:
         """The oldest entries set aside: [{"id", "at" (ms), "error", "record"}]."""
-        return [{"id": entry_id.decode(), "at": int(fields.get(b"at", 0)), "error": fields.get(b"error", b"").decode(),
+        return [{"id": entry_id.decode(), "at": int(fields.get(b"at", 0)),
+                 "error": fields.get(b"error", b"").decode(),
                  "record": fields.get(b"d", b"").decode("utf-8", "replace")}
                 for entry_id, fields in redis.xrange(self.dead_letters, count=count)]
 

@@ -67,8 +67,8 @@ class RedisServer:
         from app.devserver import redis_server_binary, wait_for_redis
 
         self.process = subprocess.Popen(
-            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             str(self.directory), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
              "--logfile", str(self.directory / "redis.log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         wait_for_redis(self.url, self.process)
@@ -283,8 +283,9 @@ def beacon_request(site_key: str, website: str, event_id: str, visitor: int, pat
     path = path or f"/products/{visitor % 500}"
     body = (f'{{"k":"{site_key}","u":"{website}{path}","t":"Product","r":"",'
             f'"v":"visitor-{visitor:08d}","c":"{cid}","e":"{event_id}","ts":{int(time.time() * 1000)}}}')
-    return body.encode(), {"Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER,
-                           "X-Forwarded-For": f"10.{visitor >> 16 & 255}.{visitor >> 8 & 255}.{visitor & 255}"}
+    return body.encode(), {
+        "Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER,
+        "X-Forwarded-For": f"10.{visitor >> 16 & 255}.{visitor >> 8 & 255}.{visitor & 255}"}
 
 
 class BeaconSender:

@@ -89,13 +89,13 @@ def log_failed_run(job, exc_info) -> None:
     _, error, _ = exc_info
     try:
         name = job.func_name
-    except Exception:  # a job RQ cannot deserialise still gets its line
+    except Exception:  # noqa: BLE001 (a job RQ cannot deserialise still gets its line)
         name = job.id
     attempt = int(job.meta.get("attempts", 0)) + 1
     job.meta["attempts"] = attempt
     try:
         job.save_meta()
-    except Exception:  # Redis went away as the job failed: the count is off by one next time
+    except Exception:  # noqa: BLE001 (Redis went away as the job failed: the count is off by one next time)
         pass
     attempts = attempt + (job.retries_left or 0)
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""

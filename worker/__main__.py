@@ -19,8 +19,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop once the queues are empty (and enqueue no periodic jobs)")
     parser.add_argument("--no-scheduler", action="store_true",
                         help="do not run RQ's scheduler (delayed jobs and retries) in this worker")
-    parser.add_argument("--queues", nargs="+", default=list(PRIORITY), help="queues to serve, most urgent first")
-    parser.add_argument("--no-events", action="store_true", help="do not drain the page-view stream in this worker")
+    parser.add_argument("--queues", nargs="+", default=list(PRIORITY),
+                        help="queues to serve, most urgent first")
+    parser.add_argument("--no-events", action="store_true",
+                        help="do not drain the page-view stream in this worker")
     args = parser.parse_args(argv)
     configure_logging()  # inherited by the event consumer, forked below
     # Configure the ORM once, for both processes; then the consumer forks, before this process
@@ -51,7 +53,8 @@ def serve(args) -> None:
         try:
             worker = FootfallWorker(args.queues, connection=get_redis())
             # RQ's per-job lines are INFO: shown only at LOG_LEVEL=info or debug.
-            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level=configured_level())
+            worker.work(burst=args.burst, with_scheduler=not args.no_scheduler,
+                        logging_level=configured_level())
         except RedisError as error:
             log.warning("the worker lost Redis (%s); starting it again in a second", error)
         else:

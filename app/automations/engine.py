@@ -130,21 +130,24 @@ def condition_holds(automation: Automation, run: AutomationRun, condition: dict)
         email_id = db.session.scalar(select(AutomationStepRun.email_id).where(
             AutomationStepRun.run_id == run.id, AutomationStepRun.step_id == condition["step_id"]))
         return email_id is not None and db.session.scalar(
-            select(exists().where(LinkClick.email_id == email_id, LinkClick.contact_id == run.contact_id))) is True
+            select(exists().where(LinkClick.email_id == email_id,
+                                  LinkClick.contact_id == run.contact_id))) is True
     tree = {"join": "and", "groups": [{"match": "all", "rules": [condition]}]}
-    return db.session.scalar(members_query(automation.account_id, tree, contact_ids=[run.contact_id])) is not None
+    query = members_query(automation.account_id, tree, contact_ids=[run.contact_id])
+    return db.session.scalar(query) is not None
 
 
-def _send_email(automation: Automation, run: AutomationRun, contact: Contact, step: dict, record_id: int) -> str:
+def _send_email(automation: Automation, run: AutomationRun, contact: Contact, step: dict,
+                record_id: int) -> str:
     if contact.email_status != SUBSCRIBED:
         exit_run(run, "unsubscribed from email")
         return "not sent: unsubscribed"
     message = Message(account_id=automation.account_id, body=step["body"], subject=step["subject"],
                       cid_message_id=automation.id)
+    account_name = db.session.get(Account, automation.account_id).name
     email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
                              subject=step["subject"], text_body="", html_body="",
-                             from_name=mail.sender_name(step.get("from_name")
-                                                        or db.session.get(Account, automation.account_id).name))
+                             from_name=mail.sender_name(step.get("from_name") or account_name))
     rendered = Renderer(message, public_url()).email(contact, email_id=email.id)
     email.contact_id, email.text_body, email.html_body, email.headers = (
         contact.id, rendered["text_body"], rendered["html_body"], rendered["headers"])
@@ -152,7 +155,8 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
     return f"email {email.id} queued"
 
 
-def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step: dict, record_id: int) -> str:
+def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step: dict,
+              record_id: int) -> str:
     if contact.sms_status != SUBSCRIBED or not contact.phone:
         return "not sent: no phone number or unsubscribed from SMS"
     message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id)
@@ -186,7 +190,8 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
             record = _record(run, step, "")
             if record is not None:
                 run.status, run.wake_at = "waiting", now + schema.delay_delta(step)
-                db.session.get(AutomationStepRun, record).outcome = f"wait until {run.wake_at:%Y-%m-%d %H:%M} UTC"
+                waiting = f"wait until {run.wake_at:%Y-%m-%d %H:%M} UTC"
+                db.session.get(AutomationStepRun, record).outcome = waiting
                 db.session.commit()
                 enqueue("worker.jobs.automations.advance_run", run.id, at=run.wake_at)
                 return run.status
@@ -205,7 +210,8 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
             record = _record(run, step, "")
             if record is not None:
                 send = _send_email if step["kind"] == "email" else _send_sms
-                db.session.get(AutomationStepRun, record).outcome = send(automation, run, contact, step, record)
+                outcome = send(automation, run, contact, step, record)
+                db.session.get(AutomationStepRun, record).outcome = outcome
             if run.status not in LIVE:
                 break
             run.step_id = following[step["id"]]
@@ -221,7 +227,8 @@ def wake_due_runs(now: datetime | None = None) -> list[int]:
         select(AutomationRun.id).join(Automation, Automation.id == AutomationRun.automation_id)
         .where(Automation.status == "active",
                ((AutomationRun.status == "waiting") & (AutomationRun.wake_at <= now))
-               | ((AutomationRun.status == "active") & (AutomationRun.entered_at <= now - timedelta(minutes=5))))))
+               | ((AutomationRun.status == "active")
+                  & (AutomationRun.entered_at <= now - timedelta(minutes=5))))))
     for run_id in due:
         enqueue("worker.jobs.automations.advance_run", run_id)
     return due
@@ -236,8 +243,9 @@ def report(automation: Automation) -> dict:
                                       .where(AutomationRun.automation_id == automation.id,
                                              AutomationRun.status.in_(LIVE))
                                       .group_by(AutomationRun.step_id)).all())
-    return {"entered": sum(counts.values()), "active": counts.get("active", 0), "waiting": counts.get("waiting", 0),
-            "completed": counts.get("completed", 0), "exited": counts.get("exited", 0), "at_step": at_step}
+    return {"entered": sum(counts.values()), "active": counts.get("active", 0),
+            "waiting": counts.get("waiting", 0), "completed": counts.get("completed", 0),
+            "exited": counts.get("exited", 0), "at_step": at_step}
 
 
 def latest_run(automation: Automation, contact_id: int) -> AutomationRun | None:
@@ -253,13 +261,15 @@ def journey(automation: Automation, contact_id: int) -> list[dict]:
     kinds = {step_id: step["kind"] for step_id, step in schema.steps_by_id(automation.steps).items()}
     return [{"step_id": record.step_id, "kind": kinds.get(record.step_id, "deleted step"),
              "executed_at": record.executed_at, "outcome": record.outcome}
-            for record in db.session.scalars(select(AutomationStepRun).where(AutomationStepRun.run_id == run.id)
+            for record in db.session.scalars(select(AutomationStepRun)
+                                             .where(AutomationStepRun.run_id == run.id)
                                              .order_by(AutomationStepRun.id))]
 
 
 def simulate(automation: Automation, contact: Contact) -> list[dict]:
     """The path the contact would take now (splits evaluated now, delays not waited), sending nothing."""
-    probe = AutomationRun(id=-1, automation_id=automation.id, contact_id=contact.id, account_id=automation.account_id)
+    probe = AutomationRun(id=-1, automation_id=automation.id, contact_id=contact.id,
+                          account_id=automation.account_id)
     steps, following = schema.steps_by_id(automation.steps), schema.successors(automation.steps)
     path, step_id = [], automation.steps[0]["id"] if automation.steps else None
     while step_id and len(path) <= schema.MAX_STEPS:
@@ -270,9 +280,11 @@ def simulate(automation: Automation, contact: Contact) -> list[dict]:
             note, step_id = ("yes" if answer else "no"), schema.branch_start(automation.steps, step, answer)
         else:
             if kind == "email":
-                note = step.get("subject", "") if contact.email_status == SUBSCRIBED else "skipped: unsubscribed"
+                subscribed = contact.email_status == SUBSCRIBED
+                note = step.get("subject", "") if subscribed else "skipped: unsubscribed"
             elif kind == "sms":
-                note = "to " + contact.phone if contact.phone and contact.sms_status == SUBSCRIBED else "skipped"
+                reachable = contact.phone and contact.sms_status == SUBSCRIBED
+                note = "to " + contact.phone if reachable else "skipped"
             elif kind == "delay":
                 note = f"{step['amount']} {step['unit']}"
             step_id = None if kind == "end" else following[step["id"]]

@@ -5,7 +5,8 @@ Trigger (one):
     {"type": "list_joined", "list_id": 3}    {"type": "tag_added", "tag_id": 4}
     {"type": "segment_joined", "segment_id": 5}
 Filters: segment rules (app/segments/rules.py, including {"type": "segment", "segment_id"}), all must hold.
-Exit rules (auto-stop), any of: {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
+Exit rules (auto-stop), any of:
+    {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
 Steps, a list; a split holds two lists. Every step has a short unique "id":
     {"kind": "email", "subject", "from_name", "body"}   {"kind": "sms", "body"}
     {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months"}
@@ -22,7 +23,8 @@ from app.messaging.mail import breaks_lines, sender_name
 from app.segments.rules import URL_OPS, RuleError, validate_rule
 
 MAX_STEPS = 50
-STEP_KINDS = {"email": "Send email", "sms": "Send SMS", "delay": "Wait", "split": "Yes/no split", "end": "End"}
+STEP_KINDS = {"email": "Send email", "sms": "Send SMS", "delay": "Wait", "split": "Yes/no split",
+              "end": "End"}
 DELAY_UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "months": 30 * 86400}
 TRIGGER_TYPES = {"page_view": "Contact views a page", "list_joined": "Contact joins a list",
                  "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment"}
@@ -50,8 +52,8 @@ def new_step(kind: str) -> dict:
     elif kind == "delay":
         step.update(amount=1, unit="days")
     elif kind == "split":
-        step.update(condition={"type": "subscription", "channel": "email"}, yes=[{"id": new_id(), "kind": "end"}],
-                    no=[{"id": new_id(), "kind": "end"}])
+        step.update(condition={"type": "subscription", "channel": "email"},
+                    yes=[{"id": new_id(), "kind": "end"}], no=[{"id": new_id(), "kind": "end"}])
     return step
 
 
@@ -202,8 +204,8 @@ def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
             raise AutomationError("The number of views and days must be whole numbers.", "trigger") from None
         if not 1 <= count <= 1000 or (days is not None and not 1 <= days <= 3650):
             raise AutomationError("Views between 1 and 1,000, days between 1 and 3,650.", "trigger")
-        return {"type": kind, "op": trigger["op"], "value": str(trigger["value"]).strip()[:500], "count": count,
-                "days": days}
+        return {"type": kind, "op": trigger["op"], "value": str(trigger["value"]).strip()[:500],
+                "count": count, "days": days}
     key, names = {"list_joined": ("list_id", "list"), "tag_added": ("tag_id", "tag"),
                   "segment_joined": ("segment_id", "segment")}[kind]
     try:
@@ -259,7 +261,8 @@ def activation_problems(automation, ids: dict[str, set[int]]) -> list[str]:
             problems.append(f"{where} does not end: finish it with an End step.")
         for step in branch:
             label = STEP_KINDS[step["kind"]]
-            if step["kind"] == "email" and (not step.get("subject", "").strip() or not step.get("body", "").strip()):
+            if step["kind"] == "email" and (not step.get("subject", "").strip()
+                                            or not step.get("body", "").strip()):
                 problems.append(f"{label} ({step['id']}) has an empty subject or message.")
             if step["kind"] == "sms" and not step.get("body", "").strip():
                 problems.append(f"{label} ({step['id']}) has an empty message.")

@@ -43,7 +43,8 @@ def entered_counts(account_id: int) -> dict[int, int]:
 def names(account_id: int) -> dict[str, dict[int, str]]:
     """Names of the account's lists, tags, campaigns and segments, by id."""
     found = choices(account_id)
-    found["segment"] = dict(db.session.execute(select(Segment.id, Segment.name).where(Segment.account_id == account_id)
+    found["segment"] = dict(db.session.execute(select(Segment.id, Segment.name)
+                                               .where(Segment.account_id == account_id)
                                                .order_by(Segment.name)).all())
     return found
 
@@ -176,7 +177,8 @@ def emails_before(steps: list[dict], step_id: str, earlier: list[dict] | None = 
 def readable_problems(problems: list[str], steps: list[dict]) -> list[str]:
     """Activation problems with step ids replaced by the step numbers the page shows."""
     numbers = step_numbers(steps)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(step_id) for step_id in numbers) + r")\b") if numbers else None
+    pattern = (re.compile(r"\b(" + "|".join(re.escape(step_id) for step_id in numbers) + r")\b")
+               if numbers else None)
     if pattern is None:
         return list(problems)
     return [pattern.sub(lambda match: f"step {numbers[match.group(1)]}", problem) for problem in problems]
@@ -214,7 +216,8 @@ def describe_condition(condition: dict, known: dict[str, dict[int, str]], steps:
     if kind == "clicked":
         email = schema.steps_by_id(steps).get(condition.get("step_id"))
         numbers = step_numbers(steps)
-        what = f"step {numbers[email['id']]} “{email.get('subject') or 'no subject'}”" if email else "a deleted email"
+        what = (f"step {numbers[email['id']]} “{email.get('subject') or 'no subject'}”" if email
+                else "a deleted email")
         return f"clicked a link in the email of {what}"
     if kind == "subscription":
         channel = "emails" if condition.get("channel") == "email" else "text messages"

@@ -61,7 +61,8 @@ def account_rules(account_id: int) -> AccountRules:
                 literals[implied[0]].append(implied[1])
         trigger = automation.trigger
         if trigger.get("type") == "page_view":
-            rules.page_triggers.append((automation.id, trigger, compile_url_rule(trigger["op"], trigger["value"])))
+            rules.page_triggers.append((automation.id, trigger,
+                                        compile_url_rule(trigger["op"], trigger["value"])))
         rules.page_exits += [(automation.id, compile_url_rule(rule["op"], rule["value"]))
                              for rule in automation.exit_rules or [] if rule["type"] == "page_view"]
     if literals is not None:
@@ -82,7 +83,8 @@ def _enough_views(account_id: int, contact_id: int, trigger: dict) -> bool:
                   url_condition(trigger["op"], trigger["value"])]
     if trigger.get("days"):
         conditions.append(PageView.received_at >= utcnow() - timedelta(days=trigger["days"]))
-    return db.session.scalar(select(func.count()).select_from(PageView).where(*conditions)) >= trigger.get("count", 1)
+    return (db.session.scalar(select(func.count()).select_from(PageView).where(*conditions))
+            >= trigger.get("count", 1))
 
 
 def on_page_views(sender, views: list[IdentifiedPageView]) -> None:

@@ -32,7 +32,8 @@ BEACON_HEADERS = {
 
 def _ingest() -> Ingest:
     return per_app("footfall.ingest", lambda: Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"],
-                                                     current_app.config["INGEST_RATE_PER_SITE"], process_counts()))
+                                                     current_app.config["INGEST_RATE_PER_SITE"],
+                                                     process_counts()))
 
 
 @bp.get("/t/<site_key>.js")

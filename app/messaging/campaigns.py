@@ -51,7 +51,8 @@ class CampaignError(ValueError):
 
 
 def get_campaign(account_id: int, campaign_id: int) -> Campaign | None:
-    return db.session.scalar(select(Campaign).where(Campaign.id == campaign_id, Campaign.account_id == account_id))
+    return db.session.scalar(select(Campaign).where(Campaign.id == campaign_id,
+                                                    Campaign.account_id == account_id))
 
 
 def list_campaigns(account_id: int) -> list[Campaign]:
@@ -71,7 +72,8 @@ def create_campaign(user: User, channel: str) -> Campaign:
 
 
 def account_segments(account_id: int) -> list[Segment]:
-    return list(db.session.scalars(select(Segment).where(Segment.account_id == account_id).order_by(Segment.name)))
+    return list(db.session.scalars(select(Segment).where(Segment.account_id == account_id)
+                                   .order_by(Segment.name)))
 
 
 def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_name: str = "", body: str = "",
@@ -85,7 +87,8 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
     limit = MAX_BODY_LENGTH if campaign.channel == "email" else MAX_SMS_LENGTH
     if len(body or "") > limit:
         raise CampaignError(f"The message is too long: at most {limit:,} characters.", "body")
-    for field, value, label in (("subject", subject, "The subject"), ("from_name", from_name, "The From name")):
+    for field, value, label in (("subject", subject, "The subject"),
+                                ("from_name", from_name, "The From name")):
         if mail.breaks_lines(value):
             # An email header is one line: every message of the campaign would fail as it is sent.
             raise CampaignError(f"{label} must be on one line: remove the line break.", field)
@@ -133,7 +136,8 @@ def audience_query(campaign: Campaign, *, as_of: datetime | None = None):
     account_id = campaign.account_id
     audience = []
     if campaign.lists:
-        members = select(list_members.c.contact_id).where(list_members.c.list_id.in_([item.id for item in campaign.lists]))
+        members = select(list_members.c.contact_id).where(
+            list_members.c.list_id.in_([item.id for item in campaign.lists]))
         if as_of is not None:
             members = members.where(list_members.c.added_at <= as_of)
         audience.append(Contact.id.in_(members))
@@ -250,11 +254,13 @@ def _resume(campaign: Campaign, public_url: str) -> bool:
     return True
 
 
-def _enqueue_batches(campaign: Campaign, recipients: list[int], public_url: str, *, enqueue_now: bool) -> None:
+def _enqueue_batches(campaign: Campaign, recipients: list[int], public_url: str, *,
+                     enqueue_now: bool) -> None:
     send = enqueue if enqueue_now else partial(enqueue_after_commit, db.session)
     for number, start in enumerate(range(0, len(recipients), BATCH_SIZE)):
         send(f"worker.jobs.messages.send_{campaign.channel}_batch", campaign.id,
-             recipients[start:start + BATCH_SIZE], public_url, job_id=f"campaign-{campaign.id}-batch-{number}")
+             recipients[start:start + BATCH_SIZE], public_url,
+             job_id=f"campaign-{campaign.id}-batch-{number}")
 
 
 def start_campaign(campaign_id: int, public_url: str) -> int:
@@ -263,7 +269,8 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
     One transaction: if the database fails midway, the campaign is still scheduled and the
     retried job (or the minute sweep) starts it again; the batches are enqueued only once it
     commits."""
-    taken = db.session.execute(update(Campaign).where(Campaign.id == campaign_id, Campaign.status == "scheduled",
+    taken = db.session.execute(update(Campaign).where(Campaign.id == campaign_id,
+                                                      Campaign.status == "scheduled",
                                                       Campaign.scheduled_at <= utcnow())
                                .values(status="sending", started_at=utcnow())).rowcount
     if not taken:
@@ -302,13 +309,15 @@ class Renderer:
         self.website_host = site_host(site.website_url) if site and site.enabled else None
         self.tag_all = account.tag_all_links
 
-    def link(self, url: str, contact: Contact | None, channel: str, email_id: int | None = None) -> str | None:
+    def link(self, url: str, contact: Contact | None, channel: str,
+             email_id: int | None = None) -> str | None:
         """The address a link in the message points to: tagged for the contact, through the click redirect."""
         scheme = url.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             return None
         destination = url
-        if contact is not None and self.campaign.tag_links and should_tag(url, self.website_host, self.tag_all):
+        if contact is not None and self.campaign.tag_links \
+                and should_tag(url, self.website_host, self.tag_all):
             message_id = self.campaign.id or getattr(self.campaign, "cid_message_id", 0)
             destination = tag_url(url, make_cid(self.campaign.account_id, contact.id, message_id, channel))
         click = Click(self.campaign.account_id, self.campaign.id, contact.id if contact else None, channel,
@@ -317,16 +326,20 @@ class Renderer:
 
     def unsubscribe_url(self, contact: Contact, channel: str) -> str:
         issued = int(utcnow().timestamp())
-        return f"{self.public_url}/u/{unsubscribe_token(Unsubscribe(contact.account_id, contact.id, channel, issued))}"
+        token = unsubscribe_token(Unsubscribe(contact.account_id, contact.id, channel, issued))
+        return f"{self.public_url}/u/{token}"
 
     def email(self, contact: Contact, email_id: int | None = None) -> dict:
         body = rewrite_links(self.campaign.body, lambda url: self.link(url, contact, "email", email_id))
         unsubscribe = self.unsubscribe_url(contact, "email")
         # (A test's campaign may not be sent yet: its web version opens once it is.)
-        web_url = permanent_url(self.campaign, self.public_url) if self.campaign.id and not self.links_expire else None
-        html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe, web_url=web_url)
+        web_url = permanent_url(self.campaign, self.public_url) \
+            if self.campaign.id and not self.links_expire else None
+        html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe,
+                               web_url=web_url)
         return {"subject": self.campaign.subject, "html_body": html, "text_body": html_to_text(html),
-                "headers": f"List-Unsubscribe: <{unsubscribe}>\nList-Unsubscribe-Post: List-Unsubscribe=One-Click"}
+                "headers": f"List-Unsubscribe: <{unsubscribe}>\n"
+                           "List-Unsubscribe-Post: List-Unsubscribe=One-Click"}
 
 
     def sms(self, contact: Contact) -> str:
@@ -338,8 +351,9 @@ class Renderer:
             return f"{self.public_url}/s/{code}"
 
         text = sms.shorten_links(self.campaign.body, short)
-        stop = sms.make_short_link(account_id=self.campaign.account_id, url=self.unsubscribe_url(contact, "sms"),
-                                   campaign_id=self.campaign.id, contact_id=contact.id).code
+        stop = sms.make_short_link(account_id=self.campaign.account_id,
+                                   url=self.unsubscribe_url(contact, "sms"), campaign_id=self.campaign.id,
+                                   contact_id=contact.id).code
         return f"{text}\nStop: {self.public_url}/s/{stop}"
 
 
@@ -356,7 +370,8 @@ def _from_address(campaign: Campaign) -> str:
     return campaign.from_name
 
 
-def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, *, final_attempt: bool) -> int:
+def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
+                     final_attempt: bool) -> int:
     """Render and deliver one batch; already-delivered recipients are skipped. Returns messages sent now."""
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
@@ -396,11 +411,12 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
     recipients = list(db.session.scalars(select(Contact).where(
         Contact.id.in_(contact_ids), Contact.account_id == campaign.account_id,
         Contact.sms_status == SUBSCRIBED, Contact.phone != "")))
-    existing = set(db.session.scalars(select(SmsMessage.contact_id).where(SmsMessage.campaign_id == campaign.id,
-                                                                          SmsMessage.contact_id.in_(contact_ids))))
+    existing = set(db.session.scalars(select(SmsMessage.contact_id).where(
+        SmsMessage.campaign_id == campaign.id, SmsMessage.contact_id.in_(contact_ids))))
     renderer = Renderer(campaign, public_url)
     rows = [{"account_id": campaign.account_id, "campaign_id": campaign.id, "contact_id": contact.id,
-             "to_number": contact.phone, "body": renderer.sms(contact), "status": "queued", "created_at": utcnow()}
+             "to_number": contact.phone, "body": renderer.sms(contact), "status": "queued",
+             "created_at": utcnow()}
             for contact in recipients if contact.id not in existing]
     if rows:
         insert_new(SmsMessage, rows, ("campaign_id", "contact_id"))
@@ -413,7 +429,7 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
     for sms_id in pending:
         try:
             sms.deliver_sms(sms_id, final_attempt=final_attempt)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (one refused number must not hold up the batch)
             db.session.rollback()
             failure = failure or error
     finish_if_done(campaign)
@@ -447,7 +463,8 @@ def send_test(campaign: Campaign, user: User, public_url: str) -> Email:
     if not campaign.body.strip():
         raise CampaignError("Write the message before sending a test.", "body")
     contact = people.contact_for_user(campaign.account_id, user.email)
-    rendered = Renderer(campaign, public_url, links_expire=int(time.time()) + TEST_LINK_SECONDS).email(contact)
+    renderer = Renderer(campaign, public_url, links_expire=int(time.time()) + TEST_LINK_SECONDS)
+    rendered = renderer.email(contact)
     return mail.queue_email(account_id=campaign.account_id, sent_by_id=user.id, kind="campaign_test",
                             to_address=user.email, subject=f"[Test] {rendered['subject']}",
                             text_body=rendered["text_body"], html_body=rendered["html_body"])
@@ -468,7 +485,8 @@ def failure_reasons(campaign: Campaign, limit: int = 5) -> list[tuple[str, int]]
         .group_by(model.error).order_by(func.count().desc(), model.error).limit(limit))]
 
 
-def unsubscribe(account_id: int, contact_id: int, channel: str, issued_at: int | None = None) -> Contact | None:
+def unsubscribe(account_id: int, contact_id: int, channel: str,
+                issued_at: int | None = None) -> Contact | None:
     """Unsubscribe the contact an unsubscribe link was made for; None if they are gone. A link
     issued before the contact existed was made for an erased contact who had the same id."""
     contact = people.get_contact(account_id, contact_id)

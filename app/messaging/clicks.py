@@ -120,7 +120,8 @@ def store_click_records(raw_records: list[bytes | str]) -> int:
         try:
             record = json.loads(raw)
             rows.append({"click_id": str(record["id"]), "account_id": int(record["a"]),
-                         "campaign_id": record.get("m"), "contact_id": record.get("c"), "email_id": record.get("e"),
+                         "campaign_id": record.get("m"), "contact_id": record.get("c"),
+                         "email_id": record.get("e"),
                          "channel": str(record.get("ch") or "email")[:10], "url": str(record["u"])[:2048],
                          "clicked_at": datetime.fromtimestamp(int(record["t"]) / 1000, timezone.utc)})
         except (ValueError, TypeError, KeyError):

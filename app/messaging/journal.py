@@ -39,4 +39,5 @@ def handed_over(message_keys: dict[int, str]) -> dict[int, str]:
     if not message_keys:
         return {}
     noted = get_redis().mget(list(message_keys.values()))
-    return {message_id: note.decode() for message_id, note in zip(message_keys, noted) if note is not None}
+    return {message_id: note.decode() for message_id, note in zip(message_keys, noted, strict=True)
+            if note is not None}

@@ -82,7 +82,8 @@ class SmtpTransport:
         context = ssl.create_default_context()
         name = _local_hostname()
         if self.use_ssl:
-            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context, local_hostname=name)
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context,
+                                      local_hostname=name)
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout, local_hostname=name)
         try:
@@ -168,7 +169,8 @@ def sender_name(text: str | None) -> str:
 
 
 def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, text_body: str,
-                html_body: str, sent_by_id: int | None = None, reply_to: str = "", from_name: str = "") -> Email:
+                html_body: str, sent_by_id: int | None = None, reply_to: str = "",
+                from_name: str = "") -> Email:
     """Store an email and have it delivered once the caller commits."""
     email = Email(account_id=account_id, sent_by_id=sent_by_id, kind=kind, to_address=to_address,
                   reply_to=reply_to, from_name=from_name, subject=subject, text_body=text_body,

@@ -57,7 +57,8 @@ def rewrite_links(source: str, rewrite: Callable[[str], str | None]) -> str:
         new_url = rewrite(url)
         if new_url is None:
             continue
-        new_tag = tag_text[:match.start(2)] + '"' + html.escape(new_url, quote=True) + '"' + tag_text[match.end(2):]
+        new_tag = (tag_text[:match.start(2)] + '"' + html.escape(new_url, quote=True) + '"'
+                   + tag_text[match.end(2):])
         pieces += [source[cursor:offset], new_tag]
         cursor = offset + len(tag_text)
     pieces.append(source[cursor:])

@@ -40,7 +40,8 @@ class AutomationRun(db.Model):
         Index("ix_automation_runs_automation_contact", "automation_id", "contact_id"),
         # A page view starts an automation once, even when its batch is handed over again.
         Index("uq_automation_runs_automation_page_view", "automation_id", "page_view_id", unique=True,
-              sqlite_where=text("page_view_id IS NOT NULL"), postgresql_where=text("page_view_id IS NOT NULL")),
+              sqlite_where=text("page_view_id IS NOT NULL"),
+              postgresql_where=text("page_view_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, exists, false, func, not_, or_, select, true
 
-from app.models import Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members, segment_members
+from app.models import (Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members,
+                        segment_members)
 from app.models.contacts import SUBSCRIBED
 from app.models.types import utcnow
 from app.tracking.urls import match_value
@@ -119,9 +120,11 @@ def rule_condition(account_id: int, rule: dict, now: datetime, contact_ids=None)
         else:
             condition = Contact.created_at >= _day_start(rule["date"]) + timedelta(days=1)
     elif kind == "list":
-        condition = exists().where(list_members.c.contact_id == Contact.id, list_members.c.list_id == rule["list_id"])
+        condition = exists().where(list_members.c.contact_id == Contact.id,
+                                   list_members.c.list_id == rule["list_id"])
     elif kind == "tag":
-        condition = exists().where(contact_tags.c.contact_id == Contact.id, contact_tags.c.tag_id == rule["tag_id"])
+        condition = exists().where(contact_tags.c.contact_id == Contact.id,
+                                   contact_tags.c.tag_id == rule["tag_id"])
     elif kind == "segment":
         condition = exists().where(segment_members.c.contact_id == Contact.id,
                                    segment_members.c.segment_id == rule["segment_id"])
@@ -149,7 +152,8 @@ def tree_condition(account_id: int, tree: dict, now: datetime | None = None, con
 def members_query(account_id: int, tree: dict, now: datetime | None = None, contact_ids=None):
     """SELECT contacts.id of the account's contacts matching the tree (optionally among some ids)."""
     ids = None if contact_ids is None else list(contact_ids)
-    query = select(Contact.id).where(Contact.account_id == account_id, tree_condition(account_id, tree, now, ids))
+    query = select(Contact.id).where(Contact.account_id == account_id,
+                                     tree_condition(account_id, tree, now, ids))
     if ids is not None:
         query = query.where(Contact.id.in_(ids))
     return query

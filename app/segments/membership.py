@@ -20,7 +20,8 @@ def has_visit_rule(tree: dict) -> bool:
     return any(rule["type"] == "visit" for group in tree["groups"] for rule in group["rules"])
 
 
-def evaluate(segment: Segment, contact_ids: list[int] | None = None, now: datetime | None = None) -> tuple[int, int]:
+def evaluate(segment: Segment, contact_ids: list[int] | None = None,
+             now: datetime | None = None) -> tuple[int, int]:
     """Bring the stored members in line with the rules (for some contacts, or all); (joined, left)."""
     now = now or utcnow()
     matching = members_query(segment.account_id, segment.rules, now, contact_ids).subquery()
@@ -31,7 +32,8 @@ def evaluate(segment: Segment, contact_ids: list[int] | None = None, now: dateti
     left = list(db.session.scalars(current.where(segment_members.c.contact_id.not_in(select(matching.c.id)))))
     if joined:
         db.session.execute(segment_members.insert(),
-                           [{"segment_id": segment.id, "contact_id": cid, "joined_at": now} for cid in joined])
+                           [{"segment_id": segment.id, "contact_id": cid, "joined_at": now}
+                            for cid in joined])
     if left:
         db.session.execute(delete(segment_members).where(segment_members.c.segment_id == segment.id,
                                                          segment_members.c.contact_id.in_(left)))
@@ -43,7 +45,8 @@ def evaluate(segment: Segment, contact_ids: list[int] | None = None, now: dateti
         db.session.execute(SegmentMembershipChange.__table__.insert(), changes)
     count = db.session.scalar(select(func.count()).select_from(segment_members)
                               .where(segment_members.c.segment_id == segment.id))
-    db.session.execute(update(Segment).where(Segment.id == segment.id).values(member_count=count, evaluated_at=now))
+    db.session.execute(update(Segment).where(Segment.id == segment.id)
+                       .values(member_count=count, evaluated_at=now))
     db.session.commit()
     if joined:
         contacts_joined_segment.send(segment.account_id, segment_id=segment.id, contact_ids=joined)
@@ -67,7 +70,8 @@ def evaluate_all(now: datetime | None = None) -> int:
 
 def update_for_contacts(account_id: int, contact_ids: list[int]) -> int:
     """Re-evaluate, for these contacts only, the account's segments with website-visit rules."""
-    segments = [segment for segment in db.session.scalars(select(Segment).where(Segment.account_id == account_id))
+    segments = [segment for segment in
+                db.session.scalars(select(Segment).where(Segment.account_id == account_id))
                 if has_visit_rule(segment.rules)]
     for segment in segments:
         evaluate(segment, contact_ids)
@@ -80,8 +84,8 @@ def queue_incremental_updates(sender, views: list[IdentifiedPageView]) -> None:
     by_account: dict[int, set[int]] = defaultdict(set)
     for view in views:
         by_account[view.account_id].add(view.contact_id)
-    with_segments = set(db.session.scalars(select(Segment.account_id).where(Segment.account_id.in_(by_account))
-                                           .distinct()))
+    with_segments = set(db.session.scalars(
+        select(Segment.account_id).where(Segment.account_id.in_(by_account)).distinct()))
     for account_id, contact_ids in by_account.items():
         if account_id in with_segments:  # no segments, nothing to keep current
             enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids))

@@ -6,7 +6,8 @@ and the plain-language summary.
 
 Rules (every one may carry "negate": true, e.g. "did not view"):
     {"type": "visit", "op": URL_OPS, "value": "/pricing", "count_op": "at_least" | "at_most" | "exactly",
-     "count": 2, "window": "last_days" | "between" | "ever", "days": 14, "start": "2026-01-01", "end": "2026-02-01"}
+     "count": 2, "window": "last_days" | "between" | "ever", "days": 14, "start": "2026-01-01",
+     "end": "2026-02-01"}
     {"type": "field", "field": "email" | "first_name" | "last_name" | "phone", "op": TEXT_OPS, "value": "..."}
     {"type": "created", "op": "last_days" | "before" | "after", "days": 7, "date": "2026-01-01"}
     {"type": "list", "list_id": 3}                       member of the list
@@ -27,7 +28,8 @@ MAX_VALUE_LENGTH = 500
 URL_OPS = {"is": "is", "is_not": "is not", "contains": "contains", "not_contains": "does not contain",
            "starts_with": "starts with", "ends_with": "ends with", "matches": "matches"}
 TEXT_OPS = {"is": "is", "is_not": "is not", "contains": "contains", "not_contains": "does not contain",
-            "starts_with": "starts with", "ends_with": "ends with", "is_empty": "is empty", "is_not_empty": "is not empty"}
+            "starts_with": "starts with", "ends_with": "ends with", "is_empty": "is empty",
+            "is_not_empty": "is not empty"}
 COUNT_OPS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
 FIELDS = {"email": "email", "first_name": "first name", "last_name": "last name", "phone": "phone"}
 RULE_TYPES = ("visit", "field", "created", "list", "tag", "subscription", "activity", "segment")
@@ -88,19 +90,23 @@ def validate_rule(rule: Any, ids: dict[str, set[int]]) -> dict:
     if kind == "visit":
         clean["op"] = _choice(rule.get("op"), URL_OPS, "how to compare the page URL")
         clean["value"] = _text(rule.get("value"), "a page URL")
-        clean["count_op"] = _choice(rule.get("count_op", "at_least"), COUNT_OPS, "at least, at most or exactly")
+        clean["count_op"] = _choice(rule.get("count_op", "at_least"), COUNT_OPS,
+                                    "at least, at most or exactly")
         clean["count"] = _int(rule.get("count", 1), 0, 100_000, "The number of views")
-        clean["window"] = _choice(rule.get("window", "ever"), ("last_days", "between", "ever"), "a time window")
+        clean["window"] = _choice(rule.get("window", "ever"), ("last_days", "between", "ever"),
+                                  "a time window")
         if clean["window"] == "last_days":
             clean["days"] = _int(rule.get("days"), 1, 3650, "The number of days")
         elif clean["window"] == "between":
-            clean["start"], clean["end"] = _date(rule.get("start"), "The start"), _date(rule.get("end"), "The end")
+            clean["start"], clean["end"] = (_date(rule.get("start"), "The start"),
+                                            _date(rule.get("end"), "The end"))
             if clean["start"] > clean["end"]:
                 raise RuleError("The start date must be before the end date.")
     elif kind == "field":
         clean["field"] = _choice(rule.get("field"), FIELDS, "a contact field")
         clean["op"] = _choice(rule.get("op"), TEXT_OPS, "how to compare the field")
-        clean["value"] = _text(rule.get("value"), "a value", required=clean["op"] not in ("is_empty", "is_not_empty"))
+        clean["value"] = _text(rule.get("value"), "a value",
+                               required=clean["op"] not in ("is_empty", "is_not_empty"))
     elif kind == "created":
         clean["op"] = _choice(rule.get("op"), ("last_days", "before", "after"), "when the contact was added")
         if clean["op"] == "last_days":
@@ -118,7 +124,8 @@ def validate_rule(rule: Any, ids: dict[str, set[int]]) -> dict:
         clean["channel"] = _choice(rule.get("channel"), ("email", "sms"), "email or SMS")
         clean["action"] = _choice(rule.get("action"), ("sent", "clicked"), "was sent or clicked")
         campaign = rule.get("campaign_id")
-        clean["campaign_id"] = None if campaign in (None, "", "any") else _int(campaign, 1, 2**31, "The campaign")
+        clean["campaign_id"] = (None if campaign in (None, "", "any")
+                                else _int(campaign, 1, 2**31, "The campaign"))
         if clean["campaign_id"] is not None and clean["campaign_id"] not in ids.get("campaign", set()):
             raise RuleError("Choose one of your campaigns.")
         days = rule.get("days")
@@ -169,7 +176,8 @@ def describe_rule(rule: dict, names: dict[str, dict[int, str]]) -> str:
         text = f"{FIELDS[rule['field']]} {TEXT_OPS[rule['op']]}{value}"
     elif kind == "created":
         text = {"last_days": f"were added in the last {rule.get('days')} days",
-                "before": f"were added before {rule.get('date')}", "after": f"were added after {rule.get('date')}"}[rule["op"]]
+                "before": f"were added before {rule.get('date')}",
+                "after": f"were added after {rule.get('date')}"}[rule["op"]]
     elif kind == "list":
         text = f"are on {names.get('list', {}).get(rule['list_id'], 'a deleted list')}"
     elif kind == "tag":
@@ -193,6 +201,7 @@ def summary(tree: dict, names: dict[str, dict[int, str]]) -> str:
     and are on Newsletter"."""
     parts = []
     for group in tree["groups"]:
-        joined = (" and " if group["match"] == "all" else " or ").join(describe_rule(r, names) for r in group["rules"])
+        joined = (" and " if group["match"] == "all" else " or ").join(
+            describe_rule(r, names) for r in group["rules"])
         parts.append(f"({joined})" if len(tree["groups"]) > 1 and len(group["rules"]) > 1 else joined)
     return "Contacts who " + f" {tree['join'].upper()} ".join(parts)

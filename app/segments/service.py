@@ -24,22 +24,22 @@ class SegmentError(ValueError):
 
 
 def get_segment(account_id: int, segment_id: int) -> Segment | None:
-    return db.session.scalar(select(Segment).where(Segment.id == segment_id, Segment.account_id == account_id))
+    return db.session.scalar(select(Segment).where(Segment.id == segment_id,
+                                                   Segment.account_id == account_id))
 
 
 def list_segments(account_id: int) -> list[Segment]:
-    return list(db.session.scalars(select(Segment).where(Segment.account_id == account_id).order_by(Segment.name)))
+    return list(db.session.scalars(select(Segment).where(Segment.account_id == account_id)
+                                   .order_by(Segment.name)))
 
 
 def choices(account_id: int) -> dict[str, dict[int, str]]:
     """Names of the account's lists, tags and campaigns, by id: for rule inputs and summaries."""
-    return {
-        "list": dict(db.session.execute(select(ContactList.id, ContactList.name).where(ContactList.account_id == account_id)
-                                        .order_by(ContactList.name)).all()),
-        "tag": dict(db.session.execute(select(Tag.id, Tag.name).where(Tag.account_id == account_id).order_by(Tag.name)).all()),
-        "campaign": dict(db.session.execute(select(Campaign.id, Campaign.name).where(Campaign.account_id == account_id)
-                                            .order_by(Campaign.id.desc())).all()),
-    }
+    def names(model, order):
+        return dict(db.session.execute(select(model.id, model.name).where(model.account_id == account_id)
+                                       .order_by(order)).all())
+    return {"list": names(ContactList, ContactList.name), "tag": names(Tag, Tag.name),
+            "campaign": names(Campaign, Campaign.id.desc())}
 
 
 def checked_tree(account_id: int, tree) -> dict:
@@ -53,7 +53,8 @@ def _check_name(account_id: int, name: str, exclude_id: int | None = None) -> st
         raise SegmentError("Give the segment a name.")
     if len(name) > 200:
         raise SegmentError("Keep the name under 200 characters.")
-    clash = select(Segment.id).where(Segment.account_id == account_id, func.lower(Segment.name) == name.lower())
+    clash = select(Segment.id).where(Segment.account_id == account_id,
+                                     func.lower(Segment.name) == name.lower())
     if exclude_id:
         clash = clash.where(Segment.id != exclude_id)
     if db.session.scalar(clash):
@@ -81,7 +82,8 @@ def save(account_id: int, segment: Segment | None, name: str, tree) -> Segment:
 def duplicate(segment: Segment) -> Segment:
     base = f"{segment.name} (copy)"
     name, n = base, 2
-    while db.session.scalar(select(Segment.id).where(Segment.account_id == segment.account_id, Segment.name == name)):
+    while db.session.scalar(select(Segment.id).where(Segment.account_id == segment.account_id,
+                                                     Segment.name == name)):
         name, n = f"{base} {n}", n + 1
     return save(segment.account_id, None, name, copy.deepcopy(segment.rules))
 
@@ -92,11 +94,13 @@ def rename(segment: Segment, name: str) -> None:
 
 def where_used(segment: Segment) -> list[str]:
     """What stops deleting the segment: scheduled or sending campaigns, and automations, that use it."""
-    rows = db.session.scalars(select(Campaign.name).join(campaign_segments, campaign_segments.c.campaign_id == Campaign.id)
+    rows = db.session.scalars(select(Campaign.name)
+                              .join(campaign_segments, campaign_segments.c.campaign_id == Campaign.id)
                               .where(campaign_segments.c.segment_id == segment.id,
                                      Campaign.status.in_(("scheduled", "sending"))))
     used = [f"campaign “{name}”" for name in rows]
-    for automation in db.session.scalars(select(Automation).where(Automation.account_id == segment.account_id)):
+    automations = db.session.scalars(select(Automation).where(Automation.account_id == segment.account_id))
+    for automation in automations:
         if _mentions_segment(automation, segment.id):
             used.append(f"automation “{automation.name}”")
     return used

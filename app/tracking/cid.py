@@ -60,7 +60,8 @@ def _b64decode(token: str) -> bytes:
 
 
 def derive_key(secret_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"footfall", info=b"cid v1").derive(secret_key.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"footfall",
+                info=b"cid v1").derive(secret_key.encode())
 
 
 def parse_keys(cid_keys: str, secret_key: str) -> list[bytes]:
@@ -108,7 +109,8 @@ class CidCodec:
         key_id, aead = self.keys[0]
         header = bytes([VERSION, key_id])
         nonce = os.urandom(_NONCE)
-        return base64.urlsafe_b64encode(header + nonce + aead.encrypt(nonce, data, purpose + header)).decode().rstrip("=")
+        return base64.urlsafe_b64encode(
+            header + nonce + aead.encrypt(nonce, data, purpose + header)).decode().rstrip("=")
 
     def unseal(self, purpose: bytes, token: str | None, max_length: int) -> bytes | None:
         """The data of an intact token sealed for `purpose` with one of our keys, else None."""
@@ -122,7 +124,7 @@ class CidCodec:
             return None
         header, nonce, sealed = raw[:_HEADER], raw[_HEADER:_HEADER + _NONCE], raw[_HEADER + _NONCE:]
         # The key id picks the key at once; the others are tried too, as ids can collide.
-        for key_id, aead in sorted(self.keys, key=lambda item: item[0] != raw[1]):
+        for _key_id, aead in sorted(self.keys, key=lambda item: item[0] != raw[1]):
             try:
                 return aead.decrypt(nonce, sealed, purpose + header)
             except InvalidTag:

@@ -41,7 +41,8 @@ def clean_url(url: str) -> tuple[str, str, str, dict[str, str]]:
     utm = {key: value[:200] for key, value in query if key in UTM_FIELDS}
     host = (parts.hostname or "").lower()
     path = parts.path.rstrip("/") or "/"
-    cleaned = urlunsplit((parts.scheme, _host_and_port(parts.netloc), parts.path or "/", urlencode(query), ""))
+    cleaned = urlunsplit((parts.scheme, _host_and_port(parts.netloc), parts.path or "/",
+                          urlencode(query), ""))
     return cleaned[:2048], host[:255], path[:2048], utm
 
 
@@ -83,7 +84,8 @@ def store_records(raw_records: list[bytes | str]) -> int:
     if not records:
         return 0
     site_ids = {int(record["s"]) for record in records}
-    sites = {site.id: site for site in db.session.scalars(select(TrackingSite).where(TrackingSite.id.in_(site_ids)))}
+    sites = {site.id: site
+             for site in db.session.scalars(select(TrackingSite).where(TrackingSite.id.in_(site_ids)))}
 
     claims_by_event = {}
     for record in records:
@@ -117,7 +119,9 @@ def store_records(raw_records: list[bytes | str]) -> int:
         rows.append({
             "event_id": str(record["e"])[:64], "account_id": site.account_id, "site_id": site.id,
             "contact_id": contact_id, "visitor_id": str(record.get("v", ""))[:64], "host": host, "url": url,
-            "path": path, "match_url": match_url, "match_path": match_path, "title": str(record.get("t") or "")[:512], "referrer": without_credentials(str(record.get("r") or ""))[:2048],
+            "path": path, "match_url": match_url, "match_path": match_path,
+            "title": str(record.get("t") or "")[:512],
+            "referrer": without_credentials(str(record.get("r") or ""))[:2048],
             "device": device_class(str(record.get("ua") or "")),
             "client_time": _client_time(record.get("ts"), received), "received_at": received,
             **{field: utm.get(field, "") for field in UTM_FIELDS},

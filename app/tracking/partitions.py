@@ -69,7 +69,8 @@ def convert(today: date | None = None) -> int:
     session.execute(text("LOCK TABLE page_views IN ACCESS EXCLUSIVE MODE"))
     oldest = session.scalar(text("SELECT min(received_at) FROM page_views"))
     session.execute(text(
-        "CREATE TABLE page_views_partitioned (LIKE page_views INCLUDING DEFAULTS) PARTITION BY RANGE (received_at)"))
+        "CREATE TABLE page_views_partitioned (LIKE page_views INCLUDING DEFAULTS) "
+        "PARTITION BY RANGE (received_at)"))
     month = _month_start(oldest.date() if oldest else today)
     made = 0
     while month <= _month_start(today, MONTHS_AHEAD):

@@ -44,7 +44,8 @@ def views_per_day(account_id: int, days: int = DASHBOARD_DAYS, now: datetime | N
         .where(PageView.account_id == account_id, PageView.received_at >= since)
         .group_by(day)).all()
     counts = {str(row[0]): (int(row[1] or 0), int(row[2] or 0)) for row in rows}
-    return [DayCount(first + timedelta(days=offset), *counts.get((first + timedelta(days=offset)).isoformat(), (0, 0)))
+    return [DayCount(first + timedelta(days=offset),
+                     *counts.get((first + timedelta(days=offset)).isoformat(), (0, 0)))
             for offset in range(days)]
 
 
@@ -63,6 +64,7 @@ def identified_visitors(account_id: int, days: int = DASHBOARD_DAYS, limit: int 
     last = func.max(PageView.received_at)
     rows = db.session.execute(
         select(Contact, func.count(PageView.id), last).join(PageView, PageView.contact_id == Contact.id)
-        .where(PageView.account_id == account_id, Contact.account_id == account_id, PageView.received_at >= since)
+        .where(PageView.account_id == account_id, Contact.account_id == account_id,
+               PageView.received_at >= since)
         .group_by(Contact.id).order_by(last.desc()).limit(limit)).all()
     return [(contact, views, seen) for contact, views, seen in rows]

@@ -23,9 +23,11 @@ def delete_expired_anonymous(now: datetime | None = None, batch_size: int = DELE
         cutoff = now - timedelta(days=min(max(days, 1), MAX_RETENTION_DAYS))
         total = 0
         while True:
-            batch = select(PageView.id).where(PageView.account_id == account_id, PageView.contact_id.is_(None),
+            batch = select(PageView.id).where(PageView.account_id == account_id,
+                                              PageView.contact_id.is_(None),
                                               PageView.received_at < cutoff).limit(batch_size)
-            count = db.session.execute(delete(PageView).where(PageView.id.in_(batch.scalar_subquery()))).rowcount
+            count = db.session.execute(delete(PageView)
+                                       .where(PageView.id.in_(batch.scalar_subquery()))).rowcount
             db.session.commit()
             total += count
             if count < batch_size:

@@ -244,7 +244,8 @@ def update_privacy(site: TrackingSite, user: User, *, respect_privacy_signals: b
     except (TypeError, ValueError):
         days = 0
     if not 1 <= days <= MAX_RETENTION_DAYS:
-        raise SetupError(f"Keep anonymous page views between 1 and {MAX_RETENTION_DAYS} days.", "retention_days")
+        raise SetupError(f"Keep anonymous page views between 1 and {MAX_RETENTION_DAYS} days.",
+                         "retention_days")
     changes = []
     if site.respect_privacy_signals != respect_privacy_signals:
         site.respect_privacy_signals = respect_privacy_signals
@@ -270,8 +271,8 @@ def send_test_link(site: TrackingSite, user: User, public_url: str) -> Email:
     contact = people.contact_for_user(site.account_id, user.email)
     link = tag_url(site.website_url + "/", make_cid(site.account_id, contact.id, channel="test"))
     context = dict(site=site, link=link, contact=contact, settings_url=f"{public_url}/settings/tracking")
-    return queue_email(account_id=site.account_id, sent_by_id=user.id, kind="test_link", to_address=user.email,
-                       subject=f"Your Footfall test link for {site.website_url}",
+    return queue_email(account_id=site.account_id, sent_by_id=user.id, kind="test_link",
+                       to_address=user.email, subject=f"Your Footfall test link for {site.website_url}",
                        text_body=render_template("emails/test_link.txt", **context),
                        html_body=render_template("emails/test_link.html", **context))
 

@@ -25,7 +25,8 @@ def require_login(blueprint) -> None:
 
 
 def page_or_fragment(page: str, fragment: str, status_code: int = 200, /, **context):
-    """A URL returns a page, or for htmx only the fragment that changed (docs/architecture.md, convention 5)."""
+    """A URL returns a page, or for htmx only the fragment that changed (docs/architecture.md,
+    convention 5)."""
     return render_template(fragment if htmx else page, **context), status_code
 
 

@@ -6,7 +6,6 @@ Create Date: 2026-11-28 13:24:25.768453
 
 """
 from alembic import op
-import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.

@@ -1,7 +1,7 @@
 """accounts, website tracking and emails
 
 Revision ID: da3caa111873
-Revises: 
+Revises:
 Create Date: 2026-11-28 12:29:39.121004
 
 """

@@ -77,7 +77,8 @@ def _record(site, contact_id: int, n: int, path: str, identify: bool = True) -> 
 
 def _automation(account_id: int, value: str) -> Automation:
     item = Automation(account_id=account_id, name=f"On {value}", status="draft",
-                      trigger={"type": "page_view", "op": "contains", "value": value, "count": 1, "days": None},
+                      trigger={"type": "page_view", "op": "contains", "value": value, "count": 1,
+                               "days": None},
                       exit_rules=[{"type": "page_view", "op": "contains", "value": value + "/thanks"}],
                       steps=[{"id": schema.new_id(), "kind": "email", "subject": "Questions?",
                               "body": '<p><a href="https://www.shop.example/contact">Talk to us</a></p>'},
@@ -89,7 +90,8 @@ def _automation(account_id: int, value: str) -> Automation:
     return item
 
 
-def _store_seconds(site, contact_ids: list[int], automations: list[Automation], status: str, tag: str) -> float:
+def _store_seconds(site, contact_ids: list[int], automations: list[Automation], status: str,
+                   tag: str) -> float:
     """Worker time to store BATCH identified page views of OVERHEAD_PATH, none matching a rule,
     with `automations` in `status`; the batch is deleted afterwards."""
     for item in automations:
@@ -97,7 +99,8 @@ def _store_seconds(site, contact_ids: list[int], automations: list[Automation], 
     db.session.commit()
     triggers.forget(site.account_id)
     triggers.account_rules(site.account_id)  # compiled, as the worker has them most of the time
-    records = [_record(site, contact_ids[n % len(contact_ids)], n, f"{OVERHEAD_PATH}/{tag}") for n in range(BATCH)]
+    records = [_record(site, contact_ids[n % len(contact_ids)], n, f"{OVERHEAD_PATH}/{tag}")
+               for n in range(BATCH)]
     if db.engine.dialect.name == "sqlite":
         db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         db.session.commit()
@@ -119,8 +122,10 @@ def run(env) -> dict[str, float]:
         site = get_site(user.account_id)
         people = create_list(user.account_id, EVENTS)
         contact_ids = list(db.session.scalars(select(list_members.c.contact_id)
-                                              .where(list_members.c.list_id == people.id).order_by(list_members.c.contact_id)))
-        emails = dict(db.session.execute(select(Contact.id, Contact.email).where(Contact.id.in_(contact_ids))).all())
+                                              .where(list_members.c.list_id == people.id)
+                                              .order_by(list_members.c.contact_id)))
+        emails = dict(db.session.execute(select(Contact.id, Contact.email).where(Contact.id.in_(contact_ids)))
+                      .all())
 
         # Trigger overhead, in this process: the same batches with the 20 automations (none
         # matching) paused and active, in interleaved pairs.
@@ -143,7 +148,8 @@ def run(env) -> dict[str, float]:
             raise BenchmarkFailed("the SMTP sink did not start")
         # Its output, and the sink's, go where this process's does: the benchmark's log.
         worker = subprocess.Popen([sys.executable, "-m", "worker", "--no-scheduler"], cwd=PROJECT_ROOT,
-                                  env=env.child_environ(MAIL_URL=f"smtp://127.0.0.1:{port}", PUBLIC_URL=PUBLIC_URL))
+                                  env=env.child_environ(MAIL_URL=f"smtp://127.0.0.1:{port}",
+                                                        PUBLIC_URL=PUBLIC_URL))
         try:
             time.sleep(2)  # the worker and its consumer start
             redis = get_redis()
@@ -166,7 +172,8 @@ def run(env) -> dict[str, float]:
         lines = received_path.read_text().splitlines() if received_path.exists() else []
         received = {address: float(at) for address, at in (line.split() for line in lines)}
         if len(received) != EVENTS or redis.xlen(EVENTS_STREAM) < EVENTS:
-            raise BenchmarkFailed(f"{len(received)} of {EVENTS} emails arrived; the worker's output is in the log")
+            raise BenchmarkFailed(f"{len(received)} of {EVENTS} emails arrived; "
+                                  "the worker's output is in the log")
         latencies = sorted((received[address] - at) * 1000 for address, at in pushed.items())
     return {
         "automation_latency_p50_ms": statistics.median(latencies),

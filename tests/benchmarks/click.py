@@ -23,8 +23,9 @@ from app.messaging.tokens import read_click_token
 from app.models import Campaign
 from app.models.types import utcnow
 from app.tracking.cid import read_cid
-from tests.benchmarks.harness import (BROWSER, CAMPAIGN_BODY, PUBLIC_URL, WEBSITE, BenchmarkFailed, Environment,
-                                      create_list, create_owner, first_contact, interleaved_pairs, median_ratio)
+from tests.benchmarks.harness import (BROWSER, CAMPAIGN_BODY, PUBLIC_URL, WEBSITE, BenchmarkFailed,
+                                      Environment, create_list, create_owner, first_contact,
+                                      interleaved_pairs, median_ratio)
 from tests.benchmarks.ingest import RUN_SECONDS, RUNS, WARMUP_SECONDS, expect, gunicorn, hello_request, load
 from tests.support import free_port
 
@@ -49,8 +50,8 @@ def click_link() -> tuple[str, str]:
     user = create_owner()
     create_list(user.account_id, 1)
     contact = first_contact(user.account_id)
-    campaign = Campaign(account_id=user.account_id, channel="email", name="Fall sale", subject="Our fall sale",
-                        body=CAMPAIGN_BODY, status="sent", started_at=utcnow())
+    campaign = Campaign(account_id=user.account_id, channel="email", name="Fall sale",
+                        subject="Our fall sale", body=CAMPAIGN_BODY, status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     url = Renderer(campaign, PUBLIC_URL).link(LINK, contact, "email")

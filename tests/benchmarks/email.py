@@ -6,8 +6,9 @@ sent as the product sends it: send_now() enqueues the start job, and `python -m 
 runs it and every batch job (render each recipient's message, store it, deliver the batch over
 one SMTP connection). The time runs from the worker's start to the sink's counting the last
 message. The baseline builds the first stored row's message, then times smtplib's send_message of
-it RECIPIENTS times over one connection (every recipient's message has the same size and shape). The sink is aiosmtpd, accepting and dropping, in its own process so
-that neither sender shares a GIL with it.
+it RECIPIENTS times over one connection (every recipient's message has the same size and shape).
+The sink is aiosmtpd, accepting and dropping, in its own process so that neither sender shares a
+GIL with it.
 """
 from __future__ import annotations
 
@@ -111,10 +112,11 @@ def worker_rate(env: Environment, sink: Sink, campaign_id: int) -> float:
     counted = sink.count - counted_before
     if returncode != 0 or counted != RECIPIENTS:
         outcome = "timed out" if returncode is None else f"exited with {returncode}"
-        raise BenchmarkFailed(f"the worker {outcome} after the sink counted {counted} of {RECIPIENTS} emails; "
-                              "its output is in the log")
+        raise BenchmarkFailed(f"the worker {outcome} after the sink counted {counted} of {RECIPIENTS} "
+                              "emails; its output is in the log")
     elapsed, first = last - started, first or started
-    log(f"worker: {RECIPIENTS} emails in {elapsed:.2f}s from its start; the first after {first - started:.2f}s, "
+    log(f"worker: {RECIPIENTS} emails in {elapsed:.2f}s from its start; "
+        f"the first after {first - started:.2f}s, "
         f"then {(RECIPIENTS - 1) / max(last - first, 1e-9):.0f}/s")
     return RECIPIENTS / elapsed
 
@@ -122,13 +124,17 @@ def worker_rate(env: Environment, sink: Sink, campaign_id: int) -> float:
 def check_stored(campaign_id: int) -> Email:
     """Every recipient's email is stored as sent, and the campaign is finished; the first email."""
     db.session.rollback()  # a fresh transaction, so what the worker committed is seen
-    statuses = dict(db.session.execute(select(Email.status, func.count()).where(Email.campaign_id == campaign_id)
+    statuses = dict(db.session.execute(select(Email.status, func.count())
+                                       .where(Email.campaign_id == campaign_id)
                                        .group_by(Email.status)).all())
     campaign = db.session.get(Campaign, campaign_id)
     if statuses != {"sent": RECIPIENTS} or (campaign.status, campaign.recipients) != ("sent", RECIPIENTS):
-        raise BenchmarkFailed(f"emails by status {statuses}; campaign {campaign.status} to {campaign.recipients}")
-    email = db.session.scalar(select(Email).where(Email.campaign_id == campaign_id).order_by(Email.id).limit(1))
-    if email.html_body.count(f'href="{PUBLIC_URL}/c/') != 3 or f'href="{PUBLIC_URL}/u/' not in email.html_body:
+        raise BenchmarkFailed(f"emails by status {statuses}; "
+                              f"campaign {campaign.status} to {campaign.recipients}")
+    email = db.session.scalar(select(Email).where(Email.campaign_id == campaign_id)
+                              .order_by(Email.id).limit(1))
+    if (email.html_body.count(f'href="{PUBLIC_URL}/c/') != 3
+            or f'href="{PUBLIC_URL}/u/' not in email.html_body):
         raise BenchmarkFailed("the stored email does not have its three click links and an unsubscribe link")
     return email
 

@@ -199,7 +199,8 @@ class Pair:
 
 
 def interleaved_pairs(baseline: Callable[[int], float], measured: Callable[[int], float], count: int,
-                      names: tuple[str, str] = ("baseline", "measured"), alternate: bool = False) -> list[Pair]:
+                      names: tuple[str, str] = ("baseline", "measured"),
+                      alternate: bool = False) -> list[Pair]:
     """Run `baseline` and `measured` `count` times each, in pairs, one right after the other, so
     that other load on the shared machine falls on both alike; each gets the pair's index and
     returns its figure. With `alternate`, every other pair runs measured first (baseline,

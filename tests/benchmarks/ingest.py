@@ -98,8 +98,9 @@ def load(port: int, make_request, seconds: float, label: str, outcome=status_of)
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(CLIENTS)
     results = context.Queue()
-    clients = [context.Process(target=_client, args=(port, make_request, f"{label}-c{index}", seconds, barrier,
-                                                     results, outcome))
+    clients = [context.Process(target=_client,
+                               args=(port, make_request, f"{label}-c{index}", seconds, barrier, results,
+                                     outcome))
                for index in range(CLIENTS)]
     for client in clients:
         client.start()

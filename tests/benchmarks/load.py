@@ -95,7 +95,8 @@ def run(env: Environment) -> dict[str, float]:
             site_key = create_site()
         environ = env.child_environ(REDIS_URL=redis.url, PROXY_COUNT=1, INGEST_RATE_PER_SITE=UNLIMITED)
         with LoggedDeployment(environ, web_workers=2, workers=2) as deployment, app.app_context():
-            statuses, elapsed = _in_processes(_get_share, lambda index: (deployment.port, BASELINE_REQUESTS // CLIENTS))
+            statuses, elapsed = _in_processes(_get_share,
+                                              lambda index: (deployment.port, BASELINE_REQUESTS // CLIENTS))
             if any(set(report) != {200} for report in statuses):
                 raise BenchmarkFailed(f"/healthz answered {statuses}")
             healthz_per_s = BASELINE_REQUESTS / elapsed
@@ -104,7 +105,8 @@ def run(env: Environment) -> dict[str, float]:
             share = BEACONS // CLIENTS
             started = time.monotonic()
             reports, elapsed = _in_processes(_send_share,
-                                             lambda index: (deployment.port, site_key, f"load-c{index}", share))
+                                             lambda index: (deployment.port, site_key, f"load-c{index}",
+                                                            share))
             accepted = [event_id for ids, _ in reports for event_id in ids]
             outcomes: dict = {}
             for _, report in reports:
@@ -124,7 +126,8 @@ def run(env: Environment) -> dict[str, float]:
         redis.stop()
     distinct = set(stored)
     lost = len(set(accepted) - distinct)
-    log(f"stored {len(stored)} page views ({len(distinct)} distinct) {stored_after:.1f}s after the first beacon")
+    log(f"stored {len(stored)} page views ({len(distinct)} distinct) "
+        f"{stored_after:.1f}s after the first beacon")
     return {
         "load_beacons_sent": share * CLIENTS,
         "load_events_accepted": len(accepted),

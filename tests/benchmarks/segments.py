@@ -67,7 +67,8 @@ def scales() -> list[int]:
     return list(dict.fromkeys(sizes))
 
 
-def _load_page_views(account_id: int, site_id: int, first_contact: int, now, contacts: int, page_views: int) -> None:
+def _load_page_views(account_id: int, site_id: int, first_contact: int, now, contacts: int,
+                     page_views: int) -> None:
     """A million rows a scale, through the driver's executemany (SQLite) or COPY (PostgreSQL): fast
     enough to build, realistic to query."""
     rng = random.Random(7)
@@ -113,7 +114,8 @@ def run(env) -> dict[str, float]:
         if scale != sizes[0]:
             _empty(env.app_config(DATABASE_URL=sqlite))
         log(f"segments: {scale}x on SQLite")
-        metrics |= {f"{name}{suffix}": value for name, value in measure(env.app_config(DATABASE_URL=sqlite), scale).items()}
+        metrics |= {f"{name}{suffix}": value
+                    for name, value in measure(env.app_config(DATABASE_URL=sqlite), scale).items()}
         if postgres:
             log(f"segments: {scale}x on PostgreSQL")
             _empty(env.app_config(DATABASE_URL=postgres))
@@ -154,7 +156,8 @@ def measure(config: dict, scale: int = 1) -> dict[str, float]:
             .where(list_members.c.list_id == everyone.id, list_members.c.contact_id % 2 == 0)))
         db.session.commit()
         _load_page_views(account_id, site_id, first_contact, now, contacts, page_views)
-        log(f"segments: loaded {contacts:,} contacts and {page_views:,} page views in {time.perf_counter() - started:.0f}s")
+        log(f"segments: loaded {contacts:,} contacts and {page_views:,} page views "
+            f"in {time.perf_counter() - started:.0f}s")
 
         rules = RULES | {"groups": [{"match": "all", "rules": [RULES["groups"][0]["rules"][0],
                                                                 {"type": "list", "list_id": list_x.id}]}]}
@@ -185,8 +188,9 @@ def measure(config: dict, scale: int = 1) -> dict[str, float]:
         pricing = match_forms("https://www.shop.example/pricing")
         db.session.execute(insert(PageView), [
             {"event_id": f"new-{n}", "account_id": account_id, "site_id": site_id, "contact_id": contact,
-             "visitor_id": "v", "host": "www.shop.example", "url": "https://www.shop.example/pricing", "path": "/pricing",
-             "match_url": pricing[0], "match_path": pricing[1], "received_at": utcnow()} for n, contact in enumerate(batch)])
+             "visitor_id": "v", "host": "www.shop.example", "url": "https://www.shop.example/pricing",
+             "path": "/pricing", "match_url": pricing[0], "match_path": pricing[1], "received_at": utcnow()}
+            for n, contact in enumerate(batch)])
         db.session.commit()
         started = time.perf_counter()
         membership.update_for_contacts(account_id, sorted(set(batch)))

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.browser
 
 
 def add_step(page: Page, where: str, kind: str, exact: bool = False) -> None:
-    """Use the "Add a step" control at `where` ("after step 1:", "at the start of the Yes branch of step 2")."""
+    """Use the "Add a step" control at `where` ("after step 1:", "at the start of the Yes branch of
+    step 2")."""
     choice = page.get_by_label(f"Add a step {where}", exact=exact)
     choice.select_option(label=kind)
     page.locator("form.add-step").filter(has=choice).get_by_role("button", name="Add").click()

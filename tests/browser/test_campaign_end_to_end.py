@@ -23,7 +23,8 @@ def test_campaign_link_identifies_the_contact_and_the_web_version_does_not(
     page.get_by_role("button", name="New email").click()
     page.get_by_label("Campaign name").fill("Autumn news")
     page.get_by_label("Subject").fill("Autumn at the shop")
-    page.get_by_label("HTML body").fill(f'<p>New prices: <a href="{demo.url}/pricing?ref=mail">see them</a></p>')
+    page.get_by_label("HTML body").fill(
+        f'<p>New prices: <a href="{demo.url}/pricing?ref=mail">see them</a></p>')
     page.get_by_label("Customers").check()
     # Not saved first: the confirmation states what is on screen now.
     page.get_by_role("button", name="Send…").click()
@@ -66,7 +67,8 @@ def test_campaign_link_identifies_the_contact_and_the_web_version_does_not(
 
     def stored():
         drain()
-        return [(view.path, view.contact_id) for view in db.session.scalars(select(PageView).order_by(PageView.id))]
+        return [(view.path, view.contact_id)
+                for view in db.session.scalars(select(PageView).order_by(PageView.id))]
     from tests.support import wait_until
     views = wait_until(lambda: (lambda rows: rows if len(rows) == 2 else None)(stored()))
     assert sorted(views, key=lambda row: row[1] or 0) == [("/pricing", None), ("/pricing", contact.id)]

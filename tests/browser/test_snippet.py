@@ -89,7 +89,8 @@ def test_tracking_turned_off_sends_and_stores_nothing(page: Page, website, drain
     assert db.session.scalar(select(PageView)) is None
 
 
-def test_global_privacy_control_sends_nothing_and_sets_no_cookie(page: Page, website, contact, drain, beacons):
+def test_global_privacy_control_sends_nothing_and_sets_no_cookie(page: Page, website, contact, drain,
+                                                                 beacons):
     demo, site = website
     page.add_init_script("Object.defineProperty(navigator, 'globalPrivacyControl', {value: true})")
     page.goto(f"{demo.url}/pricing?cid={make_cid(site.account_id, contact.id)}")
@@ -108,4 +109,5 @@ def test_the_command_queue_and_consent(page: Page, website, drain, beacons):
     assert beacons == []
     page.evaluate("footfall('consent', true); footfall('pageview')")
     wait_until(lambda: len(beacons) == 1)
-    assert page.evaluate("Object.keys(window).filter(k => k.toLowerCase().includes('footfall'))") == ["footfall"]
+    assert (page.evaluate("Object.keys(window).filter(k => k.toLowerCase().includes('footfall'))")
+            == ["footfall"])

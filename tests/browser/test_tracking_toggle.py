@@ -12,8 +12,8 @@ from tests.browser.test_tracking_wizard import sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_the_next_page_after_turning_tracking_on_is_stored(page: Page, browser: Browser, server, website, user,
-                                                           drain):
+def test_the_next_page_after_turning_tracking_on_is_stored(page: Page, browser: Browser, server, website,
+                                                           user, drain):
     demo, site = website
     sign_in(page, server, user.email)
     page.get_by_role("link", name="Settings").click()

@@ -383,7 +383,8 @@ def test_a_password_spray_from_one_address_is_slowed_down(app, user):
 def test_guesses_from_one_ipv6_network_count_as_one_address(app, user):
     """One customer of a provider gets a whole /64: a fresh address for each guess must not help."""
     for n in range(app.config["LOGIN_MAX_FAILURES"]):
-        assert login(app.test_client(), password="Summer2026!", address=f"2001:db8:5:7::{n + 1:x}").status_code == 422
+        assert login(app.test_client(), password="Summer2026!",
+                     address=f"2001:db8:5:7::{n + 1:x}").status_code == 422
     assert login(app.test_client(), address="2001:db8:5:7:ffff::1").status_code == 429
     assert login(app.test_client(), address="2001:db8:5:8::1").status_code == 302  # another network
 

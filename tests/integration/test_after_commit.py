@@ -4,7 +4,6 @@ from sqlalchemy import select
 
 from app.extensions import after_commit, db
 from app.models import TrackingSite
-from app.tracking import setup
 
 
 def test_a_savepoint_rolled_back_forgets_only_what_was_asked_inside_it(app, site):
@@ -36,7 +35,8 @@ def test_a_change_in_settings_is_saved_even_when_it_cannot_be_announced(auth, si
         def pipeline(self, **kwargs):
             raise ingest.RedisError("Redis is down")
     monkeypatch.setattr(ingest, "get_redis", lambda: Down())
-    response = auth.client.post("/settings/tracking/enabled", data={"enabled": "0"}, headers={"HX-Request": "true"})
+    response = auth.client.post("/settings/tracking/enabled", data={"enabled": "0"},
+                                headers={"HX-Request": "true"})
     assert response.status_code == 200
     db.session.rollback()
     assert db.session.scalar(select(TrackingSite.enabled)) is False

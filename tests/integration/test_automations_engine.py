@@ -21,7 +21,8 @@ from app.tracking.events import store_records
 EVENT_NUMBERS = itertools.count()
 
 
-def email(subject="Questions?", body='<p>Need help? <a href="https://www.shop.example/contact">Talk to us</a></p>'):
+def email(subject="Questions?",
+          body='<p>Need help? <a href="https://www.shop.example/contact">Talk to us</a></p>'):
     return {"id": schema.new_id(), "kind": "email", "subject": subject, "body": body}
 
 
@@ -31,9 +32,10 @@ def end():
 
 def automation(site, steps, trigger=None, **fields):
     item = Automation(account_id=site.account_id, name="Pricing follow-up", status="draft",
-                      trigger=trigger or {"type": "page_view", "op": "contains", "value": "/pricing", "count": 1,
-                                          "days": None},
-                      steps=steps, filters=fields.pop("filters", []), exit_rules=fields.pop("exit_rules", []), **fields)
+                      trigger=trigger or {"type": "page_view", "op": "contains", "value": "/pricing",
+                                          "count": 1, "days": None},
+                      steps=steps, filters=fields.pop("filters", []), exit_rules=fields.pop("exit_rules", []),
+                      **fields)
     db.session.add(item)
     db.session.flush()
     assert engine.activate(item) == []
@@ -96,13 +98,15 @@ def test_filters_must_hold(site, contact, run_jobs):
     automation(site, [email(), end()], filters=[{"type": "segment", "segment_id": segment.id}])
     view(site, contact)
     assert runs() == []
-    db.session.execute(segment_members.insert().values(segment_id=segment.id, contact_id=contact.id, joined_at=utcnow()))
+    db.session.execute(segment_members.insert()
+                       .values(segment_id=segment.id, contact_id=contact.id, joined_at=utcnow()))
     db.session.commit()
     view(site, contact)
     assert len(runs()) == 1
 
 
-@pytest.mark.parametrize("reentry, days, expected", [("once", 30, 1), ("always", 30, 2), ("after_days", 1, 1)])
+@pytest.mark.parametrize("reentry, days, expected",
+                         [("once", 30, 1), ("always", 30, 2), ("after_days", 1, 1)])
 def test_reentry(site, contact, run_jobs, reentry, days, expected):
     automation(site, [email(), end()], reentry=reentry, reentry_days=days)
     view(site, contact)
@@ -112,7 +116,8 @@ def test_reentry(site, contact, run_jobs, reentry, days, expected):
 
 
 def test_never_twice_at_once(site, contact, run_jobs):
-    automation(site, [{"id": "wait", "kind": "delay", "amount": 1, "unit": "days"}, email(), end()], reentry="always")
+    automation(site, [{"id": "wait", "kind": "delay", "amount": 1, "unit": "days"}, email(), end()],
+               reentry="always")
     view(site, contact)
     run_jobs()
     view(site, contact)
@@ -123,7 +128,8 @@ def test_delays_wait_then_the_clock_moves_on(site, contact, run_jobs):
     text = {"id": "text", "kind": "sms", "body": "Still thinking? https://www.shop.example/pricing"}
     contact.phone = "+14155550100"
     db.session.commit()
-    item = automation(site, [email(), {"id": "wait", "kind": "delay", "amount": 1, "unit": "days"}, text, end()])
+    item = automation(site,
+                      [email(), {"id": "wait", "kind": "delay", "amount": 1, "unit": "days"}, text, end()])
     run = engine.enter(item, contact.id)
     db.session.commit()
     assert engine.advance(run.id) == "waiting"
@@ -144,7 +150,8 @@ def test_splits_choose_a_branch(site, contact, subscribed, branch):
     run = engine.enter(item, contact.id)
     db.session.commit()
     assert engine.advance(run.id) == "completed"
-    steps = [(r.step_id, r.outcome) for r in db.session.scalars(select(AutomationStepRun).order_by(AutomationStepRun.id))]
+    steps = [(r.step_id, r.outcome)
+             for r in db.session.scalars(select(AutomationStepRun).order_by(AutomationStepRun.id))]
     assert steps == [("split", branch), (f"{branch}-end", "end")]
 
 
@@ -163,7 +170,8 @@ def test_a_split_on_a_click_in_an_earlier_email(site, contact, client, drain, ru
     from app.messaging.clicks import CLICKS
     CLICKS.drain(get_redis())
     assert engine.advance(run.id, now=utcnow() + timedelta(hours=2)) == "completed"
-    assert db.session.scalar(select(AutomationStepRun.outcome).where(AutomationStepRun.step_id == "split")) == "yes"
+    assert db.session.scalar(select(AutomationStepRun.outcome)
+                             .where(AutomationStepRun.step_id == "split")) == "yes"
 
 
 def test_auto_stop_on_a_page_view(site, contact, run_jobs):
@@ -272,7 +280,8 @@ def test_an_email_step_comes_from_the_account_name_or_its_own_from_name(site, co
     view(site, contact)
     view(site, grace, "/blog")
     run_jobs()
-    sent = {item.subject: item for item in db.session.scalars(select(Email).where(Email.kind == "automation"))}
+    sent = {item.subject: item
+            for item in db.session.scalars(select(Email).where(Email.kind == "automation"))}
     assert build_message(sent["Plain"])["From"].startswith("Shop <")  # the account's name, not MAIL_FROM's
     assert build_message(sent["Named"])["From"].startswith("Ada at the Shop <")
 

@@ -45,25 +45,30 @@ def build_valid_path(client, automation, segment) -> dict:
     delay = fresh(automation).steps[0]
     add(client, automation, "split", after=delay["id"])
     split = fresh(automation).steps[1]
-    edit(client, automation, split["id"], **{"condition-type": "segment", "condition-segment_id": str(segment.id)})
+    edit(client, automation, split["id"],
+         **{"condition-type": "segment", "condition-segment_id": str(segment.id)})
     add(client, automation, "email", split=split["id"], branch="yes")
     add(client, automation, "sms", split=split["id"], branch="no")
     split = fresh(automation).steps[1]
     email, sms = split["yes"][0], split["no"][0]
-    edit(client, automation, email["id"], subject="Questions about pricing?", body="<p>Reply to this email.</p>")
+    edit(client, automation, email["id"], subject="Questions about pricing?",
+         body="<p>Reply to this email.</p>")
     edit(client, automation, sms["id"], body="Questions? Call us.")
     return {"delay": delay, "split": split, "email": email, "sms": sms}
 
 
 def test_a_new_automation_is_a_draft_that_starts_on_pricing_views(auth, site):
     automation = create(auth.client)
-    assert (automation.name, automation.status, automation.account_id) == ("Untitled automation", "draft", site.account_id)
-    assert automation.trigger == {"type": "page_view", "op": "contains", "value": "/pricing", "count": 1, "days": None}
+    assert (automation.name, automation.status, automation.account_id) == ("Untitled automation", "draft",
+                                                                           site.account_id)
+    assert automation.trigger == {"type": "page_view", "op": "contains", "value": "/pricing", "count": 1,
+                                  "days": None}
     assert [step["kind"] for step in automation.steps] == ["end"]
 
     page = auth.client.get(f"/automations/{automation.id}").get_data(as_text=True)
     assert "<h1>Untitled automation</h1>" in page and ">Draft</span>" in page
-    assert 'id="automation-path"' in page and "Starts when the contact: views a page whose URL contains /pricing" in page
+    assert ('id="automation-path"' in page
+            and "Starts when the contact: views a page whose URL contains /pricing" in page)
     assert ">Activate</button>" in page and 'aria-current="page">Automations</a>' in page
 
     listing = auth.client.get("/automations/").get_data(as_text=True)
@@ -86,19 +91,25 @@ def test_settings_are_validated_then_saved(auth, site):
     assert nameless.status_code == 422 and "Give the automation a name." in nameless.get_data(as_text=True)
     too_long = auth.client.post(url, data={**SETTINGS, "name": "x" * 201}, headers=HX)
     assert too_long.status_code == 422
-    bad_filter = auth.client.post(url, data={**SETTINGS, "filters-0-type": "segment", "filters-0-segment_id": "999"},
+    bad_filter = auth.client.post(url,
+                                  data={**SETTINGS, "filters-0-type": "segment",
+                                        "filters-0-segment_id": "999"},
                                   headers=HX)
-    assert bad_filter.status_code == 422 and "Filter 1: Choose one of your segments." in bad_filter.get_data(as_text=True)
+    assert (bad_filter.status_code == 422
+            and "Filter 1: Choose one of your segments." in bad_filter.get_data(as_text=True))
     bad_exit = auth.client.post(url, data={**SETTINGS, "exits-0-type": "page_view", "exits-0-op": "contains",
                                            "exits-0-value": ""}, headers=HX)
-    assert bad_exit.status_code == 422 and "Enter the page that stops the automation." in bad_exit.get_data(as_text=True)
-    bad_days = auth.client.post(url, data={**SETTINGS, "reentry": "after_days", "reentry_days": "0"}, headers=HX)
+    assert (bad_exit.status_code == 422
+            and "Enter the page that stops the automation." in bad_exit.get_data(as_text=True))
+    bad_days = auth.client.post(url, data={**SETTINGS, "reentry": "after_days", "reentry_days": "0"},
+                                headers=HX)
     assert bad_days.status_code == 422
 
     good = auth.client.post(url, headers=HX, data={
-        **SETTINGS, "filters-0-type": "segment", "filters-0-negate": "0", "filters-0-segment_id": str(segment.id),
-        "filters-1-type": "visit", "filters-1-negate": "1", "filters-1-op": "starts_with", "filters-1-value": "/careers",
-        "filters-1-count": "1", "filters-1-days": "",
+        **SETTINGS, "filters-0-type": "segment", "filters-0-negate": "0",
+        "filters-0-segment_id": str(segment.id),
+        "filters-1-type": "visit", "filters-1-negate": "1", "filters-1-op": "starts_with",
+        "filters-1-value": "/careers", "filters-1-count": "1", "filters-1-days": "",
         "reentry": "after_days", "reentry_days": "7",
         "exits-0-type": "page_view", "exits-0-op": "contains", "exits-0-value": "/thank-you",
         "exits-1-type": "segment_joined", "exits-1-segment_id": str(segment.id)})
@@ -108,7 +119,8 @@ def test_settings_are_validated_then_saved(auth, site):
     assert "<h1>Pricing follow-up</h1>" in body
     saved = fresh(automation)
     assert saved.name == "Pricing follow-up"
-    assert saved.trigger == {"type": "page_view", "op": "contains", "value": "/pricing", "count": 2, "days": 14}
+    assert saved.trigger == {"type": "page_view", "op": "contains", "value": "/pricing", "count": 2,
+                             "days": 14}
     assert saved.filters[0] == {"type": "segment", "negate": False, "segment_id": segment.id}
     assert saved.filters[1]["negate"] is True and saved.filters[1]["window"] == "ever"
     assert (saved.reentry, saved.reentry_days) == ("after_days", 7)
@@ -116,7 +128,8 @@ def test_settings_are_validated_then_saved(auth, site):
                                 {"type": "segment_joined", "segment_id": segment.id}]
 
     other = auth.client.post(url, headers=HX, data={"name": "On the list", "trigger-type": "segment_joined",
-                                                    "trigger-segment_id": str(segment.id), "reentry": "always"})
+                                                    "trigger-segment_id": str(segment.id),
+                                                    "reentry": "always"})
     assert other.status_code == 200
     assert fresh(automation).trigger == {"type": "segment_joined", "segment_id": segment.id}
     assert "Joins the segment Customers" in auth.client.get("/automations/").get_data(as_text=True)
@@ -126,16 +139,20 @@ def test_the_settings_form_adds_and_removes_rows_and_follows_the_trigger_type(au
     automation = create(auth.client)
     make_segment(site.account_id)
     url = f"/automations/{automation.id}/settings/form"
-    added = auth.client.post(url, data={**SETTINGS, "action": "add_filter"}, headers=HX).get_data(as_text=True)
+    added = auth.client.post(url, data={**SETTINGS, "action": "add_filter"},
+                             headers=HX).get_data(as_text=True)
     assert 'name="filters-0-type"' in added and 'name="filters-0-value"' in added
-    segment_row = auth.client.post(url, data={**SETTINGS, "filters-0-type": "segment"}, headers=HX).get_data(as_text=True)
+    segment_row = auth.client.post(url, data={**SETTINGS, "filters-0-type": "segment"},
+                                   headers=HX).get_data(as_text=True)
     assert 'name="filters-0-segment_id"' in segment_row and ">Customers</option>" in segment_row
-    removed = auth.client.post(url, data={**SETTINGS, "filters-0-type": "segment", "action": "remove_filter:0"},
+    removed = auth.client.post(url,
+                               data={**SETTINGS, "filters-0-type": "segment", "action": "remove_filter:0"},
                                headers=HX).get_data(as_text=True)
     assert 'name="filters-0-type"' not in removed and "Everyone who triggers it." in removed
     exits = auth.client.post(url, data={**SETTINGS, "action": "add_exit"}, headers=HX).get_data(as_text=True)
     assert 'name="exits-0-value"' in exits
-    by_segment = auth.client.post(url, data={**SETTINGS, "trigger-type": "segment_joined"}, headers=HX).get_data(as_text=True)
+    by_segment = auth.client.post(url, data={**SETTINGS, "trigger-type": "segment_joined"},
+                                  headers=HX).get_data(as_text=True)
     assert 'name="trigger-segment_id"' in by_segment and 'name="trigger-value"' not in by_segment
     assert fresh(automation).filters == []  # nothing saved by form actions
 
@@ -152,24 +169,32 @@ def test_steps_are_added_edited_and_deleted_including_a_split_and_its_branches(a
     delay = fresh(automation).steps[0]
     assert [step["kind"] for step in fresh(automation).steps] == ["delay", "end"]
 
-    form = auth.client.get(f"/automations/{automation.id}/steps/{delay['id']}/edit", headers=HX).get_data(as_text=True)
+    form = auth.client.get(f"/automations/{automation.id}/steps/{delay['id']}/edit",
+                           headers=HX).get_data(as_text=True)
     assert f'<form id="card-{delay["id"]}"' in form and 'name="amount"' in form and 'name="unit"' in form
     refused = edit(auth.client, automation, delay["id"], amount="0", unit="days")
     assert refused.status_code == 422
-    assert "Wait between 1 and 1,000" in refused.get_data(as_text=True) and 'name="amount"' in refused.get_data(as_text=True)
-    assert "Wait 3 hours" in edit(auth.client, automation, delay["id"], amount="3", unit="hours").get_data(as_text=True)
+    assert ("Wait between 1 and 1,000" in refused.get_data(as_text=True)
+            and 'name="amount"' in refused.get_data(as_text=True))
+    assert "Wait 3 hours" in edit(auth.client, automation, delay["id"], amount="3",
+                                  unit="hours").get_data(as_text=True)
 
     add(auth.client, automation, "split", after=delay["id"])
     split = fresh(automation).steps[1]
-    assert split["kind"] == "split" and [s["kind"] for s in split["yes"]] == [s["kind"] for s in split["no"]] == ["end"]
+    assert (split["kind"] == "split"
+            and [s["kind"] for s in split["yes"]] == [s["kind"] for s in split["no"]] == ["end"])
     condition_form = auth.client.get(f"/automations/{automation.id}/steps/{split['id']}/edit",
-                                     query_string={"condition-type": "segment"}, headers=HX).get_data(as_text=True)
+                                     query_string={"condition-type": "segment"},
+                                     headers=HX).get_data(as_text=True)
     assert 'name="condition-segment_id"' in condition_form and ">Customers</option>" in condition_form
-    saved = edit(auth.client, automation, split["id"], **{"condition-type": "segment", "condition-negate": "0",
-                                                          "condition-segment_id": str(segment.id)})
+    saved = edit(auth.client, automation, split["id"],
+                 **{"condition-type": "segment", "condition-negate": "0",
+                    "condition-segment_id": str(segment.id)})
     assert saved.status_code == 200 and "If in segment Customers" in saved.get_data(as_text=True)
-    assert fresh(automation).steps[1]["condition"] == {"type": "segment", "negate": False, "segment_id": segment.id}
-    no_segment = edit(auth.client, automation, split["id"], **{"condition-type": "segment", "condition-segment_id": ""})
+    assert fresh(automation).steps[1]["condition"] == {"type": "segment", "negate": False,
+                                                       "segment_id": segment.id}
+    no_segment = edit(auth.client, automation, split["id"],
+                      **{"condition-type": "segment", "condition-segment_id": ""})
     assert no_segment.status_code == 422
 
     add(auth.client, automation, "email", split=split["id"], branch="yes")
@@ -185,14 +210,16 @@ def test_steps_are_added_edited_and_deleted_including_a_split_and_its_branches(a
     assert [s["kind"] for s in fresh(automation).steps[1]["yes"]] == ["email", "delay", "end"]
 
     clicked_form = auth.client.get(f"/automations/{automation.id}/steps/{split['id']}/edit",
-                                   query_string={"condition-type": "clicked"}, headers=HX).get_data(as_text=True)
+                                   query_string={"condition-type": "clicked"},
+                                   headers=HX).get_data(as_text=True)
     assert "Add an email step before this split first." in clicked_form  # the email is after the split
 
     deleted = auth.client.post(f"/automations/{automation.id}/steps/{sms['id']}/delete", headers=HX)
     assert deleted.status_code == 200 and "Send SMS: Call us" not in deleted.get_data(as_text=True)
     assert [s["kind"] for s in fresh(automation).steps[1]["no"]] == ["end"]
     missing = auth.client.post(f"/automations/{automation.id}/steps/nosuch/delete", headers=HX)
-    assert missing.status_code == 422 and "That step is not in this automation." in missing.get_data(as_text=True)
+    assert (missing.status_code == 422
+            and "That step is not in this automation." in missing.get_data(as_text=True))
     bad_kind = add(auth.client, automation, "teleport")
     assert bad_kind.status_code == 422 and "Choose a kind of step." in bad_kind.get_data(as_text=True)
 
@@ -209,23 +236,26 @@ def test_split_conditions_on_page_views_fields_and_clicks(auth, site):
     split = fresh(automation).steps[1]
 
     clicked_form = auth.client.get(f"/automations/{automation.id}/steps/{split['id']}/edit",
-                                   query_string={"condition-type": "clicked"}, headers=HX).get_data(as_text=True)
+                                   query_string={"condition-type": "clicked"},
+                                   headers=HX).get_data(as_text=True)
     assert f'<option value="{email["id"]}"' in clicked_form and "Step 1: Welcome" in clicked_form
-    page = edit(auth.client, automation, split["id"], **{"condition-type": "clicked",
-                                                         "condition-step_id": email["id"]}).get_data(as_text=True)
+    page = edit(auth.client, automation, split["id"],
+                **{"condition-type": "clicked", "condition-step_id": email["id"]}).get_data(as_text=True)
     assert "If clicked a link in the email of step 1 “Welcome”" in page
     assert fresh(automation).steps[1]["condition"] == {"type": "clicked", "step_id": email["id"]}
 
     visit = edit(auth.client, automation, split["id"], **{
-        "condition-type": "visit", "condition-negate": "0", "condition-op": "contains", "condition-value": "/pricing",
-        "condition-count": "2", "condition-days": "7"})
-    assert "If viewed a page whose URL contains /pricing at least 2 times in the last 7 days" in visit.get_data(as_text=True)
-    empty_page = edit(auth.client, automation, split["id"], **{"condition-type": "visit", "condition-op": "contains",
-                                                               "condition-value": ""})
+        "condition-type": "visit", "condition-negate": "0", "condition-op": "contains",
+        "condition-value": "/pricing", "condition-count": "2", "condition-days": "7"})
+    assert ("If viewed a page whose URL contains /pricing at least 2 times in the last 7 days"
+            in visit.get_data(as_text=True))
+    empty_page = edit(auth.client, automation, split["id"],
+                      **{"condition-type": "visit", "condition-op": "contains", "condition-value": ""})
     assert empty_page.status_code == 422 and "Enter a page URL." in empty_page.get_data(as_text=True)
 
-    field = edit(auth.client, automation, split["id"], **{"condition-type": "field", "condition-field": "email",
-                                                          "condition-op": "ends_with", "condition-value": "@shop.example"})
+    field = edit(auth.client, automation, split["id"],
+                 **{"condition-type": "field", "condition-field": "email", "condition-op": "ends_with",
+                    "condition-value": "@shop.example"})
     assert "If email ends with @shop.example" in field.get_data(as_text=True)
 
 
@@ -255,7 +285,8 @@ def test_activate_then_pause_and_edit_again(auth, site):
     refused = add(auth.client, automation, "sms", after=steps["delay"]["id"])
     assert refused.status_code == 409 and len(fresh(automation).steps) == 3
     assert edit(auth.client, automation, steps["email"]["id"], subject="Changed", body="x").status_code == 409
-    assert auth.client.post(f"/automations/{automation.id}/settings", data=SETTINGS, headers=HX).status_code == 409
+    assert auth.client.post(f"/automations/{automation.id}/settings", data=SETTINGS,
+                            headers=HX).status_code == 409
     assert fresh(automation).name == "Untitled automation"
 
     paused = auth.client.post(f"/automations/{automation.id}/pause", headers=HX)
@@ -276,41 +307,46 @@ def test_the_report_counts_runs_and_shows_a_journey_and_a_test(auth, site):
     waiting = AutomationRun(account_id=site.account_id, automation_id=automation.id, contact_id=ada.id,
                             status="waiting", step_id=steps["delay"]["id"])
     db.session.add_all([waiting,
-                        AutomationRun(account_id=site.account_id, automation_id=automation.id, contact_id=bob.id,
-                                      status="completed", step_id=None),
-                        AutomationRun(account_id=site.account_id, automation_id=automation.id, contact_id=cy.id,
+                        AutomationRun(account_id=site.account_id, automation_id=automation.id,
+                                      contact_id=bob.id, status="completed", step_id=None),
+                        AutomationRun(account_id=site.account_id, automation_id=automation.id,
+                                      contact_id=cy.id,
                                       status="exited", step_id=None, exit_reason="viewed /thank-you"),
-                        AutomationRun(account_id=site.account_id, automation_id=automation.id, contact_id=dee.id,
-                                      status="waiting", step_id=steps["delay"]["id"])])
+                        AutomationRun(account_id=site.account_id, automation_id=automation.id,
+                                      contact_id=dee.id, status="waiting", step_id=steps["delay"]["id"])])
     db.session.flush()
-    db.session.add(AutomationStepRun(run_id=waiting.id, step_id=steps["delay"]["id"], outcome="wait until tomorrow"))
+    db.session.add(AutomationStepRun(run_id=waiting.id, step_id=steps["delay"]["id"],
+                                     outcome="wait until tomorrow"))
     db.session.commit()
 
     page = auth.client.get(f"/automations/{automation.id}").get_data(as_text=True)
-    for label, count in (("Entered", 4), ("Active", 0), ("Waiting", 2), ("Completed", 1), ("Exited by auto-stop", 1)):
+    for label, count in (("Entered", 4), ("Active", 0), ("Waiting", 2), ("Completed", 1),
+                         ("Exited by auto-stop", 1)):
         assert f"<dt>{label}</dt><dd>{count}</dd>" in page
     assert page.count("Now at this step: 2") == 1 and "Now at this step: 0" in page
     assert ">4</td>" in auth.client.get("/automations/").get_data(as_text=True)
 
-    journey = auth.client.get(f"/automations/{automation.id}/journey", query_string={"email": "ADA@customer.example"},
-                              headers=HX)
+    journey = auth.client.get(f"/automations/{automation.id}/journey",
+                              query_string={"email": "ADA@customer.example"}, headers=HX)
     body = journey.get_data(as_text=True)
     assert journey.status_code == 200 and body.lstrip().startswith('<div id="contact-result"')
-    assert "Journey of ada@customer.example" in body and "Step 1: Wait 1 day" in body and "wait until tomorrow" in body
+    assert ("Journey of ada@customer.example" in body and "Step 1: Wait 1 day" in body
+            and "wait until tomorrow" in body)
     assert "Waiting, entered" in body
 
-    test = auth.client.get(f"/automations/{automation.id}/simulate", query_string={"email": "ada@customer.example"},
-                           headers=HX).get_data(as_text=True)
+    test = auth.client.get(f"/automations/{automation.id}/simulate",
+                           query_string={"email": "ada@customer.example"}, headers=HX).get_data(as_text=True)
     words = " ".join(re.sub(r"<[^>]+>", " ", test).split())
     assert "Test with ada@customer.example" in words and "Nothing is sent" in words
-    assert ("would wait 1 day (not waited in this test) would check “If in segment Customers”: no, so go down the No "
-            "branch would send SMS: Questions? Call us. (skipped) would finish") in words
+    assert ("would wait 1 day (not waited in this test) would check “If in segment Customers”: no, "
+            "so go down the No branch would send SMS: Questions? Call us. (skipped) would finish") in words
     assert db.session.scalar(select(AutomationRun).where(AutomationRun.contact_id == ada.id,
                                                          AutomationRun.status == "active")) is None
 
-    unknown = auth.client.get(f"/automations/{automation.id}/journey", query_string={"email": "nobody@x.example"},
-                              headers=HX)
-    assert unknown.status_code == 422 and "No contact has the email nobody@x.example." in unknown.get_data(as_text=True)
+    unknown = auth.client.get(f"/automations/{automation.id}/journey",
+                              query_string={"email": "nobody@x.example"}, headers=HX)
+    assert (unknown.status_code == 422
+            and "No contact has the email nobody@x.example." in unknown.get_data(as_text=True))
 
 
 def test_other_accounts_cannot_see_or_change_an_automation(auth, site, intruder):
@@ -342,7 +378,8 @@ def test_an_email_step_has_a_from_name_defaulting_to_the_account_name(auth, site
     automation = create(auth.client)
     add(auth.client, automation, "email")
     step = fresh(automation).steps[0]
-    form = auth.client.get(f"/automations/{automation.id}/steps/{step['id']}/edit", headers=HX).get_data(as_text=True)
+    form = auth.client.get(f"/automations/{automation.id}/steps/{step['id']}/edit",
+                           headers=HX).get_data(as_text=True)
     assert 'name="from_name"' in form and 'placeholder="Shop"' in form
     assert "Left empty, the email comes from your account's name, “Shop”." in form
     for field, message in (("from_name", "The From name must be on one line"),
@@ -351,5 +388,6 @@ def test_an_email_step_has_a_from_name_defaulting_to_the_account_name(auth, site
                                                               "from_name": "Ada", field: "Ada\r\nBcc: x"})
         assert refused.status_code == 422 and message in refused.get_data(as_text=True)
     assert fresh(automation).steps[0].get("from_name", "") == ""  # nothing saved: no header can be added
-    edit(auth.client, automation, step["id"], subject="Hello", body="<p>Hi</p>", from_name="  Ada   Lovelace ")
+    edit(auth.client, automation, step["id"], subject="Hello", body="<p>Hi</p>",
+         from_name="  Ada   Lovelace ")
     assert fresh(automation).steps[0]["from_name"] == "Ada Lovelace"

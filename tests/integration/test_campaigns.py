@@ -18,7 +18,8 @@ from tests.integration.test_send_to_developer import run_worker_process
 from tests.support import smtp_server
 
 BODY = ('<h1>Hello</h1><p>See <a href="https://www.shop.example/pricing?plan=pro#faq">our prices</a>, '
-        '<a href="https://elsewhere.example/">a friend</a> and <a href="mailto:hi@shop.example">write us</a>.</p>')
+        '<a href="https://elsewhere.example/">a friend</a> and '
+        '<a href="mailto:hi@shop.example">write us</a>.</p>')
 
 
 def make_list(account_id, name, contacts):
@@ -50,7 +51,8 @@ def follow_click(client, url):
 
 
 def test_a_campaign_to_50_contacts_over_smtp(auth, site, client, database_url, redis_url):
-    people = [make_contact(site.account_id, f"person{n:02d}@customer.example", first_name=f"P{n}") for n in range(50)]
+    people = [make_contact(site.account_id, f"person{n:02d}@customer.example", first_name=f"P{n}")
+              for n in range(50)]
     people[7].email_status = "unsubscribed"
     people[8].email_status = "unsubscribed"
     newsletter = make_list(site.account_id, "Newsletter", people)
@@ -73,10 +75,12 @@ def test_a_campaign_to_50_contacts_over_smtp(auth, site, client, database_url, r
         text_links = re.findall(r"\((https://footfall\.test/c/[^)]+)\)", text)
         assert len(html_links) == 2 and html_links == text_links  # the same links in both parts
         landing = follow_click(client, html_links[0])
-        assert landing.startswith("https://www.shop.example/pricing?plan=pro&cid=") and landing.endswith("#faq")
+        assert (landing.startswith("https://www.shop.example/pricing?plan=pro&cid=")
+                and landing.endswith("#faq"))
         token = parse_qs(urlsplit(landing).query)["cid"][0]
         claims = read_cid(token)
-        assert (claims.contact_id, claims.account_id, claims.message_id) == (contact.id, site.account_id, campaign_id)
+        assert (claims.contact_id, claims.account_id, claims.message_id) == (contact.id, site.account_id,
+                                                                             campaign_id)
         seen_tokens.add(token)
         assert follow_click(client, html_links[1]) == "https://elsewhere.example/"  # other sites: no cid
         assert 'href="mailto:hi@shop.example"' in html
@@ -93,16 +97,18 @@ def test_a_retried_batch_never_sends_twice(auth, site, run_jobs, app):
     auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
     run_jobs()
     from app.messaging.campaigns import send_email_batch
-    assert send_email_batch(campaign_id, [p.id for p in people], "https://footfall.test", final_attempt=True) == 0
-    assert db.session.scalar(select(func.count()).select_from(Email).where(Email.campaign_id == campaign_id)) == 5
+    assert send_email_batch(campaign_id, [p.id for p in people], "https://footfall.test",
+                            final_attempt=True) == 0
+    assert db.session.scalar(select(func.count()).select_from(Email)
+                             .where(Email.campaign_id == campaign_id)) == 5
     page = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
     assert "Sent" in page and "(to the outbox)" in page
 
 
 def test_clicks_are_recorded_by_the_worker(auth, site, contact, client, drain, app):
     from app.messaging.campaigns import Renderer
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent",
-                        started_at=utcnow())
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
+                        status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
@@ -114,7 +120,8 @@ def test_clicks_are_recorded_by_the_worker(auth, site, contact, client, drain, a
     assert (click.contact_id, click.campaign_id) == (contact.id, campaign.id)
 
 
-@pytest.mark.parametrize("path", ["/c/garbage", "/c/" + "A" * 300, "/s/nosuch", "/u/tampered.token", "/m/999"])
+@pytest.mark.parametrize("path",
+                         ["/c/garbage", "/c/" + "A" * 300, "/s/nosuch", "/u/tampered.token", "/m/999"])
 def test_bad_tokens_get_a_clear_404_and_no_redirect(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -124,8 +131,8 @@ def test_bad_tokens_get_a_clear_404_and_no_redirect(client, path):
 
 def test_a_tampered_click_token_is_refused(auth, site, contact, client):
     from app.messaging.campaigns import Renderer
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent",
-                        started_at=utcnow())
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
+                        status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
@@ -148,7 +155,8 @@ def test_unsubscribe_link(site, contact, client):
     assert db.session.get(Contact, contact.id).email_status == "unsubscribed"
 
 
-def test_an_erased_contacts_unsubscribe_link_does_not_unsubscribe_whoever_gets_their_id(site, contact, client):
+def test_an_erased_contacts_unsubscribe_link_does_not_unsubscribe_whoever_gets_their_id(site, contact,
+                                                                                        client):
     from datetime import timedelta
     from app.messaging.campaigns import Renderer
     from app.models.types import utcnow
@@ -193,7 +201,8 @@ def test_the_permanent_url_carries_no_personal_cid(auth, site, contact, client, 
 def test_sending_an_incomplete_campaign_rerenders_with_the_error(auth, site, contact, fields, message):
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])
-    response = auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now", **fields}, headers=HX)
+    response = auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now", **fields},
+                                headers=HX)
     assert response.status_code == 422 and message in response.get_data(as_text=True)
     db.session.rollback()
     assert db.session.get(Campaign, campaign_id).status == "draft"
@@ -206,7 +215,8 @@ def test_scheduling_and_the_sweep(auth, site, contact, run_jobs):
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])
     later = (utcnow() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later},
+                     headers=HX)
     db.session.rollback()
     assert db.session.get(Campaign, campaign_id).status == "scheduled"
     assert start_due_campaigns("https://footfall.test") == []
@@ -287,7 +297,8 @@ def test_with_the_mail_server_down_a_campaign_ends_failed_with_the_reason(auth, 
     ("from_name", "Shop\rX-Spam: yes", "The From name must be on one line"),
     ("from_name", "Shop\u2028Team", "The From name must be on one line"),
 ])
-def test_a_line_break_in_the_subject_or_from_name_is_refused_with_a_message(auth, site, field, value, message):
+def test_a_line_break_in_the_subject_or_from_name_is_refused_with_a_message(auth, site, field, value,
+                                                                            message):
     campaign_id, data = draft(auth, site, [])
     response = auth.client.post(f"/campaigns/{campaign_id}", data={**data, field: value}, headers=HX)
     assert response.status_code == 422
@@ -331,7 +342,8 @@ def test_the_account_can_tag_all_links(auth, site, contact, client):
 
 def test_the_send_confirmation_states_what_is_on_screen_not_the_saved_draft(auth, site, contact):
     grace = make_contact(site.account_id, "grace@navy.example")
-    one, two = make_list(site.account_id, "One", [contact]), make_list(site.account_id, "Two", [contact, grace])
+    one, two = make_list(site.account_id, "One", [contact]), make_list(site.account_id, "Two",
+                                                                       [contact, grace])
     campaign_id, data = draft(auth, site, [])  # saved with no list at all
     confirm = auth.client.post(f"/campaigns/{campaign_id}/confirm-send",
                                data={**data, "name": "Winter sale", "list_ids": [str(one.id)]}, headers=HX)
@@ -381,10 +393,12 @@ def test_a_campaign_scheduled_for_later_can_still_be_changed(auth, site, contact
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])
     later = (utcnow() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
-    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later},
+                     headers=HX)
     editor = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
     assert "Scheduled for" in editor and "Cancel the schedule" in editor
-    changed = auth.client.post(f"/campaigns/{campaign_id}", data={**data, "subject": "New subject"}, headers=HX)
+    changed = auth.client.post(f"/campaigns/{campaign_id}", data={**data, "subject": "New subject"},
+                               headers=HX)
     assert changed.status_code == 200
     db.session.rollback()
     campaign = db.session.get(Campaign, campaign_id)
@@ -398,7 +412,8 @@ def test_a_campaign_the_start_job_took_can_no_longer_be_changed_or_unscheduled(a
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])
     later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later},
+                     headers=HX)
     db.session.get(Campaign, campaign_id).scheduled_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     # The editor was open before the time came; the start job takes the campaign meanwhile.
@@ -419,7 +434,8 @@ def test_a_scheduled_campaign_must_stay_ready_to_send(auth, site, contact):
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])
     later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": later},
+                     headers=HX)
     emptied = auth.client.post(f"/campaigns/{campaign_id}", data={**data, "subject": ""}, headers=HX)
     assert emptied.status_code == 422 and "Write a subject before sending." in emptied.get_data(as_text=True)
     db.session.rollback()

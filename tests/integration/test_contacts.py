@@ -96,7 +96,8 @@ def test_edit_in_place(auth, site, contact):
     cancel = auth.client.get(f"/contacts/{contact.id}/details", headers=HX).get_data(as_text=True)
     assert cancel.startswith('<div id="contact-details">') and "+442079460958" in cancel
     without_htmx = auth.client.get(f"/contacts/{contact.id}/edit").get_data(as_text=True)
-    assert "<html" in without_htmx and '<form id="contact-details"' in without_htmx and "Website visits" in without_htmx
+    assert ("<html" in without_htmx and '<form id="contact-details"' in without_htmx
+            and "Website visits" in without_htmx)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -114,11 +115,13 @@ def test_edit_refuses_invalid_details_with_422(auth, site, contact, field, value
     assert f'<p class="error" id="{field}-error">{message}</p>' in body and 'aria-invalid="true"' in body
     assert reload(contact.id).first_name == "Ada"
     page = auth.client.post(f"/contacts/{contact.id}", data=data)  # without htmx: the whole page
-    assert page.status_code == 422 and "<html" in page.get_data(as_text=True) and message in page.get_data(as_text=True)
+    assert (page.status_code == 422 and "<html" in page.get_data(as_text=True)
+            and message in page.get_data(as_text=True))
 
 
 def test_subscription_changes(auth, site, contact):
-    auth.client.post(f"/contacts/{contact.id}", headers=HX, data={"email": contact.email, "sms_subscribed": "y"})
+    auth.client.post(f"/contacts/{contact.id}", headers=HX,
+                     data={"email": contact.email, "sms_subscribed": "y"})
     stored = reload(contact.id)
     assert (stored.email_status, stored.sms_status) == ("unsubscribed", "subscribed")
     assert "Unsubscribed" in auth.client.get(f"/contacts/{contact.id}").get_data(as_text=True)
@@ -138,8 +141,8 @@ def test_delete_asks_first_then_redirects_with_a_message(auth, site, contact):
     page = auth.client.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert 'data-open-dialog="delete-contact-dialog"' in page and '<dialog id="delete-contact-dialog"' in page
     assert "data-close-dialog autofocus" in page
-    db.session.add(Email(account_id=site.account_id, contact_id=contact.id, kind="campaign", to_address=contact.email,
-                         subject="Hello", text_body="Hi", html_body="<p>Hi</p>"))
+    db.session.add(Email(account_id=site.account_id, contact_id=contact.id, kind="campaign",
+                         to_address=contact.email, subject="Hello", text_body="Hi", html_body="<p>Hi</p>"))
     lists.add_tag(contact, "VIP")
     db.session.commit()
 
@@ -160,7 +163,8 @@ def test_lists_on_the_contact_page(auth, site, contact):
 
     added = auth.client.post(f"/contacts/{contact.id}/lists", data={"list_id": existing.id}, headers=HX)
     assert added.status_code == 200 and added.get_data(as_text=True).startswith('<div id="contact-lists">')
-    created = auth.client.post(f"/contacts/{contact.id}/lists", data={"new_list": "  Newsletter "}, headers=HX)
+    created = auth.client.post(f"/contacts/{contact.id}/lists", data={"new_list": "  Newsletter "},
+                               headers=HX)
     body = created.get_data(as_text=True)
     assert "Newsletter" in body and 'aria-label="Remove from Newsletter"' in body
     again = auth.client.post(f"/contacts/{contact.id}/lists", data={"new_list": "newsletter"}, headers=HX)
@@ -173,7 +177,8 @@ def test_lists_on_the_contact_page(auth, site, contact):
     assert "Choose a list or enter the name of a new one." in nothing.get_data(as_text=True)
 
     removed = auth.client.post(f"/contacts/{contact.id}/lists/{existing.id}/remove", headers=HX)
-    assert removed.status_code == 200 and removed.get_data(as_text=True).startswith('<div id="contact-lists">')
+    assert (removed.status_code == 200
+            and removed.get_data(as_text=True).startswith('<div id="contact-lists">'))
     assert [item.name for item in reload(contact.id).lists] == ["Newsletter"]
     assert lists.get_list(site.account_id, existing.id) is not None  # only the membership went
 
@@ -208,8 +213,8 @@ def test_message_history_newest_first(auth, site, contact):
                              to_address=contact.email, subject=subject, text_body="…", html_body="<p>…</p>",
                              status="outbox"))
         db.session.flush()
-    db.session.add(Email(account_id=site.account_id, contact_id=other.id, kind="campaign", to_address=other.email,
-                         subject="Not for Ada", text_body="…", html_body="…"))
+    db.session.add(Email(account_id=site.account_id, contact_id=other.id, kind="campaign",
+                         to_address=other.email, subject="Not for Ada", text_body="…", html_body="…"))
     db.session.add(SmsMessage(account_id=site.account_id, contact_id=contact.id, to_number="+14155550123",
                               body="Spring sale starts today: " + "details " * 20, status="sent"))
     db.session.add(LinkClick(account_id=site.account_id, contact_id=contact.id, click_id="c1", channel="sms",
@@ -235,7 +240,8 @@ def test_lists_page_create_rename_delete(auth, site, contact):
     assert created.status_code == 302 and created.headers["Location"] == "/contacts/lists"
     assert "List Newsletter created." in auth.client.get("/contacts/lists").get_data(as_text=True)
     duplicate = auth.client.post("/contacts/lists", data={"name": "NEWSLETTER"})
-    assert duplicate.status_code == 422 and "A list with this name already exists." in duplicate.get_data(as_text=True)
+    assert (duplicate.status_code == 422
+            and "A list with this name already exists." in duplicate.get_data(as_text=True))
     newsletter = db.session.scalar(select(ContactList))
     lists.add_to_list(reload(contact.id), list_id=newsletter.id)
     db.session.commit()
@@ -310,9 +316,11 @@ def test_csv_import_report_dedupe_update_lists_and_tags(auth, site, run_jobs):
     assert sorted(db.session.scalars(select(ContactList.name))) == ["Customers", "Newsletter"]
     assert sorted(db.session.scalars(select(Tag.name))) == ["VIP", "early"]
 
-    again = import_id_of(upload(auth.client, "email,first_name\nada@customer.example,Ada\nnew@example.org,\n"))
+    again = import_id_of(upload(auth.client,
+                                "email,first_name\nada@customer.example,Ada\nnew@example.org,\n"))
     run_jobs()
-    assert "1 imported, 1 updated, 0 skipped." in auth.client.get(f"/contacts/import/{again}").get_data(as_text=True)
+    assert "1 imported, 1 updated, 0 skipped." in auth.client.get(
+        f"/contacts/import/{again}").get_data(as_text=True)
     assert "march.csv" in auth.client.get("/contacts/import").get_data(as_text=True)
 
 
@@ -345,7 +353,8 @@ def test_upload_size_cap_and_unusable_files(auth, site):
     no_email = upload(auth.client, "name,phone\nAda,+14155550123\n")
     assert no_email.status_code == 422 and "one of them must be email" in no_email.get_data(as_text=True)
     spreadsheet = upload(auth.client, "email,first_name\nada@customer.example,Ada\n".encode("utf-16"))
-    assert spreadsheet.status_code == 422 and "could not be read as text" in spreadsheet.get_data(as_text=True)
+    assert (spreadsheet.status_code == 422
+            and "could not be read as text" in spreadsheet.get_data(as_text=True))
     nothing = auth.client.post("/contacts/import", data={}, content_type="multipart/form-data")
     assert nothing.status_code == 422 and "Choose a CSV file to import." in nothing.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ContactImport)) == 0
@@ -372,7 +381,8 @@ def test_a_failed_import_is_marked_failed_with_the_reason(auth, site, user, run_
 
 
 def test_a_file_that_breaks_midway_keeps_the_batches_before(auth, site, run_jobs):
-    rows = [f"person{n}@example.org,Person" for n in range(600)] + ['late@example.org,"' + "x" * 140_000 + '"']
+    rows = ([f"person{n}@example.org,Person" for n in range(600)]
+            + ['late@example.org,"' + "x" * 140_000 + '"'])
     import_id = import_id_of(upload(auth.client, "email,first_name\n" + "\n".join(rows) + "\n"))
     run_jobs()
     stored = db.session.get(ContactImport, import_id)
@@ -400,7 +410,8 @@ def test_other_accounts_get_404(auth, site, contact, intruder, run_jobs):
                 f"/contacts/{contact.id}/tags", f"/contacts/{contact.id}/lists/{contact_list.id}/remove",
                 f"/contacts/{contact.id}/tags/{tag.id}/remove", f"/contacts/lists/{contact_list.id}",
                 f"/contacts/lists/{contact_list.id}/delete"):
-        assert intruder.post(url, data={"email": "x@example.org", "name": "Mine", "tag": "x"}).status_code == 404, url
+        assert intruder.post(url, data={"email": "x@example.org", "name": "Mine",
+                                        "tag": "x"}).status_code == 404, url
 
     for page in ("/contacts/", "/contacts/lists", "/contacts/import", f"/contacts/?list={contact_list.id}"):
         body = intruder.get(page).get_data(as_text=True)

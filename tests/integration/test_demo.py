@@ -7,8 +7,8 @@ import time
 
 from sqlalchemy import func, select
 
-from app.demo import (ADA, AUTOMATION_NAME, CAMPAIGN_NAME, DEMO_EMAIL, DEMO_PASSWORD, SEGMENT_NAME, DemoWebsite,
-                      demo_link, ensure_demo_account, render_page)
+from app.demo import (ADA, AUTOMATION_NAME, CAMPAIGN_NAME, DEMO_EMAIL, DEMO_PASSWORD, SEGMENT_NAME,
+                      DemoWebsite, demo_link, ensure_demo_account, render_page)
 from app.extensions import db
 from app.messaging import campaigns
 from app.models import (Account, Automation, AutomationRun, Campaign, Contact, ContactList, Email, LinkClick,
@@ -56,10 +56,13 @@ def test_the_demo_has_a_month_of_page_views_of_every_kind(app):
     assert count(PageView, views, PageView.contact_id.is_not(None)) >= 100
     assert count(PageView, views, PageView.contact_id.is_(None)) >= 500
     assert db.session.scalar(select(func.count(func.distinct(PageView.contact_id))).where(views)) >= 20
-    assert set(db.session.scalars(select(PageView.device).where(views).distinct())) == {"desktop", "mobile", "tablet"}
-    sources = set(db.session.scalars(select(PageView.utm_source).where(views, PageView.utm_source != "").distinct()))
+    assert (set(db.session.scalars(select(PageView.device).where(views).distinct()))
+            == {"desktop", "mobile", "tablet"})
+    sources = set(db.session.scalars(select(PageView.utm_source)
+                                     .where(views, PageView.utm_source != "").distinct()))
     assert len(sources) >= 3 and "newsletter" in sources
-    assert {"/", "/pricing", "/blog", "/app"} <= set(db.session.scalars(select(PageView.path).where(views).distinct()))
+    assert {"/", "/pricing", "/blog", "/app"} <= set(
+        db.session.scalars(select(PageView.path).where(views).distinct()))
     # Not flat: weekdays see more visits than weekends, and the chart has a peak.
     per_day = list(db.session.execute(select(func.date(PageView.received_at), func.count()).where(views)
                                       .group_by(func.date(PageView.received_at))).all())
@@ -79,7 +82,8 @@ def test_the_demo_has_a_segment_with_members_and_an_active_automation(app):
     assert [step["kind"] for step in automation.steps] == ["delay", "email", "end"]
     assert automation.steps[1]["subject"] == "Questions about pricing?"
     # Those who came to the pricing page from the campaign are waiting a day for that email.
-    assert count(AutomationRun, AutomationRun.automation_id == automation.id, AutomationRun.status == "waiting") >= 1
+    assert count(AutomationRun, AutomationRun.automation_id == automation.id,
+                 AutomationRun.status == "waiting") >= 1
 
 
 def test_the_demo_campaign_is_sent_and_its_report_shows_clicks(app):
@@ -154,8 +158,9 @@ def test_the_printed_link_identifies_ada_and_starts_the_automation_for_her(app, 
               "ts": None, "rt": int(time.time() * 1000), "ua": "Mozilla/5.0"}
     assert store_records([json.dumps(record)]) == 1
     run_jobs()
-    assert db.session.scalar(select(AutomationRun.status).where(AutomationRun.automation_id == automation.id,
-                                                                AutomationRun.contact_id == ada.id)) == "waiting"
+    assert db.session.scalar(select(AutomationRun.status)
+                             .where(AutomationRun.automation_id == automation.id,
+                                    AutomationRun.contact_id == ada.id)) == "waiting"
     # Her second view of the pricing page in 14 days: she joins the segment.
     assert ada.id in segment_members(db.session.get(Segment, segment.id))
 

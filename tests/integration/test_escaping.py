@@ -31,8 +31,10 @@ def hostile(client, auth, user, site, run_jobs, drain) -> dict[str, str]:
     hostile_list = lists.add_to_list(contact, new_name=f"{SCRIPT} list")
     tag = lists.add_tag(contact, f"{IMG} tag")
     campaign = campaigns.create_campaign(user, "email")
-    campaigns.update_campaign(campaign, name=SCRIPT, subject=IMG, body="<p>Our sale</p>", list_ids=[hostile_list.id])
-    segment = segments.save(site.account_id, None, SCRIPT, {"join": "and", "groups": [{"match": "all", "rules": [
+    campaigns.update_campaign(campaign, name=SCRIPT, subject=IMG, body="<p>Our sale</p>",
+                              list_ids=[hostile_list.id])
+    segment = segments.save(site.account_id, None, SCRIPT,
+                            {"join": "and", "groups": [{"match": "all", "rules": [
         {"type": "tag", "tag_id": tag.id, "negate": False}]}]})
     automation = automations.create(user)
     automation.name = IMG
@@ -48,11 +50,13 @@ def hostile(client, auth, user, site, run_jobs, drain) -> dict[str, str]:
     outbox = db.session.scalars(select(Email.id).where(Email.account_id == site.account_id)).all()
     assert outbox, "the campaign reached the outbox"
     return {"dashboard": "/", "contacts": "/contacts/", "contact": f"/contacts/{contact.id}",
-            "contact details": f"/contacts/{contact.id}/details", "contact form": f"/contacts/{contact.id}/edit",
+            "contact details": f"/contacts/{contact.id}/details",
+            "contact form": f"/contacts/{contact.id}/edit",
             "lists": "/contacts/lists", "list members": f"/contacts/?list={hostile_list.id}",
-            "list row": f"/contacts/lists/{hostile_list.id}/row", "list form": f"/contacts/lists/{hostile_list.id}/edit",
-            "campaigns": "/campaigns/", "campaign report": f"/campaigns/{campaign.id}", "segments": "/segments/",
-            "segment": f"/segments/{segment.id}", "automations": "/automations/",
+            "list row": f"/contacts/lists/{hostile_list.id}/row",
+            "list form": f"/contacts/lists/{hostile_list.id}/edit",
+            "campaigns": "/campaigns/", "campaign report": f"/campaigns/{campaign.id}",
+            "segments": "/segments/", "segment": f"/segments/{segment.id}", "automations": "/automations/",
             "automation": f"/automations/{automation.id}", "outbox": "/outbox/",
             **{f"outbox email {email_id}": f"/outbox/{email_id}" for email_id in outbox}}
 

@@ -23,7 +23,8 @@ def app_config(app_config):
 
 
 def pricing_fans(site):
-    segment = segments.save(site.account_id, None, "Pricing fans", {"join": "and", "groups": [{"match": "all", "rules": [
+    segment = segments.save(site.account_id, None, "Pricing fans",
+                            {"join": "and", "groups": [{"match": "all", "rules": [
         {"type": "visit", "op": "contains", "value": "/pricing", "count_op": "at_least", "count": "1",
          "window": "last_days", "days": "30", "negate": False}]}]})
     db.session.commit()
@@ -59,7 +60,8 @@ def outcome(segment):
         "joins": db.session.scalar(select(func.count()).select_from(SegmentMembershipChange)
                                    .where(SegmentMembershipChange.change == "joined")),
         "runs": db.session.scalar(select(func.count()).select_from(AutomationRun)),
-        "emails": db.session.scalar(select(func.count()).select_from(Email).where(Email.kind == "automation")),
+        "emails": db.session.scalar(select(func.count()).select_from(Email)
+                                    .where(Email.kind == "automation")),
     }
 
 
@@ -67,8 +69,8 @@ EXACTLY_ONCE = {"page views": 1, "members": 1, "joins": 1, "runs": 1, "emails": 
 
 
 @pytest.mark.parametrize("failing", ["segments", "automations"])
-def test_a_handler_failing_once_still_delivers_the_view_to_both_exactly_once(site, contact, run_jobs, monkeypatch,
-                                                                            failing):
+def test_a_handler_failing_once_still_delivers_the_view_to_both_exactly_once(site, contact, run_jobs,
+                                                                             monkeypatch, failing):
     segment = pricing_fans(site)
     automation(site, [email(), end()], reentry="always")  # only the page view can stop a second run
     if failing == "segments":
@@ -120,8 +122,9 @@ def test_a_later_view_in_the_same_batch_still_stops_the_run_its_earlier_view_beg
                       exit_rules=[{"type": "page_view", "op": "contains", "value": "/thanks"}])
     now = int(time.time() * 1000)
     records = [{"s": site.id, "a": site.account_id, "u": f"https://www.shop.example{path}", "t": "", "r": "",
-                "v": "visitor-0001", "c": make_cid(site.account_id, contact.id), "e": f"batch-{path}", "ts": None,
-                "rt": now - 5_000 + offset, "ua": "Mozilla/5.0"} for path, offset in (("/pricing", 0), ("/thanks", 2_000))]
+                "v": "visitor-0001", "c": make_cid(site.account_id, contact.id), "e": f"batch-{path}",
+                "ts": None, "rt": now - 5_000 + offset, "ua": "Mozilla/5.0"}
+               for path, offset in (("/pricing", 0), ("/thanks", 2_000))]
     assert events.store_records([json.dumps(record) for record in records]) == 2  # stored late, together
     db.session.rollback()
     (run,) = db.session.scalars(select(AutomationRun).where(AutomationRun.automation_id == item.id))

@@ -131,7 +131,8 @@ def test_accepted_events_queued_messages_and_waiting_automations_survive_faults(
 
             def everything_done() -> bool:
                 now = progress()
-                return (now["stored"] == now["accepted"] and now["emails received"] >= 2 * CUSTOMERS + VISITORS
+                return (now["stored"] == now["accepted"]
+                        and now["emails received"] >= 2 * CUSTOMERS + VISITORS
                         and now["runs completed"] == VISITORS)
             try:
                 wait_until(everything_done, timeout=150, interval=1)
@@ -156,7 +157,8 @@ def test_accepted_events_queued_messages_and_waiting_automations_survive_faults(
 
 def waiting_runs() -> int:
     db.session.rollback()
-    return db.session.scalar(select(func.count()).select_from(AutomationRun).where(AutomationRun.status == "waiting"))
+    return db.session.scalar(select(func.count()).select_from(AutomationRun)
+                             .where(AutomationRun.status == "waiting"))
 
 
 def completed_runs() -> int:

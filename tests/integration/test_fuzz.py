@@ -44,14 +44,17 @@ def app_config(app_config):
 NUMBERS = st.one_of(st.integers().map(str), st.floats().map(str),
                     st.sampled_from(["-1", "0", "1e309", "NaN", "-inf", " 7 ", "٣", "1_000", "0x10",
                                      str(2**63), "9" * 30]))
-DATES = st.sampled_from(["2026-01-01T10:00", "9999-12-31T23:59", "0001-01-01", "2026-02-30T25:61", "now", "-1"])
+DATES = st.sampled_from(["2026-01-01T10:00", "9999-12-31T23:59", "0001-01-01", "2026-02-30T25:61", "now",
+                         "-1"])
 HUGE = st.sampled_from(["x" * 100_000, "é" * 20_000, "<b>" * 10_000, "a@" * 5_000, "9" * 5_000])
 MARKUP = st.sampled_from(["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{ 7*7 }}", "%s%n",
                           "' OR 1=1 --", "../../etc/passwd", "\x00", "\r\nX-Injected: 1", "\u202e\ufeff"])
 TEXT = st.one_of(st.text(max_size=80), NUMBERS, DATES, HUGE, MARKUP)
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(exclude_categories=()), max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats()
+    | st.text(st.characters(exclude_categories=()), max_size=40),
+    lambda children: (st.lists(children, max_size=4)
+                      | st.dictionaries(st.text(max_size=8), children, max_size=4)),
     max_leaves=12)
 
 
@@ -63,7 +66,8 @@ def sites(site, contact):
                            terms_accepted=True)
     db.session.commit()
     return {"sites": {site.site_key: site, other.site_key: other},
-            "cids": ["", make_cid(site.account_id, contact.id), make_cid(other.account_id, contact.id), "AAAA-_x"],
+            "cids": ["", make_cid(site.account_id, contact.id), make_cid(other.account_id, contact.id),
+                     "AAAA-_x"],
             "contact": contact}
 
 
@@ -114,7 +118,8 @@ def test_collect_with_any_bytes(client, drain, sites, raw):
 
 
 @FUZZ
-@given(value=JSON_VALUES | st.dictionaries(st.sampled_from(["k", "u", "v", "e", "t", "r", "c", "ts"]), JSON_VALUES))
+@given(value=JSON_VALUES | st.dictionaries(st.sampled_from(["k", "u", "v", "e", "t", "r", "c", "ts"]),
+                                           JSON_VALUES))
 def test_collect_with_any_json(client, drain, sites, value):
     status, stored = send(client, drain, json.dumps(value).encode())
     assert status in COLLECT_STATUSES and stored == []
@@ -124,10 +129,11 @@ BEACON_FIELDS = ["k", "u", "v", "e", "t", "r", "c", "ts"]
 ANY_VALUE = st.one_of(TEXT, JSON_VALUES, st.text(st.characters(exclude_categories=()), max_size=30))
 URLS = st.builds("{}://{}{}{}".format, st.sampled_from(["https", "http", "HTTPS", "javascript", "ftp", ""]),
                  st.sampled_from(["www.shop.example", "shop.example", "blog.shop.example", "other.example",
-                                  "evil.example", "[::1", "[x]", "shop.example:99999", "SHOP.example.", "a@shop.example",
-                                  ""]),
+                                  "evil.example", "[::1", "[x]", "shop.example:99999", "SHOP.example.",
+                                  "a@shop.example", ""]),
                  st.sampled_from(["/", "/pricing", "/a b", "/%00", "/é", "", "/" + "p" * 2100]),
-                 st.sampled_from(["", "?cid=abc", "?a=1&cid=x&b=2", "?utm_source=" + "s" * 300, "#frag", "?" + "q=1&" * 600]))
+                 st.sampled_from(["", "?cid=abc", "?a=1&cid=x&b=2", "?utm_source=" + "s" * 300, "#frag",
+                                  "?" + "q=1&" * 600]))
 # One field of a valid beacon changed: the rest stays valid, so the change is what gets tested.
 ONE_CHANGE = st.sampled_from(BEACON_FIELDS).flatmap(
     lambda name: st.tuples(st.just(name), URLS | ANY_VALUE if name in ("u", "r") else ANY_VALUE))
@@ -154,10 +160,13 @@ def test_collect_with_any_page_address(client, drain, sites, site_index, cid_ind
 
 
 @FUZZ
-@given(site_index=st.integers(0, 2), cid_index=st.integers(0, 3), changes=st.lists(ONE_CHANGE, min_size=1, max_size=2),
+@given(site_index=st.integers(0, 2), cid_index=st.integers(0, 3),
+       changes=st.lists(ONE_CHANGE, min_size=1, max_size=2),
        removed=st.sets(st.sampled_from(BEACON_FIELDS), max_size=1))
-@example(site_index=0, cid_index=1, changes=[("t", "\ud800")], removed=set())  # accepted, then failed its batch
-@example(site_index=0, cid_index=1, changes=[("r", "a\x00b")], removed=set())  # PostgreSQL refuses NUL in text
+# Accepted, then failed its batch:
+@example(site_index=0, cid_index=1, changes=[("t", "\ud800")], removed=set())
+# PostgreSQL refuses NUL in text:
+@example(site_index=0, cid_index=1, changes=[("r", "a\x00b")], removed=set())
 def test_collect_with_mutated_beacons(client, drain, sites, site_index, cid_index, changes, removed):
     sent = mutated_beacon(sites, site_index, cid_index, changes, removed)
     status, stored = send(client, drain, json.dumps(sent).encode())
@@ -176,7 +185,8 @@ def test_a_valid_beacon_is_stored_for_its_own_site(client, drain, sites):
 
 
 # ---- /c/ and /s/ ----------------------------------------------------------------------------------
-SEGMENTS = st.one_of(st.text(max_size=200), st.sampled_from(["", "/", "..", "%", "\x00", "a" * 5000, "é" * 2000]))
+SEGMENTS = st.one_of(st.text(max_size=200),
+                     st.sampled_from(["", "/", "..", "%", "\x00", "a" * 5000, "é" * 2000]))
 
 
 @pytest.fixture
@@ -302,7 +312,8 @@ def test_every_form_with_any_data(app, rule):
 
 
 def test_a_nul_character_is_refused_before_the_database(auth, contact):
-    response = auth.client.post(f"/contacts/{contact.id}", data={"email": contact.email, "first_name": "Ada\x00"})
+    response = auth.client.post(f"/contacts/{contact.id}",
+                                data={"email": contact.email, "first_name": "Ada\x00"})
     assert response.status_code == 400
     assert "invalid character (NUL)" in response.get_data(as_text=True)
     db.session.expire_all()

@@ -24,7 +24,8 @@ def beacon(site, **fields):
     return body
 
 
-def post(client, body, *, raw=None, content_type="text/plain;charset=UTF-8", user_agent=BROWSER, address="203.0.113.9"):
+def post(client, body, *, raw=None, content_type="text/plain;charset=UTF-8", user_agent=BROWSER,
+         address="203.0.113.9"):
     data = raw if raw is not None else json.dumps(body)
     return client.post("/collect", data=data, content_type=content_type,
                        headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": address})
@@ -116,13 +117,17 @@ def test_device_classes(client, site, drain):
     (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1",
                  "ts": "yesterday"}), 400),
     (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "a b", "e": "event-xyz-1"}), 400),
-    (json.dumps({"k": "KEY", "u": "https://www.shop.example/" + "x" * 3000, "v": "visitor-0001", "e": "e-xyz-12"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/" + "x" * 3000, "v": "visitor-0001",
+                 "e": "e-xyz-12"}), 400),
     (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1",
                  "t": "x" * 9000}), 413),
-    (json.dumps({"k": "no-such-key", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1"}), 404),
+    (json.dumps({"k": "no-such-key", "u": "https://www.shop.example/", "v": "visitor-0001",
+                 "e": "event-xyz-1"}), 404),
     # `$` accepted a trailing newline: ids were stored with it.
-    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001\n", "e": "event-xyz-1"}), 400),
-    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1\n"}), 400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001\n", "e": "event-xyz-1"}),
+     400),
+    (json.dumps({"k": "KEY", "u": "https://www.shop.example/", "v": "visitor-0001", "e": "event-xyz-1\n"}),
+     400),
     # Nested deeper than the JSON parser recurses: a 400, not a 500 with a traceback.
     ("[" * 4000, 400),
     ('{"k":' * 1500, 400),
@@ -172,7 +177,8 @@ def test_the_per_address_limit_comes_before_any_site_look_up(app_config, site):
     answers = [post(client, beacon(site, k=f"other-key-{index:04d}"), address=f"2001:db8:9::{index + 1:x}")
                .status_code for index in range(8)]
     assert answers.count(429) == 3
-    assert post(client, None, raw="{}", address="2001:db8:9::99").status_code == 400  # (refused by form first)
+    # (refused by form first)
+    assert post(client, None, raw="{}", address="2001:db8:9::99").status_code == 400
 
 
 def test_a_flood_of_made_up_site_keys_costs_no_query_each(app, client, site):
@@ -185,7 +191,8 @@ def test_a_flood_of_made_up_site_keys_costs_no_query_each(app, client, site):
     listener = lambda *args: queries.append(args[2])  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        answers = [post(client, beacon(site, k=f"made-up-key-{index:04d}"), address=f"198.51.{index // 250}.{index % 250}")
+        answers = [post(client, beacon(site, k=f"made-up-key-{index:04d}"),
+                        address=f"198.51.{index // 250}.{index % 250}")
                    .status_code for index in range(500)]
         again = [post(client, beacon(site, k=f"made-up-key-{index:04d}"), address="192.0.2.1").status_code
                  for index in range(20)]
@@ -210,7 +217,9 @@ def test_json_content_type_and_preflight_work_too(client, site, drain):
     assert drain() == 1
 
 
-@pytest.mark.parametrize("url", ["https://evil.example/", "https://notshop.example/", "https://shop.example.evil.example/"])
+@pytest.mark.parametrize("url",
+                         ["https://evil.example/", "https://notshop.example/",
+                          "https://shop.example.evil.example/"])
 def test_foreign_hosts_are_dropped_and_counted(client, site, drain, url):
     assert post(client, beacon(site, u=url)).status_code == 204
     drain()
@@ -290,8 +299,8 @@ def test_behind_a_proxy_the_forwarded_address_is_rate_limited(database_url, redi
             db.session.commit()
             client = app.test_client()
             flood = [client.post("/collect", data=json.dumps(beacon(site)),
-                                 headers={"User-Agent": BROWSER, "X-Forwarded-For": "203.0.113.1"}).status_code
-                     for _ in range(app.config["INGEST_RATE_PER_ADDRESS"] * 15)]
+                                 headers={"User-Agent": BROWSER, "X-Forwarded-For": "203.0.113.1"})
+                     .status_code for _ in range(app.config["INGEST_RATE_PER_ADDRESS"] * 15)]
             other = client.post("/collect", data=json.dumps(beacon(site)),
                                 headers={"User-Agent": BROWSER, "X-Forwarded-For": "198.51.100.2"})
             assert flood.count(429) > 0 and other.status_code == 204

@@ -52,7 +52,8 @@ def account_objects(user, site, contact) -> dict:
     campaign = campaigns.create_campaign(user, "email")
     campaigns.update_campaign(campaign, name="Fall sale", subject="Our fall sale", body="<p>Hello</p>",
                               list_ids=[newsletter.id])
-    segment = segments.save(account_id, None, "Pricing fans", {"join": "and", "groups": [{"match": "all", "rules": [
+    segment = segments.save(account_id, None, "Pricing fans",
+                            {"join": "and", "groups": [{"match": "all", "rules": [
         {"type": "visit", "op": "contains", "value": "/pricing", "count_op": "at_least", "count": "1",
          "window": "last_days", "days": "30", "negate": False}]}]})
     automation = automations.create(user)
@@ -63,12 +64,13 @@ def account_objects(user, site, contact) -> dict:
                              text_body="Hello", html_body="<p>Hello</p>")
     short_link = sms.make_short_link(account_id=account_id, url="https://www.shop.example/sale")
     db.session.commit()
-    click = campaigns.Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
+    click = campaigns.Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact,
+                                                                       "email")
     return {
         "contact_id": contact.id, "list_id": newsletter.id, "tag_id": tag.id, "campaign_id": campaign.id,
         "segment_id": segment.id, "automation_id": automation.id, "step_id": step["id"],
-        "import_id": contact_import.id, "email_id": email.id, "code": short_link.code, "site_key": site.site_key,
-        "filename": "css/app.css",
+        "import_id": contact_import.id, "email_id": email.id, "code": short_link.code,
+        "site_key": site.site_key, "filename": "css/app.css",
         "tokens": {"links.click": urlsplit(click).path.rsplit("/", 1)[1],
                    "links.unsubscribe": unsubscribe_token(Unsubscribe(account_id, contact.id, "email")),
                    "links.web_view": permanent_token(campaign.id)},
@@ -76,7 +78,8 @@ def account_objects(user, site, contact) -> dict:
 
 
 def fill(rule, objects: dict) -> str:
-    """The route's path with its variables named after the objects: /contacts/<int:contact_id> → /contacts/7."""
+    """The route's path with its variables named after the objects:
+    /contacts/<int:contact_id> → /contacts/7."""
     def value(match: re.Match) -> str:
         name = match.group(1)
         if name == "token":
@@ -90,7 +93,8 @@ def database_rows() -> dict[str, list]:
     """Every row of every table, as the next request would see them."""
     db.session.rollback()
     # In key order (PostgreSQL cannot order by a JSON column).
-    return {table.name: db.session.execute(select(table).order_by(*(table.primary_key.columns or table.columns))).all()
+    return {table.name: db.session.execute(select(table)
+                                           .order_by(*(table.primary_key.columns or table.columns))).all()
             for table in db.metadata.sorted_tables}
 
 
@@ -100,8 +104,9 @@ def queued_jobs() -> dict[str, int]:
 
 # What a person taking over another account's objects would post: a value for every common field.
 TAKE_OVER = {"name": "Taken over", "email": "mallory@other.example", "first_name": "Mallory", "tag": "Stolen",
-             "new_list": "Stolen", "subject": "Taken over", "body": "Taken over", "kind": "email", "channel": "email",
-             "enabled": "0", "when": "now", "action": "add_group", "join": "or", "amount": "2", "unit": "hours",
+             "new_list": "Stolen", "subject": "Taken over", "body": "Taken over", "kind": "email",
+             "channel": "email", "enabled": "0", "when": "now", "action": "add_group", "join": "or",
+             "amount": "2", "unit": "hours",
              "trigger-type": "page_view", "trigger-op": "contains", "trigger-value": "/", "reentry": "always"}
 
 OBJECT_ROUTES = [pytest.param(rule, method, id=f"{method} {rule.rule}")
@@ -111,7 +116,8 @@ OBJECT_ROUTES = [pytest.param(rule, method, id=f"{method} {rule.rule}")
 
 
 def test_every_kind_of_object_is_covered():
-    names = {name for rule in ROUTES if rule.endpoint.split(".")[0] not in PUBLIC_BLUEPRINTS for name in rule.arguments}
+    names = {name for rule in ROUTES if rule.endpoint.split(".")[0] not in PUBLIC_BLUEPRINTS
+             for name in rule.arguments}
     assert {"contact_id", "list_id", "tag_id", "campaign_id", "segment_id", "automation_id", "step_id",
             "import_id", "email_id"} <= names
     assert len(OBJECT_ROUTES) >= 40
@@ -130,4 +136,5 @@ def test_another_account_gets_404_and_changes_nothing(auth, user, site, contact,
     assert database_rows() == rows, f"{method} {url} changed the other account's data"
     assert queued_jobs() == jobs, f"{method} {url} queued work"
     # The same URL is the owner's object: the 404 came from the account check, not a wrong URL.
-    assert auth.client.open(url, method=method, data=TAKE_OVER if method == "POST" else None).status_code != 404
+    assert auth.client.open(url, method=method,
+                            data=TAKE_OVER if method == "POST" else None).status_code != 404

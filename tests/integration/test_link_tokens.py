@@ -18,8 +18,8 @@ DESTINATION = "https://www.shop.example/pricing?plan=pro"
 
 
 def sent_campaign(site) -> Campaign:
-    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY, status="sent",
-                        started_at=utcnow())
+    campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
+                        status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
     return campaign
@@ -36,7 +36,8 @@ def decoded(token: str) -> bytes:
 def test_a_click_token_shows_neither_ids_nor_destination(site, contact, client):
     campaign = sent_campaign(site)
     email = Renderer(campaign, "https://footfall.test").email(contact, email_id=4242)
-    links = [href for href in email["html_body"].split('href="')[1:] if href.startswith("https://footfall.test/c/")]
+    links = [href for href in email["html_body"].split('href="')[1:]
+             if href.startswith("https://footfall.test/c/")]
     assert links
     for link in links:
         token = token_of(link.split('"', 1)[0])
@@ -54,7 +55,8 @@ def test_the_encrypted_click_link_redirects_and_records_who_clicked(site, contac
     CLICKS.drain(get_redis())
     db.session.rollback()
     click = db.session.scalar(select(LinkClick))
-    assert (click.contact_id, click.campaign_id, click.url.split("&cid=")[0]) == (contact.id, campaign.id, DESTINATION)
+    assert (click.contact_id, click.campaign_id, click.url.split("&cid=")[0]) == (contact.id, campaign.id,
+                                                                                  DESTINATION)
 
 
 def test_click_links_sent_before_encryption_still_work(site, contact, client):
@@ -107,7 +109,8 @@ def test_a_campaign_that_was_never_sent_redirects_nobody_and_shows_no_web_versio
     assert client.get(web_view).status_code == 200
 
 
-def test_a_test_sends_links_redirect_for_a_week_and_it_has_no_web_version(auth, site, contact, client, run_jobs):
+def test_a_test_sends_links_redirect_for_a_week_and_it_has_no_web_version(auth, site, contact, client,
+                                                                          run_jobs):
     import time
 
     from app.messaging.tokens import Click, click_token, read_click_token
@@ -123,6 +126,6 @@ def test_a_test_sends_links_redirect_for_a_week_and_it_has_no_web_version(auth, 
     assert client.get(path).status_code == 302
     link = read_click_token(path.rsplit("/", 1)[1])
     assert 6 * 86400 < link.expires - time.time() <= 7 * 86400
-    expired = click_token(Click(link.account_id, link.campaign_id, link.contact_id, link.channel, link.destination,
-                                None, int(time.time()) - 1))
+    expired = click_token(Click(link.account_id, link.campaign_id, link.contact_id, link.channel,
+                                link.destination, None, int(time.time()) - 1))
     assert client.get(f"/c/{expired}").status_code == 404

@@ -128,7 +128,8 @@ def test_metrics_count_accepted_and_dropped_beacons_by_reason(client, site):
     assert post(client, beacon(site.site_key), address="198.51.100.2").status_code == 204
     assert post(client, beacon(disabled.site_key, "https://www.else.example/"),
                 address="198.51.100.3").status_code == 204
-    assert post(client, beacon(site.site_key, "https://evil.example/"), address="198.51.100.4").status_code == 204
+    assert post(client, beacon(site.site_key, "https://evil.example/"),
+                address="198.51.100.4").status_code == 204
     assert post(client, beacon(site.site_key), user_agent="Googlebot/2.1",
                 address="198.51.100.5").status_code == 204
     assert post(client, "{not json", address="198.51.100.6").status_code == 400

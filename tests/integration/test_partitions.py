@@ -46,8 +46,8 @@ def partition_names() -> list[str]:
 
 
 def record(site, event_id: str, received: datetime, cid: str = "") -> str:
-    return json.dumps({"s": site.id, "a": site.account_id, "u": "https://www.shop.example/pricing", "t": "", "r": "",
-                       "v": "visitor-0001", "c": cid, "e": event_id, "ts": None,
+    return json.dumps({"s": site.id, "a": site.account_id, "u": "https://www.shop.example/pricing", "t": "",
+                       "r": "", "v": "visitor-0001", "c": cid, "e": event_id, "ts": None,
                        "rt": int(received.timestamp() * 1000), "ua": "Mozilla/5.0"})
 
 
@@ -57,7 +57,8 @@ def months_of_views(site, contact) -> list[str]:
     for month in (9, 10, 11):
         for day in (1, 15, 28):
             received = datetime(2026, month, day, 12, tzinfo=timezone.utc)
-            records.append(record(site, f"known-{month}-{day}", received, make_cid(site.account_id, contact.id)))
+            records.append(record(site, f"known-{month}-{day}", received,
+                                  make_cid(site.account_id, contact.id)))
             records.append(record(site, f"anon-{month}-{day}", received))
     return records
 
@@ -92,7 +93,8 @@ def test_page_views_partitioned_by_month_keep_working(database_url, redis_url):
             assert store_records(months_of_views(site, contact)) == 18
             site, contact_id = db.session.get(type(site), site.id), contact.id
             db.session.expunge(site)  # its ids outlive the session, which must end before the lock
-            before = sorted(db.session.execute(select(PageView.id, PageView.event_id, PageView.contact_id)).all())
+            before = sorted(db.session.execute(select(PageView.id, PageView.event_id, PageView.contact_id))
+                            .all())
             db.session.remove()
 
             result = app.test_cli_runner().invoke(args=["partition-page-views"])

@@ -33,7 +33,8 @@ def test_a_page_address_of_1500_cjk_characters_is_stored_with_the_other_views_of
     assert post(client, beacon(site, u="https://www.shop.example/before")).status_code == 204
     long_page = json.dumps(beacon(site, u="https://www.shop.example" + CJK_PATH), ensure_ascii=False)
     assert post(client, None, raw=long_page.encode()).status_code == 204  # UTF-8, as browsers send it
-    assert post(client, beacon(other_site, u="https://elsewhere.example/after"), address="198.51.100.7").status_code == 204
+    assert post(client, beacon(other_site, u="https://elsewhere.example/after"),
+                address="198.51.100.7").status_code == 204
     assert drain() == 3
     assert views() == 3  # (on PostgreSQL the whole batch failed, forever, before the cap)
     long_view = db.session.scalar(select(PageView).where(PageView.path.startswith(CJK_PATH[:20])))
@@ -51,7 +52,8 @@ def test_url_forms_are_cut_on_a_character_boundary_by_bytes():
 
 def poison_page_view(site) -> str:
     """A stream entry no beacon makes (written by hand): its receive time is out of any calendar."""
-    record = json.loads(json.dumps({"s": site.id, "a": site.account_id, "u": "https://www.shop.example/poison",
+    record = json.loads(json.dumps({"s": site.id, "a": site.account_id,
+                                    "u": "https://www.shop.example/poison",
                                     "t": "", "r": "", "v": "visitor-poison", "c": "", "e": "event-poison",
                                     "ts": None, "rt": 10 ** 18, "ua": "Mozilla/5.0"}))
     return json.dumps(record)
@@ -128,7 +130,8 @@ def test_a_wildcard_rule_built_to_backtrack_holds_up_no_page_view(site, contact,
     rule = {"type": "page_view", "op": "matches", "value": WORST, "count": 1, "days": None}
     automation(site, [email(), end()], trigger=rule, exit_rules=[{"type": "page_view", "op": "matches",
                                                                   "value": WORST}])
-    segment = segments.save(site.account_id, None, "Backtrackers", {"join": "and", "groups": [{"match": "all", "rules": [
+    segment = segments.save(site.account_id, None, "Backtrackers",
+                            {"join": "and", "groups": [{"match": "all", "rules": [
         {"type": "visit", "op": "matches", "value": WORST, "count_op": "at_least", "count": "1",
          "window": "last_days", "days": "30", "negate": False}]}]})
     db.session.commit()
@@ -151,6 +154,7 @@ def test_a_database_that_answers_but_refuses_writes_sets_nothing_aside(app_confi
 
     import pytest
     from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     from app import create_app
     from app.tracking import events
@@ -173,7 +177,7 @@ def test_a_database_that_answers_but_refuses_writes_sets_nothing_aside(app_confi
     consumer = create_app({**app_config, "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"timeout": 0.2}}}
                           if not postgresql else app_config)
     try:
-        with consumer.app_context(), pytest.raises(Exception):
+        with consumer.app_context(), pytest.raises(DBAPIError):  # locked, or read-only
             events.drain(get_redis())
         assert redis.xlen(PAGE_VIEWS.dead_letters) == 0
         assert redis.xpending(PAGE_VIEWS.name, "store")["pending"] == 3

@@ -12,8 +12,8 @@ from app.contacts import lists, people
 from app.extensions import db
 from app.messaging.campaigns import Message, Renderer
 from app.messaging.clicks import CLICKS
-from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, ContactImport, Email, LinkClick,
-                        PageView, Segment, SegmentMembershipChange, SmsMessage, segment_members)
+from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, ContactImport, Email,
+                        LinkClick, PageView, Segment, SegmentMembershipChange, SmsMessage, segment_members)
 from app.models.types import utcnow
 from app.queues import get_redis
 from app.tracking import cid as cid_module
@@ -73,15 +73,17 @@ def history(site, contact, when=None) -> dict:
     db.session.add(segment)
     db.session.flush()
     db.session.execute(segment_members.insert().values(segment_id=segment.id, contact_id=contact.id))
-    db.session.add(SegmentMembershipChange(account_id=account_id, segment_id=segment.id, contact_id=contact.id,
-                                           change="joined", changed_at=when))
+    db.session.add(SegmentMembershipChange(account_id=account_id, segment_id=segment.id,
+                                           contact_id=contact.id, change="joined", changed_at=when))
     campaign = db.session.scalar(select(Campaign).where(Campaign.account_id == account_id)) or \
-        Campaign(account_id=account_id, name="Fall sale", subject="Our fall sale", status="sent", started_at=when)
+        Campaign(account_id=account_id, name="Fall sale", subject="Our fall sale", status="sent",
+                 started_at=when)
     automation = db.session.scalar(select(Automation).where(Automation.account_id == account_id)) or \
         Automation(account_id=account_id, name="Welcome", trigger={"type": "tagged"}, steps=[])
     db.session.add_all([campaign, automation])
     db.session.flush()
-    campaign_email = Email(account_id=account_id, campaign_id=campaign.id, contact_id=contact.id, kind="campaign",
+    campaign_email = Email(account_id=account_id, campaign_id=campaign.id, contact_id=contact.id,
+                           kind="campaign",
                            to_address=contact.email, subject="Our fall sale", text_body="", html_body="",
                            status="sent", delivered_at=when)
     welcome = Email(account_id=account_id, contact_id=contact.id, kind="automation", to_address=contact.email,
@@ -108,7 +110,8 @@ def history(site, contact, when=None) -> dict:
 
 # Export -----------------------------------------------------------------------------------------
 
-def test_the_export_downloads_everything_stored_about_the_contact(auth, site, contact, client, drain, intruder):
+def test_the_export_downloads_everything_stored_about_the_contact(auth, site, contact, client, drain,
+                                                                  intruder):
     history(site, contact)
     grace = make_contact(site.account_id, "grace@navy.example")
     history(site, grace)
@@ -129,7 +132,8 @@ def test_the_export_downloads_everything_stored_about_the_contact(auth, site, co
     assert [item["name"] for item in data["lists"]] == ["Newsletter"]
     assert [item["name"] for item in data["tags"]] == ["VIP"]
     assert [item["name"] for item in data["segments"]] == ["Hot leads"]
-    assert [(item["segment"], item["change"]) for item in data["segment_history"]] == [("Hot leads", "joined")]
+    assert [(item["segment"], item["change"]) for item in data["segment_history"]] == [("Hot leads",
+                                                                                        "joined")]
     assert [(e["subject"], e["campaign"], e["automation"], e["status"], [c["url"] for c in e["clicks"]])
             for e in data["emails"]] == [
         ("Our fall sale", "Fall sale", None, "sent", ["https://www.shop.example/sale"]),
@@ -138,7 +142,8 @@ def test_the_export_downloads_everything_stored_about_the_contact(auth, site, co
     assert [(m["text"], m["automation"], m["to_number"]) for m in data["sms"]] == [
         ("Our sale ends today", "Welcome", "+14155550123")]
     assert [c["url"] for c in data["other_clicks"]] == ["https://www.shop.example/today"]
-    assert [(run["automation"], run["status"]) for run in data["automation_runs"]] == [("Welcome", "completed")]
+    assert [(run["automation"], run["status"]) for run in data["automation_runs"]] == [("Welcome",
+                                                                                        "completed")]
     (view,) = data["page_views"]
     assert (view["url"], view["title"], view["utm_source"], view["referrer"], view["device"]) == (
         PRICING, "Pricing", "news", "https://mail.example/", "desktop")
@@ -151,8 +156,8 @@ def test_the_export_downloads_everything_stored_about_the_contact(auth, site, co
 
 # Erasure ----------------------------------------------------------------------------------------
 
-def test_erasing_removes_the_contact_and_everything_about_them(auth, site, contact, client, drain, user, caplog,
-                                                                monkeypatch):
+def test_erasing_removes_the_contact_and_everything_about_them(auth, site, contact, client, drain, user,
+                                                               caplog, monkeypatch):
     ada_id, ids = contact.id, history(site, contact)
     grace = make_contact(site.account_id, "grace@navy.example")
     history(site, grace)
@@ -191,8 +196,10 @@ def test_erasing_removes_the_contact_and_everything_about_them(auth, site, conta
                              .where(AutomationStepRun.run_id == ids["run"])) == 0
     assert db.session.get(Segment, ids["segment"]).member_count == 1
     assert [c.to_address for c in db.session.scalars(select(Email))] == ["grace@navy.example"] * 2
-    assert list(db.session.scalars(select(ContactImport.csv_text).where(ContactImport.status == "done"))) == [""]
-    assert db.session.scalar(select(ContactImport.csv_text).where(ContactImport.status == "queued"))  # still needed
+    assert list(db.session.scalars(select(ContactImport.csv_text)
+                                   .where(ContactImport.status == "done"))) == [""]
+    # Still needed:
+    assert db.session.scalar(select(ContactImport.csv_text).where(ContactImport.status == "queued"))
     assert auth.client.get(f"/contacts/{ada_id}").status_code == 404
     assert auth.client.get(f"/contacts/{ada_id}/export.json").status_code == 404
     tags = auth.client.get(f"/contacts/{grace_id}").get_data(as_text=True)
@@ -203,7 +210,8 @@ def test_an_import_keeps_no_copy_of_its_file_once_finished(auth, site, run_jobs)
     import_id = import_id_of(upload(auth.client, "email,first_name\nada@customer.example,Ada\n"))
     run_jobs()
     assert db.session.get(ContactImport, import_id).csv_text == ""
-    assert "1 imported, 0 updated, 0 skipped" in auth.client.get(f"/contacts/import/{import_id}").get_data(as_text=True)
+    assert "1 imported, 0 updated, 0 skipped" in auth.client.get(
+        f"/contacts/import/{import_id}").get_data(as_text=True)
 
 
 def test_another_account_cannot_erase_a_contact(site, contact, intruder):
@@ -213,7 +221,8 @@ def test_another_account_cannot_erase_a_contact(site, contact, intruder):
 
 # Old links of an erased contact -----------------------------------------------------------------
 
-def test_an_erased_contacts_cid_identifies_nobody_even_when_a_new_contact_gets_their_id(auth, site, client, drain):
+def test_an_erased_contacts_cid_identifies_nobody_even_when_a_new_contact_gets_their_id(auth, site, client,
+                                                                                        drain):
     ada = make_contact(site.account_id, "ada@customer.example", created_at=utcnow() - 30 * DAY)
     old_cid = make_cid(site.account_id, ada.id, issued_at=int((utcnow() - 20 * DAY).timestamp()))
     visit(client, site, old_cid)

@@ -22,7 +22,8 @@ def app_config(app_config):
 
 
 def link_hosts(html: str) -> set[str]:
-    return {href.split("/c/")[0].split("/u/")[0] for href in html.split('href="')[1:] if "/c/" in href or "/u/" in href}
+    return {href.split("/c/")[0].split("/u/")[0] for href in html.split('href="')[1:] if "/c/" in href
+            or "/u/" in href}
 
 
 class ClientAt:
@@ -53,7 +54,8 @@ def test_without_public_url_every_path_builds_links_from_the_same_guess(marketer
     marketer.post(f"/campaigns/{now_id}/send", data={**data, "when": "now"}, headers=HX)
     later_id, data = draft(send, site, [item.id])
     later = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
-    marketer.post(f"/campaigns/{later_id}/send", data={**data, "when": "later", "scheduled_at": later}, headers=HX)
+    marketer.post(f"/campaigns/{later_id}/send", data={**data, "when": "later", "scheduled_at": later},
+                  headers=HX)
     db.session.get(Campaign, later_id).scheduled_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     automation(site, [email(), end()])

@@ -23,7 +23,8 @@ NEIGHBOUR = "198.51.100.23"
 @pytest.fixture
 def app_config(app_config):
     # Small limits, so a flood is a few dozen requests.
-    return {**app_config, "REGISTER_MAX_PER_HOUR": 3, "REDIRECT_RATE_PER_ADDRESS": 2, "INGEST_RATE_PER_SITE": 2}
+    return {**app_config, "REGISTER_MAX_PER_HOUR": 3, "REDIRECT_RATE_PER_ADDRESS": 2,
+            "INGEST_RATE_PER_SITE": 2}
 
 
 def users() -> int:

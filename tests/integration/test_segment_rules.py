@@ -60,11 +60,13 @@ def ref_url(op, view, value):
 def ref_rule(rule, contact, data):
     kind = rule["type"]
     if kind == "visit":
-        views = [v for v in data["views"] if v["contact_id"] == contact["id"] and ref_url(rule["op"], v, rule["value"])]
+        views = [v for v in data["views"] if v["contact_id"] == contact["id"]
+                 and ref_url(rule["op"], v, rule["value"])]
         if rule["window"] == "last_days":
             views = [v for v in views if v["received_at"] >= NOW - timedelta(days=rule["days"])]
         n = len(views)
-        result = {"at_least": n >= rule["count"], "at_most": n <= rule["count"], "exactly": n == rule["count"]}[rule["count_op"]]
+        result = {"at_least": n >= rule["count"], "at_most": n <= rule["count"],
+                  "exactly": n == rule["count"]}[rule["count_op"]]
     elif kind == "field":
         result = ref_text(rule["op"], contact[rule["field"]], rule["value"])
     elif kind == "list":
@@ -91,14 +93,16 @@ def ref_members(tree, data):
 
 # ---- generated data and rules ------------------------------------------------------------------
 visit_rules = st.fixed_dictionaries({
-    "type": st.just("visit"), "op": st.sampled_from(["is", "is_not", "contains", "not_contains", "starts_with",
-                                                     "ends_with", "matches"]),
+    "type": st.just("visit"),
+    "op": st.sampled_from(["is", "is_not", "contains", "not_contains", "starts_with", "ends_with",
+                           "matches"]),
     "value": st.sampled_from(VALUES), "count_op": st.sampled_from(["at_least", "at_most", "exactly"]),
-    "count": st.integers(0, 3), "window": st.sampled_from(["ever", "last_days"]), "days": st.sampled_from([1, 14, 30]),
-    "negate": st.booleans()})
+    "count": st.integers(0, 3), "window": st.sampled_from(["ever", "last_days"]),
+    "days": st.sampled_from([1, 14, 30]), "negate": st.booleans()})
 field_rules = st.fixed_dictionaries({
     "type": st.just("field"), "field": st.sampled_from(["email", "first_name", "phone"]),
-    "op": st.sampled_from(["is", "contains", "starts_with", "ends_with", "is_empty", "is_not_empty", "not_contains"]),
+    "op": st.sampled_from(["is", "contains", "starts_with", "ends_with", "is_empty", "is_not_empty",
+                           "not_contains"]),
     "value": st.sampled_from(["ada", "Ada", "@x.example", "+1", "grace@x.example"]), "negate": st.booleans()})
 membership_rules = st.one_of(
     st.fixed_dictionaries({"type": st.just("list"), "list_id": st.integers(0, 1), "negate": st.booleans()}),
@@ -109,13 +113,17 @@ trees = st.fixed_dictionaries({
     "join": st.sampled_from(["and", "or"]),
     "groups": st.lists(st.fixed_dictionaries({
         "match": st.sampled_from(["all", "any"]),
-        "rules": st.lists(st.one_of(visit_rules, visit_rules, field_rules, membership_rules), min_size=1, max_size=3)}),
+        "rules": st.lists(st.one_of(visit_rules, visit_rules, field_rules, membership_rules),
+                          min_size=1, max_size=3)}),
         min_size=1, max_size=3)})
 people = st.lists(st.fixed_dictionaries({
-    "first_name": st.sampled_from(["Ada", "ada", "", "Grace"]), "phone": st.sampled_from(["", "+14155550100"]),
-    "email_status": st.sampled_from(["subscribed", "unsubscribed"]), "sms_status": st.sampled_from(["subscribed", "unsubscribed"]),
+    "first_name": st.sampled_from(["Ada", "ada", "", "Grace"]),
+    "phone": st.sampled_from(["", "+14155550100"]),
+    "email_status": st.sampled_from(["subscribed", "unsubscribed"]),
+    "sms_status": st.sampled_from(["subscribed", "unsubscribed"]),
     "lists": st.sets(st.integers(0, 1)), "tags": st.sets(st.integers(0, 1)),
-    "views": st.lists(st.tuples(st.sampled_from(URLS), st.sampled_from(AGES)), max_size=5)}), min_size=1, max_size=5)
+    "views": st.lists(st.tuples(st.sampled_from(URLS), st.sampled_from(AGES)), max_size=5)}),
+    min_size=1, max_size=5)
 
 
 def build(people_data):
@@ -129,14 +137,17 @@ def build(people_data):
     data = {"contacts": [], "views": [], "account_id": user.account_id,
             "lists": [item.id for item in lists], "tags": [tag.id for tag in tags]}
     for n, person in enumerate(people_data):
-        contact = Contact(account_id=user.account_id, email=f"c{n}@x.example", first_name=person["first_name"],
-                          phone=person["phone"], email_status=person["email_status"], sms_status=person["sms_status"],
+        contact = Contact(account_id=user.account_id, email=f"c{n}@x.example",
+                          first_name=person["first_name"], phone=person["phone"],
+                          email_status=person["email_status"],
+                          sms_status=person["sms_status"],
                           lists=[lists[i] for i in person["lists"]], tags=[tags[i] for i in person["tags"]])
         db.session.add(contact)
         db.session.flush()
         data["contacts"].append({"id": contact.id, "email": contact.email, "first_name": contact.first_name,
-                                 "last_name": "", "phone": contact.phone, "email_status": contact.email_status,
-                                 "sms_status": contact.sms_status, "lists": {lists[i].id for i in person["lists"]},
+                                 "last_name": "", "phone": contact.phone,
+                                 "email_status": contact.email_status, "sms_status": contact.sms_status,
+                                 "lists": {lists[i].id for i in person["lists"]},
                                  "tags": {tags[i].id for i in person["tags"]}})
         for v, (url, age) in enumerate(person["views"]):
             match_url, match_path = match_forms(url)
@@ -199,7 +210,8 @@ def test_page_count_and_window_bind_to_the_same_visits(app):
 
 def test_matching_ignores_scheme_www_trailing_slash_cid_and_host_case(app):
     data = build([{"first_name": "A", "phone": "", "email_status": "subscribed", "sms_status": "subscribed",
-                   "lists": set(), "tags": set(), "views": [("HTTP://WWW.Shop.Example/pricing/?cid=xyz", 0)]}])
+                   "lists": set(), "tags": set(),
+                   "views": [("HTTP://WWW.Shop.Example/pricing/?cid=xyz", 0)]}])
     who = {data["contacts"][0]["id"]}
     assert members(data, visit("https://shop.example/pricing", op="is")) == who
     assert members(data, visit("/pricing", op="is")) == who
@@ -235,5 +247,6 @@ def test_the_summary_reads_like_the_product():
     tree = validate({"join": "and", "groups": [
         {"match": "all", "rules": [visit("/pricing", count=2, days=14), {"type": "list", "list_id": 1}]}]},
         {"list": {1}})
-    assert summary(tree, {"list": {1: "Newsletter"}}) == \
-        "Contacts who viewed a page whose URL contains /pricing at least 2 times in the last 14 days and are on Newsletter"
+    assert summary(tree, {"list": {1: "Newsletter"}}) == (
+        "Contacts who viewed a page whose URL contains /pricing at least 2 times in the last 14 days "
+        "and are on Newsletter")

@@ -11,22 +11,27 @@ from tests.integration.test_tracking_setup import add_page_view
 
 def form(name="Pricing fans", **overrides):
     data = {"name": name, "join": "and", "groups-0-match": "all",
-            "groups-0-rules-0-type": "visit", "groups-0-rules-0-negate": "0", "groups-0-rules-0-op": "contains",
+            "groups-0-rules-0-type": "visit", "groups-0-rules-0-negate": "0",
+            "groups-0-rules-0-op": "contains",
             "groups-0-rules-0-value": "/pricing", "groups-0-rules-0-count_op": "at_least",
-            "groups-0-rules-0-count": "2", "groups-0-rules-0-window": "last_days", "groups-0-rules-0-days": "14"}
+            "groups-0-rules-0-count": "2", "groups-0-rules-0-window": "last_days",
+            "groups-0-rules-0-days": "14"}
     data.update(overrides)
     return data
 
 
 def test_builder_actions_add_and_remove_rules_and_groups(auth, site):
-    added = auth.client.post("/segments/builder", data={**form(), "action": "add_rule:0"}, headers=HX).get_data(as_text=True)
+    added = auth.client.post("/segments/builder", data={**form(), "action": "add_rule:0"},
+                             headers=HX).get_data(as_text=True)
     assert 'name="groups-0-rules-1-type"' in added and 'value="/pricing"' in added
-    grouped = auth.client.post("/segments/builder", data={**form(), "action": "add_group"}, headers=HX).get_data(as_text=True)
+    grouped = auth.client.post("/segments/builder", data={**form(), "action": "add_group"},
+                               headers=HX).get_data(as_text=True)
     assert 'name="groups-1-match"' in grouped and 'name="join"' in grouped
     typed = auth.client.post("/segments/builder", data={**form(**{"groups-0-rules-0-type": "subscription"})},
                              headers=HX).get_data(as_text=True)
     assert 'name="groups-0-rules-0-channel"' in typed and 'groups-0-rules-0-count_op' not in typed
-    removed = auth.client.post("/segments/builder", data={**form(), "action": "remove_rule:0:0"}, headers=HX).get_data(as_text=True)
+    removed = auth.client.post("/segments/builder", data={**form(), "action": "remove_rule:0:0"},
+                               headers=HX).get_data(as_text=True)
     assert 'name="groups-0-rules-0-type"' in removed  # never empty: a fresh rule takes its place
 
 
@@ -37,8 +42,10 @@ def test_live_preview_counts_and_summarises(auth, site):
         add_page_view(site, path="/pricing", contact_id=ada.id, age=timedelta(days=1))
     body = auth.client.post("/segments/preview", data=form(), headers=HX).get_data(as_text=True)
     assert '<strong class="count">1</strong> matching contact' in body and "ada@customer.example" in body
-    assert "Contacts who viewed a page whose URL contains /pricing at least 2 times in the last 14 days" in body
-    incomplete = auth.client.post("/segments/preview", data=form(**{"groups-0-rules-0-value": ""}), headers=HX)
+    assert ("Contacts who viewed a page whose URL contains /pricing at least 2 times in the last 14 days"
+            in body)
+    incomplete = auth.client.post("/segments/preview", data=form(**{"groups-0-rules-0-value": ""}),
+                                  headers=HX)
     assert "Complete the rules" in incomplete.get_data(as_text=True)
 
 

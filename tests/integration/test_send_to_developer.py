@@ -114,7 +114,8 @@ def test_an_account_sends_the_code_to_at_most_ten_addresses_an_hour(auth):
     assert send(auth.client, "e1@agency.example").status_code == 200
     refused = send(auth.client, "e2@agency.example")
     assert refused.status_code == 422
-    assert "sent 10 times in the last hour, the most allowed. Try again in 60 minutes" in refused.get_data(as_text=True)
+    assert ("sent 10 times in the last hour, the most allowed. Try again in 60 minutes"
+            in refused.get_data(as_text=True))
     assert db.session.scalar(select(func.count()).select_from(Email)) == 10
 
 

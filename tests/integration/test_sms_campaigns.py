@@ -13,12 +13,14 @@ from tests.integration.test_campaigns import make_list
 
 def test_an_sms_campaign_with_short_tagged_links(auth, site, client, run_jobs):
     ada = make_contact(site.account_id, "ada@customer.example", phone="+14155550101")
-    bob = make_contact(site.account_id, "bob@customer.example", phone="+14155550102", sms_status="unsubscribed")
+    bob = make_contact(site.account_id, "bob@customer.example", phone="+14155550102",
+                       sms_status="unsubscribed")
     cy = make_contact(site.account_id, "cy@customer.example")  # no phone
     item = make_list(site.account_id, "Texts", [ada, bob, cy])
-    campaign_id = int(auth.client.post("/campaigns/", data={"channel": "sms"}).headers["Location"].rsplit("/", 1)[1])
-    data = {"name": "Flash sale", "body": "Sale ends tonight: https://www.shop.example/sale?x=1.", "list_ids": [str(item.id)],
-            "tag_links": "1", "when": "now"}
+    campaign_id = int(auth.client.post("/campaigns/", data={"channel": "sms"}).headers["Location"]
+                      .rsplit("/", 1)[1])
+    data = {"name": "Flash sale", "body": "Sale ends tonight: https://www.shop.example/sale?x=1.",
+            "list_ids": [str(item.id)], "tag_links": "1", "when": "now"}
     assert auth.client.post(f"/campaigns/{campaign_id}/send", data=data, headers=HX).status_code == 204
     run_jobs()
     messages = list(db.session.scalars(select(SmsMessage)))
@@ -42,7 +44,9 @@ def test_an_sms_campaign_with_short_tagged_links(auth, site, client, run_jobs):
 
 
 def test_the_live_length_count(auth):
-    body = auth.client.post("/campaigns/sms-length", data={"body": "x" * 161}, headers=HX).get_data(as_text=True)
+    body = auth.client.post("/campaigns/sms-length", data={"body": "x" * 161},
+                            headers=HX).get_data(as_text=True)
     assert "161 characters (GSM-7), 2 segments" in body
-    body = auth.client.post("/campaigns/sms-length", data={"body": "Hi 👋"}, headers=HX).get_data(as_text=True)
+    body = auth.client.post("/campaigns/sms-length", data={"body": "Hi 👋"},
+                            headers=HX).get_data(as_text=True)
     assert "(UCS-2), 1 segment" in body

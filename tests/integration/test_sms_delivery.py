@@ -124,7 +124,8 @@ def test_without_sms_url_the_message_lands_in_the_outbox(app, user, run_jobs):
     sms_id = queue(user)
     run_jobs()
     message = db.session.get(SmsMessage, sms_id)
-    assert (message.status, message.transport, message.provider_id, message.attempts) == ("outbox", "outbox", "", 1)
+    assert (message.status, message.transport, message.provider_id, message.attempts) == ("outbox", "outbox",
+                                                                                          "", 1)
     assert message.delivered_at is not None
 
 
@@ -154,7 +155,8 @@ def test_sms_url_is_parsed():
     transport = sms.HttpSmsTransport.from_url(
         "https://AC9%3Ax:to%40ken@api.twilio.com/2010-04-01/?from=+15551234567")
     assert transport.messages_url == "https://api.twilio.com/2010-04-01/Accounts/AC9:x/Messages.json"
-    assert (transport.account_sid, transport.auth_token, transport.from_number) == ("AC9:x", "to@ken", "+15551234567")
+    assert (transport.account_sid, transport.auth_token, transport.from_number) == ("AC9:x", "to@ken",
+                                                                                    "+15551234567")
     assert sms.HttpSmsTransport.from_url("http://a:b@127.0.0.1:8080?from=%2B1").base_url == "http://127.0.0.1:8080"
 
 
@@ -174,7 +176,8 @@ def test_short_links_are_made_and_resolved(app, user):
     db.session.commit()
     assert re.fullmatch(r"[A-Za-z0-9]{8}", link.code)
     found = sms.resolve_short_link(link.code)
-    assert (found.id, found.account_id, found.url) == (link.id, user.account_id, "https://shop.example/pricing?cid=abc")
+    assert (found.id, found.account_id, found.url) == (link.id, user.account_id,
+                                                       "https://shop.example/pricing?cid=abc")
     assert sms.resolve_short_link("nope1234") is None
     assert sms.resolve_short_link(link.code.swapcase()) is None
 

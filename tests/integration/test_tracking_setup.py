@@ -31,8 +31,8 @@ def add_page_view(site, host="www.shop.example", path="/pricing", age=timedelta(
     match_url, match_path = match_forms(url)
     view = PageView(event_id=fields.pop("event_id", f"e{utcnow().timestamp()}{path}{host}{age}"),
                     account_id=site.account_id, site_id=site.id, visitor_id="v1", host=host, url=url,
-                    path=path.partition("?")[0].rstrip("/") or "/", match_url=match_url, match_path=match_path,
-                    received_at=utcnow() - age, **fields)
+                    path=path.partition("?")[0].rstrip("/") or "/", match_url=match_url,
+                    match_path=match_path, received_at=utcnow() - age, **fields)
     db.session.add(view)
     db.session.commit()
     return view
@@ -100,10 +100,12 @@ def test_site_keys_are_random(auth, intruder):
 
 def test_continue_and_finish_lead_to_the_management_view(auth):
     activate(auth.client)
-    step3 = auth.client.post("/settings/tracking/step", data={"to": "status"}, headers=HX).get_data(as_text=True)
+    step3 = auth.client.post("/settings/tracking/step", data={"to": "status"},
+                             headers=HX).get_data(as_text=True)
     assert 'aria-current="step">3. Check the status' in step3
     assert "Not receiving data" in step3 and 'hx-trigger="every 5s' in step3
-    done = auth.client.post("/settings/tracking/step", data={"to": "finish"}, headers=HX).get_data(as_text=True)
+    done = auth.client.post("/settings/tracking/step", data={"to": "finish"},
+                            headers=HX).get_data(as_text=True)
     assert 'role="switch" aria-checked="true"' in done
     assert "Edit" in done and "Copy code" in done and "History" in done
     assert db.session.scalar(select(TrackingSite)).wizard_step is None
@@ -135,7 +137,8 @@ def test_events_from_the_old_website_do_not_count_after_an_edit(auth):
     site = finished_site(auth.client)
     add_page_view(site)
     assert setup.status(site).key == "receiving"
-    auth.client.post("/settings/tracking/website", data={"website_url": "https://newshop.example"}, headers=HX)
+    auth.client.post("/settings/tracking/website", data={"website_url": "https://newshop.example"},
+                     headers=HX)
     db.session.rollback()
     assert setup.status(site).key == "not_receiving"
     add_page_view(site, host="newshop.example", path="/")

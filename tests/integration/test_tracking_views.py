@@ -101,7 +101,8 @@ def test_check_installation_runs_as_a_job(auth, site, run_jobs):
     server = ThreadingHTTPServer(("127.0.0.1", port), _Website)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        auth.client.post("/settings/tracking/website", data={"website_url": f"http://127.0.0.1:{port}"}, headers=HX)
+        auth.client.post("/settings/tracking/website", data={"website_url": f"http://127.0.0.1:{port}"},
+                         headers=HX)
         pending = auth.client.post("/settings/tracking/check", headers=HX).get_data(as_text=True)
         assert "Checking" in pending and "every 2s" in pending
         run_jobs()

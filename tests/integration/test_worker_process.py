@@ -21,8 +21,8 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"
 
 def start_worker(database_url, redis_url, *extra):
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, EVENTS_CLAIM_IDLE_MS="500")
-    return subprocess.Popen([sys.executable, "-m", "worker", "--no-scheduler", *extra], cwd=PROJECT_ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([sys.executable, "-m", "worker", "--no-scheduler", *extra], cwd=PROJECT_ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def children(pid: int) -> list[int]:

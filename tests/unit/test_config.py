@@ -40,7 +40,8 @@ def test_an_unknown_log_level_stops_the_app_from_starting():
 
 def test_production_refuses_to_guess_its_public_url():
     with pytest.raises(ConfigError, match="PUBLIC_URL"):
-        create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "DATABASE_URL": "sqlite://", "PUBLIC_URL": ""})
+        create_app({"ENV": "production", "SECRET_KEY": "x" * 48, "DATABASE_URL": "sqlite://",
+                    "PUBLIC_URL": ""})
 
 
 def test_without_footfall_env_the_app_runs_as_production_and_refuses_the_development_secret():
@@ -67,7 +68,8 @@ def test_only_an_explicit_development_setting_allows_the_development_secret():
 def test_registration_is_closed_in_production_and_open_in_development_unless_set():
     production = {"FOOTFALL_ENV": "production", "SECRET_KEY": "x" * 48, "PUBLIC_URL": "https://t.example"}
     assert Settings.from_environ(production).flask_config()["REGISTRATION"] == "closed"
-    assert Settings.from_environ({**production, "REGISTRATION": "open"}).flask_config()["REGISTRATION"] == "open"
+    assert (Settings.from_environ({**production, "REGISTRATION": "open"}).flask_config()["REGISTRATION"]
+            == "open")
     assert Settings.from_environ({"FOOTFALL_ENV": "development"}).flask_config()["REGISTRATION"] == "open"
     with pytest.raises(ConfigError, match="REGISTRATION must be open or closed"):
         Settings.from_environ({"FOOTFALL_ENV": "development", "REGISTRATION": "maybe"}).check()

@@ -19,13 +19,16 @@ def tagger(host="shop.example", tag_all=False):
     ('<a href="mailto:hi@shop.example">x</a>', '<a href="mailto:hi@shop.example">x</a>'),
     ('<a href="tel:+15550100">x</a>', '<a href="tel:+15550100">x</a>'),
     ('<a href="https://other.example/">x</a>', '<a href="https://other.example/">x</a>'),
-    ('<a href="https://shop.example.evil.example/">x</a>', '<a href="https://shop.example.evil.example/">x</a>'),
+    ('<a href="https://shop.example.evil.example/">x</a>',
+     '<a href="https://shop.example.evil.example/">x</a>'),
     ('<!-- <a href="https://shop.example/hidden">x</a> --><a href="https://shop.example/">y</a>',
      '<!-- <a href="https://shop.example/hidden">x</a> --><a href="https://shop.example/?cid=T">y</a>'),
     ('<a data-href="https://shop.example/" title="href=https://shop.example/">x</a>',
      '<a data-href="https://shop.example/" title="href=https://shop.example/">x</a>'),
-    ('<script>var a = "<a href=https://shop.example/>";</script>', '<script>var a = "<a href=https://shop.example/>";</script>'),
-    ('<p>\n  <a\n   href="https://shop.example/multi">x</a></p>', '<p>\n  <a\n   href="https://shop.example/multi?cid=T">x</a></p>'),
+    ('<script>var a = "<a href=https://shop.example/>";</script>',
+     '<script>var a = "<a href=https://shop.example/>";</script>'),
+    ('<p>\n  <a\n   href="https://shop.example/multi">x</a></p>',
+     '<p>\n  <a\n   href="https://shop.example/multi?cid=T">x</a></p>'),
 ])
 def test_links_to_the_website_are_tagged_and_nothing_else(source, expected):
     assert rewrite_links(source, tagger()) == expected
@@ -39,6 +42,7 @@ def test_all_links_when_the_account_chooses_it():
 
 def test_text_part_has_the_links():
     text = html_to_text('<html><head><style>p{color:red}</style></head><body><h1>Hello</h1>'
-                        '<p>See <a href="https://shop.example/?a=1&amp;cid=T">our prices</a>.</p></body></html>')
+                        '<p>See <a href="https://shop.example/?a=1&amp;cid=T">our prices</a>.</p>'
+                        '</body></html>')
     assert "Hello" in text and "color" not in text
     assert "our prices (https://shop.example/?a=1&cid=T)." in text

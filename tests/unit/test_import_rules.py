@@ -44,7 +44,8 @@ def offenders(modules, forbidden: tuple[str, ...]) -> dict[str, list[str]]:
 
 
 def test_the_modules_were_found():
-    assert {"app", "app.web.auth", "app.tracking.ingest", "app.models.accounts", "worker.consumer"} <= set(MODULES)
+    assert ({"app", "app.web.auth", "app.tracking.ingest", "app.models.accounts", "worker.consumer"}
+            <= set(MODULES))
 
 
 def test_the_app_never_imports_the_worker():

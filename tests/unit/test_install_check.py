@@ -28,7 +28,8 @@ def code(key: str = KEY) -> str:
 
 
 def page(head: str = "", body: str = "") -> str:
-    return f"<!doctype html><html><head><title>Shop</title>{head}</head><body><h1>Shop</h1>{body}</body></html>"
+    return (f"<!doctype html><html><head><title>Shop</title>{head}</head>"
+            f"<body><h1>Shop</h1>{body}</body></html>")
 
 
 HUGE_FILLER = "<p>" + "x" * (3 * 1024 * 1024) + "</p>"
@@ -133,7 +134,8 @@ def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
                    .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                    .sign(key, hashes.SHA256()))
@@ -187,8 +189,10 @@ def public_test_host(monkeypatch) -> None:
     local server stands in for a website on the internet; everything else is judged as usual."""
     real_resolve, real_is_public = install_check._resolve, install_check.is_public_address
     monkeypatch.setattr(install_check, "_resolve",
-                        lambda host, port: ["127.0.0.1"] if host.endswith(".test") else real_resolve(host, port))
-    monkeypatch.setattr(install_check, "is_public_address", lambda ip: ip == "127.0.0.1" or real_is_public(ip))
+                        lambda host, port: ["127.0.0.1"] if host.endswith(".test")
+                        else real_resolve(host, port))
+    monkeypatch.setattr(install_check, "is_public_address",
+                        lambda ip: ip == "127.0.0.1" or real_is_public(ip))
 
 
 def check(url: str, **options) -> install_check.InstallCheckResult:
@@ -240,7 +244,8 @@ def test_a_fourth_redirect_is_refused(base, server):
     assert result.outcome == "unreachable"
     assert result.message == "Too many redirects (more than 3)."
     assert result.final_url == f"{base}/redirect/1"
-    assert [path for path, _ in server.requests] == ["/redirect/4", "/redirect/3", "/redirect/2", "/redirect/1"]
+    assert [path for path, _ in server.requests] == ["/redirect/4", "/redirect/3", "/redirect/2",
+                                                     "/redirect/1"]
 
 
 def test_a_redirect_to_another_scheme_is_refused(base):
@@ -326,7 +331,8 @@ def test_a_closed_port_is_unreachable():
                  id="another path"),
     pytest.param(page(head=f'<link rel="preload" href="https://f.example/t/{KEY}.js">'), "not_found",
                  id="not a script"),
-    pytest.param(page(head=code(OTHER_KEY), body=code()), "found_outside_head", id="this key wins over another"),
+    pytest.param(page(head=code(OTHER_KEY), body=code()), "found_outside_head",
+                 id="this key wins over another"),
     pytest.param(page(head=code(), body=code()), "found_in_head", id="in the head and the body"),
     pytest.param("<html><head><![if !IE]><script src=\"", "not_found", id="broken markup"),
 ])
@@ -345,15 +351,16 @@ def test_a_parser_failure_is_reported_not_raised(base, monkeypatch):
         "unreachable", "The page's HTML could not be read: unexpected markup.", f"{base}/in-head")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "javascript:alert(1)", "file:///etc/passwd", "example.com",
-                                 ""])
+@pytest.mark.parametrize("url", ["ftp://example.com/", "javascript:alert(1)", "file:///etc/passwd",
+                                 "example.com", ""])
 def test_only_http_and_https_addresses_are_checked(url):
-    assert check_installation(url, KEY) == install_check.InstallCheckResult("unreachable", install_check.NOT_HTTP, url)
+    assert check_installation(url, KEY) == install_check.InstallCheckResult("unreachable",
+                                                                            install_check.NOT_HTTP, url)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/", "http://localhost:{port}/",
-                                 "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "http://10.0.0.1/",
-                                 "https://[::ffff:127.0.0.1]/", "http://0.0.0.0:{port}/"])
+                                 "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
+                                 "http://10.0.0.1/", "https://[::ffff:127.0.0.1]/", "http://0.0.0.0:{port}/"])
 def test_private_addresses_are_refused_without_connecting(server, connections, url):
     url = url.format(port=server.server_address[1])
     server.requests.clear()
@@ -371,7 +378,8 @@ def test_a_name_with_any_private_address_is_refused(monkeypatch, connections):
     assert connections == []
 
 
-def test_the_validated_address_is_connected_to_with_the_sites_host_name(server, connections, public_test_host):
+def test_the_validated_address_is_connected_to_with_the_sites_host_name(server, connections,
+                                                                        public_test_host):
     port = server.server_address[1]
     server.requests.clear()
     result = check_installation(f"http://public.test:{port}/in-head", KEY)
@@ -388,7 +396,8 @@ def test_a_redirect_to_a_private_address_is_refused(server, connections, public_
     assert connections == [("127.0.0.1", port)]
 
 
-def test_https_verifies_the_certificate_of_the_host_name(monkeypatch, tls_server, connections, public_test_host):
+def test_https_verifies_the_certificate_of_the_host_name(monkeypatch, tls_server, connections,
+                                                         public_test_host):
     server, cert_path, server_names = tls_server
     trusting = ssl.create_default_context(cafile=str(cert_path))
     monkeypatch.setattr(ssl, "create_default_context", lambda *args, **kwargs: trusting)

@@ -26,7 +26,8 @@ def corpus_entries():
     if not CORPUS.exists():
         pytest.fail(f"missing test corpus {CORPUS}")
     entries = [entry for entry in json.loads(CORPUS.read_text())
-               if isinstance(entry, dict) and "failure" not in entry and entry.get("protocol") in ("http:", "https:")
+               if isinstance(entry, dict) and "failure" not in entry
+               and entry.get("protocol") in ("http:", "https:")
                and "cid=" not in entry["href"]]
     return entries
 
@@ -60,4 +61,5 @@ def test_exactly_one_cid_and_other_parameters_kept_in_order(params, fragment):
     assert tail == fragment
     pairs = [p for p in base.partition("?")[2].split("&") if p]
     assert [p for p in pairs if p.startswith("cid=")] == ["cid=TOKEN"]
-    assert [p for p in pairs if not p.startswith("cid=")] == [f"{k}={v}" for k, v in params if k != "cid" and f"{k}={v}"]
+    assert [p for p in pairs if not p.startswith("cid=")] == [f"{k}={v}" for k, v in params if k != "cid"
+                                                              and f"{k}={v}"]

@@ -88,7 +88,8 @@ def restored_logging():
 
     root = logging.getLogger()
     names = ("rq.worker", "rq.job", "worker", *AUDIT_LOGGERS)
-    handlers, level, levels = root.handlers[:], root.level, {name: logging.getLogger(name).level for name in names}
+    handlers, level, levels = root.handlers[:], root.level, {name: logging.getLogger(name).level
+                                                             for name in names}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)

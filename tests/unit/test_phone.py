@@ -47,7 +47,8 @@ def test_empty_is_no_number(empty):
 def test_other_input_is_refused_with_the_format_hint(typed):
     with pytest.raises(ContactError) as refused:
         normalise_phone(typed)
-    assert str(refused.value) == PHONE_FORMAT == "Enter a phone number in international format, such as +14155550123."
+    assert (str(refused.value) == PHONE_FORMAT
+            == "Enter a phone number in international format, such as +14155550123.")
     assert refused.value.field == "phone"
 
 

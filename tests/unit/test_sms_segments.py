@@ -59,7 +59,8 @@ def short(url: str) -> str:
     ("https://en.wikipedia.org/wiki/Foo_(bar).", "<https://en.wikipedia.org/wiki/Foo_(bar)>."),
     ("A https://a.example B https://b.example/x#y\nC HTTPS://C.EXAMPLE",
      "A <https://a.example> B <https://b.example/x#y>\nC <HTTPS://C.EXAMPLE>"),
-    ("Mail mailto:shop@example.com or call tel:+15550001111", "Mail mailto:shop@example.com or call tel:+15550001111"),
+    ("Mail mailto:shop@example.com or call tel:+15550001111",
+     "Mail mailto:shop@example.com or call tel:+15550001111"),
     ("ftp://shop.example and https:// alone", "ftp://shop.example and https:// alone"),
 ])
 def test_shorten_links(text, expected):
@@ -68,5 +69,6 @@ def test_shorten_links(text, expected):
 
 def test_shorten_links_passes_each_original_url():
     seen = []
-    shorten_links("https://a.example/1 https://a.example/1 https://b.example", lambda url: seen.append(url) or "s")
+    shorten_links("https://a.example/1 https://a.example/1 https://b.example",
+                  lambda url: seen.append(url) or "s")
     assert seen == ["https://a.example/1", "https://a.example/1", "https://b.example"]

@@ -79,7 +79,8 @@ def register():
             db.session.rollback()
             return render_template("auth/registration_closed.html"), 403
         except accounts.TooManyAttempts as refused:
-            return _too_many("auth/register.html", refused, form=form, min_length=accounts.MIN_PASSWORD_LENGTH)
+            return _too_many("auth/register.html", refused, form=form,
+                             min_length=accounts.MIN_PASSWORD_LENGTH)
         except accounts.AccountError as error:
             form[error.field].errors.append(str(error))
         else:

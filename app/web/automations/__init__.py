@@ -98,7 +98,8 @@ def settings_form(automation_id: int):
 
 @bp.post("/<int:automation_id>/settings")
 def save_settings(automation_id: int):
-    """Saves the name, trigger, filters, re-entry and auto-stop rules; renders them with "Saved" or the error."""
+    """Saves the name, trigger, filters, re-entry and auto-stop rules; renders them with "Saved" or
+    the error."""
     automation = _automation_or_404(automation_id)
     try:
         service.save_settings(automation, forms.settings_from_form(request.form))
@@ -171,7 +172,8 @@ def activate(automation_id: int):
     if problems:
         db.session.rollback()
         return page_or_fragment("automations/show.html", "automations/_header.html", 422,
-                                **_context(automation, problems=service.readable_problems(problems, automation.steps)))
+                                **_context(automation,
+                                           problems=service.readable_problems(problems, automation.steps)))
     db.session.commit()
     flash("The automation is active.", "success")
     return redirect_to(url_for("automations.show", automation_id=automation.id))
@@ -195,10 +197,12 @@ def _contact_result(automation, mode: str):
         return page_or_fragment("automations/show.html", "automations/_contact_result.html", 422,
                                 **_context(automation, result=result))
     if mode == "journey":
-        result = {"mode": mode, "email": email, "contact": contact, "run": engine.latest_run(automation, contact.id),
+        result = {"mode": mode, "email": email, "contact": contact,
+                  "run": engine.latest_run(automation, contact.id),
                   "items": engine.journey(automation, contact.id)}
     else:
-        result = {"mode": mode, "email": email, "contact": contact, "items": engine.simulate(automation, contact)}
+        result = {"mode": mode, "email": email, "contact": contact,
+                  "items": engine.simulate(automation, contact)}
     return page_or_fragment("automations/show.html", "automations/_contact_result.html",
                             **_context(automation, result=result))
 

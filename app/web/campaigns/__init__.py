@@ -34,7 +34,8 @@ def _editor_context(campaign, **extra) -> dict:
 @bp.get("/")
 def index():
     """Renders the list of campaigns."""
-    return render_template("campaigns/index.html", campaigns=campaigns.list_campaigns(current_user.account_id))
+    return render_template("campaigns/index.html",
+                           campaigns=campaigns.list_campaigns(current_user.account_id))
 
 
 @bp.post("/")
@@ -59,17 +60,23 @@ def show(campaign_id: int):
     counts = campaigns.delivery_counts(campaign)
     return render_template("campaigns/report.html", campaign=campaign, counts=counts, starting=starting,
                            handled=sum(counts.get(status, 0) for status in campaigns.HANDLED),
-                           clicks=campaigns.click_counts(campaign), failures=campaigns.failure_reasons(campaign),
-                           web_url=campaigns.permanent_url(campaign, public_url()) if campaign.channel == "email" else None)
+                           clicks=campaigns.click_counts(campaign),
+                           failures=campaigns.failure_reasons(campaign),
+                           web_url=(campaigns.permanent_url(campaign, public_url())
+                                    if campaign.channel == "email" else None))
 
 
 def _save(campaign) -> dict:
     """Save the posted draft; the errors by field."""
     try:
-        campaigns.update_campaign(campaign, name=request.form.get("name", ""), subject=request.form.get("subject", ""),
-                                  from_name=request.form.get("from_name", ""), body=request.form.get("body", ""),
-                                  list_ids=[value for value in request.form.getlist("list_ids") if record_id(value)],
-                                  segment_ids=[value for value in request.form.getlist("segment_ids") if record_id(value)],
+        campaigns.update_campaign(campaign, name=request.form.get("name", ""),
+                                  subject=request.form.get("subject", ""),
+                                  from_name=request.form.get("from_name", ""),
+                                  body=request.form.get("body", ""),
+                                  list_ids=[value for value in request.form.getlist("list_ids")
+                                            if record_id(value)],
+                                  segment_ids=[value for value in request.form.getlist("segment_ids")
+                                               if record_id(value)],
                                   tag_links=request.form.get("tag_links") == "1")
     except campaigns.CampaignError as error:
         db.session.rollback()
@@ -80,7 +87,8 @@ def _save(campaign) -> dict:
 
 def _editor(campaign, errors: dict, status_code: int = 200, **extra):
     response = make_response(page_or_fragment("campaigns/edit.html", "campaigns/_editor.html",
-                                              status_code, **_editor_context(campaign, errors=errors, **extra)))
+                                              status_code,
+                                              **_editor_context(campaign, errors=errors, **extra)))
     if not errors:
         response.headers["HX-Trigger"] = "preview-changed"
     return response
@@ -102,7 +110,8 @@ def _send_time() -> datetime | None:
     try:
         when = datetime.fromisoformat(raw) if raw else None
     except ValueError:
-        raise campaigns.CampaignError("Enter the date and time as YYYY-MM-DD HH:MM (UTC).", "scheduled_at") from None
+        raise campaigns.CampaignError("Enter the date and time as YYYY-MM-DD HH:MM (UTC).",
+                                      "scheduled_at") from None
     return campaigns.check_send_time(when)
 
 
@@ -178,8 +187,9 @@ def preview(campaign_id: int):
     """Renders the saved draft's HTML for the sandboxed preview frame."""
     campaign = _campaign_or_404(campaign_id)
     response = make_response(campaigns.permanent_html(campaign))
-    response.headers["Content-Security-Policy"] = WEB_VIEW_POLICY.replace("allow-popups allow-popups-to-escape-sandbox", "") \
-        + "; frame-ancestors 'self'"
+    response.headers["Content-Security-Policy"] = (
+        WEB_VIEW_POLICY.replace("allow-popups allow-popups-to-escape-sandbox", "")
+        + "; frame-ancestors 'self'")
     return response
 
 

@@ -185,7 +185,8 @@ def delete(contact_id: int):
 def _memberships(contact, fragment: str, error_key: str, error: ContactError | None = None):
     if error is None and not htmx:
         return redirect(url_for("contacts.show", contact_id=contact.id))
-    return _contact_part(contact, fragment, 422 if error else 200, **{error_key: str(error) if error else None})
+    return _contact_part(contact, fragment, 422 if error else 200,
+                         **{error_key: str(error) if error else None})
 
 
 @bp.post("/<int:contact_id>/lists")

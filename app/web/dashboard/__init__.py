@@ -18,5 +18,6 @@ def index():
         return render_template("dashboard/index.html", site=None)
     days = reports.views_per_day(account_id)
     return render_template("dashboard/index.html", site=site, status=setup.status(site), days=days,
-                           peak=max([day.total for day in days] + [1]), top_pages=reports.top_pages(account_id),
+                           peak=max([day.total for day in days] + [1]),
+                           top_pages=reports.top_pages(account_id),
                            visitors=reports.identified_visitors(account_id))

@@ -14,7 +14,8 @@ from app.ratelimit import RateLimiter
 bp = Blueprint("links", __name__)
 
 # The web view shows the marketer's HTML: sandboxed, never scripts on this origin.
-WEB_VIEW_POLICY = "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
+WEB_VIEW_POLICY = ("sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+                   "style-src 'unsafe-inline'; img-src https: data:")
 
 
 def _not_found():
@@ -24,9 +25,11 @@ def _not_found():
 def _too_many_redirects():
     """The 429 page when this address follows links faster than a person clicks (checked before any
     token is read, so it also slows down guessing); None when the redirect may go ahead."""
-    # In process, not in Redis: a redirect costs one Redis command (the click), and a limit must not add another.
+    # In process, not in Redis: a redirect costs one Redis command (the click), and a limit must not
+    # add another.
     rate = current_app.config["REDIRECT_RATE_PER_ADDRESS"]
-    if per_app("footfall.redirect_limiter", lambda: RateLimiter(rate, rate * 10)).allow(request.remote_addr or ""):
+    if per_app("footfall.redirect_limiter", lambda: RateLimiter(rate, rate * 10)).allow(
+            request.remote_addr or ""):
         return None
     return render_template("links/too_many.html"), 429, {"Retry-After": "1", "Cache-Control": "no-store"}
 
@@ -40,8 +43,8 @@ def click(token: str):
     if link is None or not link_works(link):
         return _not_found()
     CLICKS.push(get_redis(), click_record(account_id=link.account_id, campaign_id=link.campaign_id,
-                                          contact_id=link.contact_id, channel=link.channel, url=link.destination,
-                                          email_id=link.email_id))
+                                          contact_id=link.contact_id, channel=link.channel,
+                                          url=link.destination, email_id=link.email_id))
     # A bare redirect: no body to build, nothing to protect on a page nobody sees.
     return Response(status=302, headers={"Location": link.destination, "Cache-Control": "no-store",
                                          "Referrer-Policy": "no-referrer"})

@@ -64,7 +64,8 @@ def _redis_answers() -> bool:
 def prometheus_metrics():
     """Renders every metric in Prometheus's text format (503 while Redis does not answer)."""
     token = current_app.config["METRICS_TOKEN"]
-    if not token and current_app.config["FOOTFALL_ENV"] == "production" and not current_app.config["METRICS_PUBLIC"]:
+    if (not token and current_app.config["FOOTFALL_ENV"] == "production"
+            and not current_app.config["METRICS_PUBLIC"]):
         abort(404)  # (queue depths and counts by site are nobody's business on the open internet)
     if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
                                          f"Bearer {token}".encode()):

@@ -122,5 +122,6 @@ def delete(segment_id: int):
     except service.SegmentError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return render_template("segments/index.html", segments=service.list_segments(current_user.account_id)), 409
+        return render_template("segments/index.html",
+                               segments=service.list_segments(current_user.account_id)), 409
     return redirect(url_for("segments.index"))

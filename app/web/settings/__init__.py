@@ -23,7 +23,8 @@ class EditWebsiteForm(Form):
 
 
 class PrivacyForm(Form):
-    respect_privacy_signals = BooleanField("Respect browser privacy signals (Global Privacy Control, Do Not Track)")
+    respect_privacy_signals = BooleanField("Respect browser privacy signals "
+                                           "(Global Privacy Control, Do Not Track)")
     retention_days = IntegerField("Keep anonymous page views for (days)")
 
 
@@ -50,7 +51,8 @@ def _website_url(form_field) -> str | None:
 
 def _context(site, **extra) -> dict:
     context = dict(site=site, website_form=WebsiteForm(formdata=None),
-                   send_form=SendToDeveloperForm(formdata=None), public_url_guess=public_url() if is_guess() else None)
+                   send_form=SendToDeveloperForm(formdata=None),
+                   public_url_guess=public_url() if is_guess() else None)
     if site is not None:
         context.update(status=setup.status(site), code=setup.embed_code(site, public_url()),
                        audit=setup.audit_trail(site), describe=setup.describe,
@@ -58,7 +60,8 @@ def _context(site, **extra) -> dict:
                        install_check=setup.install_check_result(site),
                        retention_run=retention.last_run(site.account_id),
                        tag_all_links=current_user.account.tag_all_links,
-                       privacy_form=PrivacyForm(formdata=None, respect_privacy_signals=site.respect_privacy_signals,
+                       privacy_form=PrivacyForm(formdata=None,
+                                                respect_privacy_signals=site.respect_privacy_signals,
                                                 retention_days=site.anonymous_retention_days))
     context.update(extra)
     return context
@@ -156,7 +159,8 @@ def save_website():
     db.session.commit()
     if not htmx:
         return redirect(url_for("settings.tracking"))
-    response = current_app.make_response(render_template("settings/_website.html", site=site, changed=changed))
+    response = current_app.make_response(render_template("settings/_website.html", site=site,
+                                                         changed=changed))
     if changed:
         response.headers["HX-Trigger"] = "tracking-changed"
     return response
@@ -172,7 +176,8 @@ def send_to_developer():
         setup.send_code_to_developer(site, current_user, recipients, form.note.data, public_url())
     except setup.SetupError as error:
         form[error.field].errors = [str(error)]
-        return page_or_fragment("settings/tracking.html", "settings/_send.html", 422, **_context(site, send_form=form))
+        return page_or_fragment("settings/tracking.html", "settings/_send.html", 422,
+                                **_context(site, send_form=form))
     db.session.commit()
     return page_or_fragment("settings/tracking.html", "settings/_send.html",
                             **_context(site, sent_to=recipients))
@@ -198,7 +203,8 @@ def privacy():
     site = _site_or_404()
     form = PrivacyForm()
     try:
-        setup.update_privacy(site, current_user, respect_privacy_signals=bool(form.respect_privacy_signals.data),
+        setup.update_privacy(site, current_user,
+                             respect_privacy_signals=bool(form.respect_privacy_signals.data),
                              retention_days=request.form.get("retention_days"))
     except setup.SetupError as error:
         form.retention_days.errors = [str(error)]
@@ -214,7 +220,8 @@ def link_tagging():
     site = _site_or_404()
     setup.set_tag_all_links(site, current_user, request.form.get("tag_all_links") == "1")
     db.session.commit()
-    return render_template("settings/_link_tagging.html", tag_all_links=current_user.account.tag_all_links, saved=True)
+    return render_template("settings/_link_tagging.html", tag_all_links=current_user.account.tag_all_links,
+                           saved=True)
 
 
 @bp.post("/tracking/test-link")
@@ -231,11 +238,13 @@ def check_installation():
     """Queues a check of the website for the embed code; renders the pending result."""
     site = _site_or_404()
     setup.request_install_check(site)
-    return render_template("settings/_install_check.html", site=site, install_check=setup.install_check_result(site))
+    return render_template("settings/_install_check.html", site=site,
+                           install_check=setup.install_check_result(site))
 
 
 @bp.get("/tracking/check")
 def install_check():
     """Renders the result of the last installation check (polled while pending)."""
     site = _site_or_404()
-    return render_template("settings/_install_check.html", site=site, install_check=setup.install_check_result(site))
+    return render_template("settings/_install_check.html", site=site,
+                           install_check=setup.install_check_result(site))
