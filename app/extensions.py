@@ -3,6 +3,7 @@ objects each app makes once (its Redis client, caches, rate limiters); and after
 what must happen only once a transaction is in the database (enqueueing jobs, telling web
 processes of a change)."""
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TypeVar
 
 from flask import current_app
@@ -11,7 +12,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 # Named constraints keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -46,6 +48,19 @@ def per_app(name: str, make: Callable[[], T]) -> T:
 
 
 _AFTER_COMMIT = "footfall.after_commit"
+
+
+def database_error() -> SQLAlchemyError | None:
+    """Why the database does not answer right now (SELECT 1 fails), or None when it does; the
+    session is left with no transaction either way."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return None
+    except SQLAlchemyError as error:
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
+        return error
 
 
 def after_commit(session, callback: Callable, *args, **kwargs) -> None:

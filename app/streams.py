@@ -19,15 +19,13 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 
 from flask import current_app
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from app.extensions import db
+from app.extensions import database_error, db
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +176,9 @@ def caused_by_the_data(error: BaseException) -> bool:
 def _everything_answers(redis) -> bool:
     """Whether the database and Redis answer now: a batch that failed meanwhile failed because of
     what it holds."""
+    if database_error() is not None:
+        return False
     try:
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
         return bool(redis.ping())
-    except Exception:  # noqa: BLE001 (any failure to answer is an outage)
-        with suppress(Exception):
-            db.session.rollback()
+    except RedisError:
         return False

@@ -12,8 +12,7 @@ from app.extensions import per_app
 from app.metrics import process_counts
 from app.public_url import public_url
 from app.queues import get_redis
-from app.ratelimit import client_key
-from app.tracking.ingest import MAX_BODY_BYTES, Ingest, SiteUnavailable, TooManyLookups
+from app.tracking.ingest import MAX_BODY_BYTES, Ingest, SiteUnavailable
 from app.tracking.snippet import served_script
 
 bp = Blueprint("ingest", __name__)
@@ -39,12 +38,10 @@ def _ingest() -> Ingest:
 @bp.get("/t/<site_key>.js")
 def tracking_script(site_key: str):
     """Renders the tracking script for a site key; a no-op script when tracking is off."""
-    if not _ingest().may_ask_about(site_key, client_key(request.remote_addr or "")):
+    if not _ingest().may_ask_about(site_key, request.remote_addr or ""):
         return "", 429, {"Retry-After": "1"}
     try:
         site = _ingest().sites.get(site_key, get_redis())
-    except TooManyLookups:
-        return "", 429, {"Retry-After": "1"}
     except (SiteUnavailable, RedisError):
         return "", 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if site is None:

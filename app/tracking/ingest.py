@@ -127,10 +127,6 @@ class SiteUnavailable(Exception):
     """The database cannot say what a site key is right now."""
 
 
-class TooManyLookups(Exception):
-    """Too many site keys this process has never seen, all at once: made-up keys, probably."""
-
-
 # Database look-ups a second (and in a burst) of site keys a process has never seen. Real sites are
 # seen once and then kept; a flood of random keys costs at most this many queries.
 NEW_KEY_LOOKUPS_PER_SECOND = 20
@@ -143,7 +139,6 @@ class SiteCache:
 
     def __init__(self, ttl: float = SITE_CACHE_SECONDS):
         self.ttl = ttl
-        self.new_keys = RateLimiter(NEW_KEY_LOOKUPS_PER_SECOND, NEW_KEY_LOOKUPS_PER_SECOND * 5)
         self._entries: dict[str, tuple[float, bytes | None, object]] = {}
         self._lock = threading.Lock()
 
@@ -168,15 +163,13 @@ class SiteCache:
         or None for an unknown key (remembered as unknown for a while too). While the database is
         unreachable, a site seen before is still served from the cache (beacons keep being
         accepted; the worker stores them once the database is back); SiteUnavailable for one
-        never seen. TooManyLookups when too many keys never seen arrive at once."""
+        never seen."""
         now = time.monotonic()
         entry = self._entries.get(site_key)
         if entry and entry[0] > now and (entry[1] == version or entry[2] is UNAVAILABLE):
             if entry[2] is UNAVAILABLE:
                 raise SiteUnavailable(site_key)
             return entry[2]
-        if entry is None and not self.new_keys.allow(""):
-            raise TooManyLookups(site_key)
         try:
             site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
         except SQLAlchemyError:
@@ -261,7 +254,9 @@ class Ingest:
         self.sites = SiteCache()
         self.per_address = RateLimiter(per_address, per_address * 10)
         self.per_site = RateLimiter(per_site, per_site * 10)
-        # Keys never seen, per address: no one address takes the process's whole look-up budget.
+        # Keys never seen: a budget of look-ups for the process, and a share of it per address, so
+        # that no one address takes it all.
+        self.new_keys = RateLimiter(NEW_KEY_LOOKUPS_PER_SECOND, NEW_KEY_LOOKUPS_PER_SECOND * 5)
         self.new_keys_per_address = RateLimiter(1, 5)
         self.counts = counts
 
@@ -277,13 +272,11 @@ class Ingest:
         except BeaconRejected as rejected:
             return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
         key = beacon["k"]
-        if not self.may_ask_about(key, client_key(address)):  # before anything costs a look-up
+        if not self.may_ask_about(key, address):  # before anything costs a look-up
             return self.refuse(redis, 429, "rate_limited")
         kept = self.sites.kept(key)
         try:
             site = kept[1] if kept else self.sites.get(key, redis)
-        except TooManyLookups:
-            return self.refuse(redis, 429, "rate_limited")
         except (SiteUnavailable, RedisError):
             return self.refuse(redis, 503, "unavailable")
         if site is None:
@@ -308,9 +301,12 @@ class Ingest:
         return 204
 
     def may_ask_about(self, site_key: str, address: str) -> bool:
-        """The per-address limits, before a site key is looked up: requests, and keys never seen."""
-        return self.per_address.allow(address) and (self.sites.knows(site_key)
-                                                     or self.new_keys_per_address.allow(address))
+        """The limits before a site key is looked up: requests per client address (an IPv6 /64),
+        and keys this process has never seen, per address and for the process."""
+        address = client_key(address)
+        return self.per_address.allow(address) and (
+            self.sites.knows(site_key)
+            or (self.new_keys_per_address.allow(address) and self.new_keys.allow("")))
 
     @staticmethod
     def _reason(site: SiteInfo, beacon: dict, user_agent: str) -> str | None:

@@ -12,11 +12,9 @@ import logging
 from flask import Blueprint, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from app import metrics
-from app.extensions import db
+from app.extensions import database_error
 from app.messaging.clicks import CLICKS_STREAM
 from app.queues import get_redis
 from app.tracking.ingest import EVENTS_STREAM
@@ -43,13 +41,10 @@ def readyz():
 
 
 def _database_answers() -> bool:
-    try:
-        db.session.execute(text("SELECT 1"))
-        return True
-    except SQLAlchemyError as error:  # one line, not a traceback: probes ask every few seconds
+    error = database_error()
+    if error is not None:  # one line, not a traceback: probes ask every few seconds
         log.warning("readiness: the database does not answer: %s", error)
-        db.session.rollback()
-        return False
+    return error is None
 
 
 def _redis_answers() -> bool:
