@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.automations import schema
 from app.extensions import db
 from app.messaging import mail, sms
-from app.messaging.campaigns import Message, Renderer
+from app.messaging.rendering import Message, Renderer
 from app.public_url import public_url
 from app.models import (Account, Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactList,
                         LinkClick, Segment, Tag)

@@ -3,6 +3,7 @@ app/privacy.py); subscriptions."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
@@ -15,6 +16,7 @@ from app.extensions import db
 from app.models import Contact, contact_tags, list_members
 from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
 from app.models.messaging import CHANNELS
+from app.tracking.cid import issued_to_contact
 
 PAGE_SIZE = 50
 
@@ -113,3 +115,15 @@ def set_subscription(contact: Contact, channel: str, subscribed: bool) -> bool:
     changed = getattr(contact, attribute) != status
     setattr(contact, attribute, status)
     return changed
+
+
+def unsubscribe_by_link(account_id: int, contact_id: int, channel: str,
+                        issued_at: int | None = None) -> Contact | None:
+    """Unsubscribe the contact an unsubscribe link was made for; None if they are gone. A link
+    issued before the contact existed was made for an erased contact who had the same id."""
+    contact = get_contact(account_id, contact_id)
+    if contact is None or (issued_at is not None and not issued_to_contact(
+            datetime.fromtimestamp(issued_at, timezone.utc), contact.created_at)):
+        return None
+    set_subscription(contact, channel, False)
+    return contact

@@ -17,7 +17,7 @@ from app.demo.history import Visit, page_view_records, random_agent, store
 from app.demo.jobs import run_jobs, run_jobs_until
 from app.demo.people import demo_list
 from app.extensions import db
-from app.messaging import campaigns
+from app.messaging import campaigns, sending
 from app.messaging.clicks import click_record, store_click_records
 from app.messaging.links import tag_url
 from app.models import Automation, Campaign, Contact, Email, Segment, User
@@ -86,7 +86,7 @@ def send_campaign(user_id: int, website_url: str, public_url: str, rng: random.R
     account_id = user.account_id
     campaign = spring_offer(user, website_url)
     if campaign.status in ("draft", "scheduled"):
-        campaigns.send_now(campaign, public_url)
+        sending.send_now(campaign, public_url)
     db.session.commit()
     campaign_id = campaign.id
     run_jobs_until(lambda: db.session.get(Campaign, campaign_id).status == "sent",

@@ -1,19 +1,47 @@
-"""Per-recipient rendering of a message: rewrite its links (tag with cid, route through the click
-redirect) and derive the plain-text part, parsing the HTML rather than matching text, so links
-in comments, scripts and attribute look-alikes stay untouched."""
+"""Rendering a message for each recipient: a campaign's, or an automation step's.
+
+A `Message` is what every recipient gets the same; the `Renderer` makes one recipient's copy:
+each link to the tracked website tagged with the recipient's `cid` and routed through the click
+redirect, an unsubscribe link, and the plain-text part. What is the same for all recipients
+(the account's website, whether it tags every link) is read once per renderer, that is once per
+batch.
+"""
 from __future__ import annotations
 
-import html
-import re
-from collections.abc import Callable
-from html.parser import HTMLParser
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app.tracking.urls import host_matches
+from flask import render_template
 
-_HREF = re.compile(r"""(\shref\s*=\s*)("[^"]*"|'[^']*'|[^\s"'=<>`]+)""", re.I)
-_BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "hr"}
-_SKIPPED = {"style", "script", "head", "title"}
+from app.extensions import db
+from app.messaging import sms
+from app.messaging.links import tag_url
+from app.messaging.markup import html_to_text, rewrite_links
+from app.messaging.tokens import Click, Unsubscribe, click_token, permanent_token, unsubscribe_token
+from app.models import Account, Campaign, Contact
+from app.models.types import utcnow
+from app.tracking.cid import make_cid
+from app.tracking.setup import get_site
+from app.tracking.urls import host_matches, site_host
+
+
+@dataclass(frozen=True)
+class Message:
+    """What is rendered: the same for every recipient."""
+
+    account_id: int
+    body: str  # the email's HTML, or the text message
+    subject: str = ""
+    tag_links: bool = True
+    # The campaign it belongs to: its click links and web version name it. Automation messages have none.
+    campaign_id: int | None = None
+    # The message id a recipient's `cid` carries: the campaign's, or the automation's.
+    cid_message_id: int = 0
+
+    @classmethod
+    def of_campaign(cls, campaign: Campaign) -> Message:
+        return cls(account_id=campaign.account_id, body=campaign.body, subject=campaign.subject,
+                   tag_links=campaign.tag_links, campaign_id=campaign.id, cid_message_id=campaign.id)
 
 
 def should_tag(url: str, website_host: str | None, tag_all_links: bool) -> bool:
@@ -24,82 +52,72 @@ def should_tag(url: str, website_host: str | None, tag_all_links: bool) -> bool:
     return tag_all_links or (website_host is not None and host_matches(url, website_host))
 
 
-class _StartTags(HTMLParser):
-    """Collects the offsets and raw text of every <a>/<area> start tag."""
+class Renderer:
+    """Renders one message for each recipient, with what is the same for all computed once."""
 
-    def __init__(self, source: str):
-        super().__init__(convert_charrefs=True)
-        self.line_offsets = [0]
-        for line in source.splitlines(keepends=True):
-            self.line_offsets.append(self.line_offsets[-1] + len(line))
-        self.tags: list[tuple[int, str]] = []
+    def __init__(self, message: Message, public_url: str, *, links_expire: int | None = None):
+        """`links_expire`: the Unix time after which click links stop redirecting (test sends)."""
+        self.message, self.public_url, self.links_expire = message, public_url, links_expire
+        account = db.session.get(Account, message.account_id)
+        site = get_site(message.account_id)
+        self.website_host = site_host(site.website_url) if site and site.enabled else None
+        self.tag_all = account.tag_all_links
 
-    def handle_starttag(self, tag, attrs):
-        if tag in ("a", "area"):
-            line, column = self.getpos()
-            self.tags.append((self.line_offsets[line - 1] + column, self.get_starttag_text()))
+    def link(self, url: str, contact: Contact | None, channel: str,
+             email_id: int | None = None) -> str | None:
+        """The address a link in the message points to: tagged for the contact, through the click redirect."""
+        scheme = url.split(":", 1)[0].lower()
+        if scheme not in ("http", "https"):
+            return None
+        message, destination = self.message, url
+        if contact is not None and message.tag_links and should_tag(url, self.website_host, self.tag_all):
+            destination = tag_url(url, make_cid(message.account_id, contact.id, message.cid_message_id,
+                                                channel))
+        click = Click(message.account_id, message.campaign_id, contact.id if contact else None, channel,
+                      destination, email_id, self.links_expire)
+        return f"{self.public_url}/c/{click_token(click)}"
 
-    handle_startendtag = handle_starttag
+    def unsubscribe_url(self, contact: Contact, channel: str) -> str:
+        issued = int(utcnow().timestamp())
+        token = unsubscribe_token(Unsubscribe(contact.account_id, contact.id, channel, issued))
+        return f"{self.public_url}/u/{token}"
 
+    def email(self, contact: Contact, email_id: int | None = None) -> dict:
+        """The subject, HTML and text parts and unsubscribe headers of the contact's email."""
+        message = self.message
+        body = rewrite_links(message.body, lambda url: self.link(url, contact, "email", email_id))
+        unsubscribe = self.unsubscribe_url(contact, "email")
+        # (A test's campaign may not be sent yet: its web version opens once it is.)
+        web_url = permanent_url(message.campaign_id, self.public_url) \
+            if message.campaign_id and not self.links_expire else None
+        html = render_template("emails/campaign.html", body=body, unsubscribe_url=unsubscribe,
+                               web_url=web_url)
+        return {"subject": message.subject, "html_body": html, "text_body": html_to_text(html),
+                "headers": f"List-Unsubscribe: <{unsubscribe}>\n"
+                           "List-Unsubscribe-Post: List-Unsubscribe=One-Click"}
 
-def rewrite_links(source: str, rewrite: Callable[[str], str | None]) -> str:
-    """The HTML with each link's href replaced by rewrite(url) (None keeps it as it is)."""
-    finder = _StartTags(source)
-    finder.feed(source)
-    finder.close()
-    pieces, cursor = [], 0
-    for offset, tag_text in finder.tags:
-        match = _HREF.search(tag_text)
-        if match is None or source[offset:offset + len(tag_text)] != tag_text:
-            continue
-        raw = match.group(2)
-        url = html.unescape(raw[1:-1] if raw[:1] in "\"'" else raw).strip()
-        new_url = rewrite(url)
-        if new_url is None:
-            continue
-        new_tag = (tag_text[:match.start(2)] + '"' + html.escape(new_url, quote=True) + '"'
-                   + tag_text[match.end(2):])
-        pieces += [source[cursor:offset], new_tag]
-        cursor = offset + len(tag_text)
-    pieces.append(source[cursor:])
-    return "".join(pieces)
+    def sms(self, contact: Contact) -> str:
+        """The text with each link tagged for the contact, then shortened; and a short opt-out link."""
+        message = self.message
 
+        def short(url: str) -> str:
+            target = self.link(url, contact, "sms") or url
+            code = sms.make_short_link(account_id=message.account_id, url=target,
+                                       campaign_id=message.campaign_id, contact_id=contact.id).code
+            return f"{self.public_url}/s/{code}"
 
-class _Text(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skipping = 0
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in _SKIPPED:
-            self.skipping += 1
-        elif tag in _BLOCKS:
-            self.out.append("\n")
-        if tag == "a":
-            self.links.append(dict(attrs).get("href") or "")
-
-    def handle_endtag(self, tag):
-        if tag in _SKIPPED:
-            self.skipping = max(self.skipping - 1, 0)
-        elif tag in _BLOCKS:
-            self.out.append("\n")
-        if tag == "a" and self.links:
-            href = self.links.pop()
-            if href and not href.startswith("#"):
-                self.out.append(f" ({href})")
-
-    def handle_data(self, data):
-        if not self.skipping:
-            self.out.append(re.sub(r"\s+", " ", data))
+        text = sms.shorten_links(message.body, short)
+        stop = sms.make_short_link(account_id=message.account_id,
+                                   url=self.unsubscribe_url(contact, "sms"), campaign_id=message.campaign_id,
+                                   contact_id=contact.id).code
+        return f"{text}\nStop: {self.public_url}/s/{stop}"
 
 
-def html_to_text(source: str) -> str:
-    """A readable plain-text part: text, with each link's address after it in parentheses."""
-    parser = _Text()
-    parser.feed(source)
-    parser.close()
-    lines = [line.strip() for line in "".join(parser.out).splitlines()]
-    text = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+def permanent_url(campaign_id: int, public_url: str) -> str:
+    """The campaign's web version: the same for every reader."""
+    return f"{public_url}/m/{permanent_token(campaign_id)}"
+
+
+def permanent_html(campaign: Campaign) -> str:
+    """The public web view: the message as written, links untagged, so readers stay anonymous."""
+    return render_template("emails/campaign.html", body=campaign.body, unsubscribe_url=None, web_url=None)

@@ -17,8 +17,8 @@ from redis import Redis
 
 from app import create_app
 from app.extensions import db
-from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS_STREAM
+from app.messaging.rendering import Message, Renderer
 from app.messaging.tokens import read_click_token
 from app.models import Campaign
 from app.models.types import utcnow
@@ -54,7 +54,7 @@ def click_link() -> tuple[str, str]:
                         subject="Our fall sale", body=CAMPAIGN_BODY, status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
-    url = Renderer(campaign, PUBLIC_URL).link(LINK, contact, "email")
+    url = Renderer(Message.of_campaign(campaign), PUBLIC_URL).link(LINK, contact, "email")
     parts = urlsplit(url)
     if f"{parts.scheme}://{parts.netloc}" != PUBLIC_URL or not parts.path.startswith("/c/"):
         raise BenchmarkFailed(f"the link {url} does not go through the click redirect")

@@ -27,7 +27,7 @@ from app import create_app
 from app.config import PROJECT_ROOT
 from app.devserver import stop
 from app.extensions import db
-from app.messaging import campaigns, mail
+from app.messaging import mail, sending
 from app.models import Campaign, Email
 from tests.benchmarks.harness import (PUBLIC_URL, BenchmarkFailed, Environment, create_campaign, create_list,
                                       create_owner, log)
@@ -162,7 +162,7 @@ def run(env: Environment) -> dict[str, float]:
             user = create_owner()
             campaign = create_campaign(user, [create_list(user.account_id, RECIPIENTS)])
             log(f"{RECIPIENTS} contacts and the campaign made in {time.perf_counter() - prepared:.2f}s")
-            campaigns.send_now(campaign, PUBLIC_URL)
+            sending.send_now(campaign, PUBLIC_URL)
             db.session.commit()  # enqueues the start job
             campaign_id, from_name = campaign.id, campaign.from_name
             emails = worker_rate(env, sink, campaign_id)

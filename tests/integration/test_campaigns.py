@@ -96,7 +96,7 @@ def test_a_retried_batch_never_sends_twice(auth, site, run_jobs, app):
     campaign_id, data = draft(auth, site, [item.id])
     auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
     run_jobs()
-    from app.messaging.campaigns import send_email_batch
+    from app.messaging.sending import send_email_batch
     assert send_email_batch(campaign_id, [p.id for p in people], "https://footfall.test",
                             final_attempt=True) == 0
     assert db.session.scalar(select(func.count()).select_from(Email)
@@ -106,12 +106,13 @@ def test_a_retried_batch_never_sends_twice(auth, site, run_jobs, app):
 
 
 def test_clicks_are_recorded_by_the_worker(auth, site, contact, client, drain, app):
-    from app.messaging.campaigns import Renderer
+    from app.messaging.rendering import Message, Renderer
     campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
                         status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
-    link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    link = renderer.link("https://www.shop.example/x", contact, "email")
     assert follow_click(client, link).startswith("https://www.shop.example/x?cid=")
     assert db.session.scalar(select(LinkClick)) is None  # nothing written in the request
     CLICKS.drain(get_redis())
@@ -130,23 +131,24 @@ def test_bad_tokens_get_a_clear_404_and_no_redirect(client, path):
 
 
 def test_a_tampered_click_token_is_refused(auth, site, contact, client):
-    from app.messaging.campaigns import Renderer
+    from app.messaging.rendering import Message, Renderer
     campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
                         status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
-    link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact, "email")
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    link = renderer.link("https://www.shop.example/x", contact, "email")
     token = urlsplit(link).path.rsplit("/", 1)[1]
     forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     assert client.get(f"/c/{forged}").status_code == 404
 
 
 def test_unsubscribe_link(site, contact, client):
-    from app.messaging.campaigns import Renderer
+    from app.messaging.rendering import Message, Renderer
     campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
     db.session.add(campaign)
     db.session.commit()
-    url = Renderer(campaign, "https://footfall.test").unsubscribe_url(contact, "email")
+    url = Renderer(Message.of_campaign(campaign), "https://footfall.test").unsubscribe_url(contact, "email")
     path = urlsplit(url).path
     assert "Unsubscribe" in client.get(path).get_data(as_text=True)
     done = client.post(path)  # one-click, from mail apps: no CSRF token
@@ -158,13 +160,14 @@ def test_unsubscribe_link(site, contact, client):
 def test_an_erased_contacts_unsubscribe_link_does_not_unsubscribe_whoever_gets_their_id(site, contact,
                                                                                         client):
     from datetime import timedelta
-    from app.messaging.campaigns import Renderer
+    from app.messaging.rendering import Message, Renderer
     from app.models.types import utcnow
     from app.privacy import erase_contact
     campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
     db.session.add(campaign)
     db.session.commit()
-    path = urlsplit(Renderer(campaign, "https://footfall.test").unsubscribe_url(contact, "email")).path
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    path = urlsplit(renderer.unsubscribe_url(contact, "email")).path
     erased_id = contact.id
     erase_contact(site.account_id, erased_id, erased_by_user_id=None)
     db.session.commit()
@@ -210,7 +213,7 @@ def test_sending_an_incomplete_campaign_rerenders_with_the_error(auth, site, con
 
 def test_scheduling_and_the_sweep(auth, site, contact, run_jobs):
     from datetime import timedelta
-    from app.messaging.campaigns import start_due_campaigns
+    from app.messaging.sending import start_due_campaigns
     from app.models.types import utcnow
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])
@@ -229,7 +232,7 @@ def test_scheduling_and_the_sweep(auth, site, contact, run_jobs):
 
 def test_a_campaign_whose_batch_jobs_were_lost_is_resumed_by_the_sweep(auth, site, run_jobs, app):
     from datetime import timedelta
-    from app.messaging.campaigns import resume_stalled_campaigns, send_email_batch, start_campaign
+    from app.messaging.sending import resume_stalled_campaigns, send_email_batch, start_campaign
     from app.models.types import utcnow
     people = [make_contact(site.account_id, f"p{n}@customer.example") for n in range(5)]
     campaign_id, data = draft(auth, site, [make_list(site.account_id, "All", people).id])
@@ -325,7 +328,7 @@ def test_campaigns_are_private_to_the_account(auth, site, intruder):
 
 
 def test_the_account_can_tag_all_links(auth, site, contact, client):
-    from app.messaging.campaigns import Renderer
+    from app.messaging.rendering import Message, Renderer
     saved = auth.client.post("/settings/tracking/link-tagging", data={"tag_all_links": "1"}, headers=HX)
     assert "Saved." in saved.get_data(as_text=True)
     campaign = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY,
@@ -333,10 +336,12 @@ def test_the_account_can_tag_all_links(auth, site, contact, client):
     db.session.add(campaign)
     db.session.commit()
     db.session.expire_all()
-    link = Renderer(campaign, "https://footfall.test").link("https://elsewhere.example/a", contact, "email")
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    link = renderer.link("https://elsewhere.example/a", contact, "email")
     assert "?cid=" in follow_click(client, link)
     campaign.tag_links = False  # a campaign can opt out
-    link = Renderer(campaign, "https://footfall.test").link("https://www.shop.example/a", contact, "email")
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    link = renderer.link("https://www.shop.example/a", contact, "email")
     assert follow_click(client, link) == "https://www.shop.example/a"
 
 
@@ -407,7 +412,7 @@ def test_a_campaign_scheduled_for_later_can_still_be_changed(auth, site, contact
 
 def test_a_campaign_the_start_job_took_can_no_longer_be_changed_or_unscheduled(auth, site, contact):
     from datetime import timedelta
-    from app.messaging.campaigns import start_campaign
+    from app.messaging.sending import start_campaign
     from app.models.types import utcnow
     item = make_list(site.account_id, "One", [contact])
     campaign_id, data = draft(auth, site, [item.id])

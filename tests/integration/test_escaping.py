@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.automations import service as automations
 from app.contacts import lists
 from app.extensions import db
-from app.messaging import campaigns
+from app.messaging import campaigns, sending
 from app.models import Email
 from app.segments import service as segments
 from app.tracking.cid import make_cid
@@ -38,7 +38,7 @@ def hostile(client, auth, user, site, run_jobs, drain) -> dict[str, str]:
         {"type": "tag", "tag_id": tag.id, "negate": False}]}]})
     automation = automations.create(user)
     automation.name = IMG
-    campaigns.send_now(campaign, "https://footfall.test")
+    sending.send_now(campaign, "https://footfall.test")
     db.session.commit()
     run_jobs()
     cid = make_cid(site.account_id, contact.id)

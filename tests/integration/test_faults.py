@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.messaging import campaigns
+from app.messaging import campaigns, sending
 from app.models import AutomationRun, Campaign, ContactList, Email, PageView
 from app.tracking.cid import make_cid
 from tests.cluster import BeaconSender, DatabaseOutage, Deployment, RedisServer, background
@@ -59,7 +59,7 @@ def campaign(user, customer_list, subject: str):
 
 
 def send(item) -> None:
-    campaigns.send_now(item, "https://footfall.test")
+    sending.send_now(item, "https://footfall.test")
     db.session.commit()
 
 

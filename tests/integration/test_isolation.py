@@ -21,6 +21,7 @@ from app.automations import service as automations
 from app.contacts import imports, lists
 from app.extensions import db
 from app.messaging import campaigns, mail, sms
+from app.messaging.rendering import Message, Renderer
 from app.messaging.tokens import Unsubscribe, permanent_token, unsubscribe_token
 from app.queues import PRIORITY, get_redis
 from app.segments import service as segments
@@ -64,7 +65,8 @@ def account_objects(user, site, contact) -> dict:
                              text_body="Hello", html_body="<p>Hello</p>")
     short_link = sms.make_short_link(account_id=account_id, url="https://www.shop.example/sale")
     db.session.commit()
-    click = campaigns.Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact,
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    click = renderer.link("https://www.shop.example/x", contact,
                                                                        "email")
     return {
         "contact_id": contact.id, "list_id": newsletter.id, "tag_id": tag.id, "campaign_id": campaign.id,

@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from app.extensions import db
-from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS
+from app.messaging.rendering import Message, Renderer
 from app.messaging.tokens import sign
 from app.models import Campaign, Contact, LinkClick
 from app.models.types import utcnow
@@ -35,7 +35,7 @@ def decoded(token: str) -> bytes:
 
 def test_a_click_token_shows_neither_ids_nor_destination(site, contact, client):
     campaign = sent_campaign(site)
-    email = Renderer(campaign, "https://footfall.test").email(contact, email_id=4242)
+    email = Renderer(Message.of_campaign(campaign), "https://footfall.test").email(contact, email_id=4242)
     links = [href for href in email["html_body"].split('href="')[1:]
              if href.startswith("https://footfall.test/c/")]
     assert links
@@ -49,7 +49,8 @@ def test_a_click_token_shows_neither_ids_nor_destination(site, contact, client):
 
 def test_the_encrypted_click_link_redirects_and_records_who_clicked(site, contact, client):
     campaign = sent_campaign(site)
-    link = Renderer(campaign, "https://footfall.test").link(DESTINATION, contact, "email", email_id=None)
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    link = renderer.link(DESTINATION, contact, "email", email_id=None)
     response = client.get(urlsplit(link).path)
     assert response.status_code == 302 and response.headers["Location"].startswith(DESTINATION + "&cid=")
     CLICKS.drain(get_redis())
@@ -72,7 +73,7 @@ def test_click_links_sent_before_encryption_still_work(site, contact, client):
 
 def test_an_unsubscribe_token_is_opaque_and_links_sent_before_still_unsubscribe(site, contact, client):
     campaign = sent_campaign(site)
-    url = Renderer(campaign, "https://footfall.test").unsubscribe_url(contact, "email")
+    url = Renderer(Message.of_campaign(campaign), "https://footfall.test").unsubscribe_url(contact, "email")
     assert b"email" not in decoded(token_of(url)) and "." not in token_of(url)
     legacy = sign("unsubscribe", [site.account_id, contact.id, "email"])
     assert client.post(f"/u/{legacy}").status_code == 200
@@ -82,7 +83,7 @@ def test_an_unsubscribe_token_is_opaque_and_links_sent_before_still_unsubscribe(
 
 def test_a_token_made_for_one_purpose_is_refused_as_another(site, contact, client):
     campaign = sent_campaign(site)
-    renderer = Renderer(campaign, "https://footfall.test")
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
     click = token_of(renderer.link(DESTINATION, contact, "email"))
     unsubscribe = token_of(renderer.unsubscribe_url(contact, "email"))
     assert client.post(f"/u/{click}").status_code == 404
@@ -94,13 +95,14 @@ def test_a_token_made_for_one_purpose_is_refused_as_another(site, contact, clien
 def test_a_campaign_that_was_never_sent_redirects_nobody_and_shows_no_web_version(site, contact, client):
     """Anyone who can sign up could otherwise make permanent redirects to any address, and host any
     page, on this instance's domain: a campaign's links and web version work once it is sent."""
-    from app.messaging.campaigns import permanent_url
+    from app.messaging.rendering import permanent_url
 
     draft = Campaign(account_id=site.account_id, channel="email", name="c", subject="s", body=BODY)
     db.session.add(draft)
     db.session.commit()
-    link = Renderer(draft, "https://footfall.test").link("https://evil.example/login", contact, "email")
-    web_view = urlsplit(permanent_url(draft, "https://footfall.test")).path
+    renderer = Renderer(Message.of_campaign(draft), "https://footfall.test")
+    link = renderer.link("https://evil.example/login", contact, "email")
+    web_view = urlsplit(permanent_url(draft.id, "https://footfall.test")).path
     assert client.get(urlsplit(link).path).status_code == 404
     assert client.get(web_view).status_code == 404
     draft.status, draft.started_at = "sending", utcnow()

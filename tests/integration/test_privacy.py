@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from app import create_app, privacy
 from app.contacts import lists, people
 from app.extensions import db
-from app.messaging.campaigns import Message, Renderer
 from app.messaging.clicks import CLICKS
+from app.messaging.rendering import Message, Renderer
 from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, ContactImport, Email,
                         LinkClick, PageView, Segment, SegmentMembershipChange, SmsMessage, segment_members)
 from app.models.types import utcnow
@@ -255,7 +255,8 @@ def test_an_erased_contacts_click_links_identify_nobody(auth, site, client, monk
     db.session.commit()
     with monkeypatch.context() as past:  # her messages were rendered ten days ago
         past.setattr(cid_module, "time", SimpleNamespace(time=lambda: (utcnow() - 10 * DAY).timestamp()))
-        campaign_link = Renderer(campaign, PUBLIC).link("https://www.shop.example/sale", ada, "email")
+        renderer = Renderer(Message.of_campaign(campaign), PUBLIC)
+        campaign_link = renderer.link("https://www.shop.example/sale", ada, "email")
         welcome_link = Renderer(Message(site.account_id, ""), PUBLIC).link(
             "https://www.shop.example/start", ada, "email", email_id=welcome.id)
     click(client, campaign_link)

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.messaging import sms
-from app.messaging.campaigns import Renderer
 from app.messaging.clicks import CLICKS_STREAM
+from app.messaging.rendering import Message, Renderer
 from app.models import Campaign, User
 from app.models.types import utcnow
 from app.queues import get_redis
@@ -82,8 +82,8 @@ def click_path(site, contact) -> str:
                         body="<p>Hi</p>", status="sent", started_at=utcnow())
     db.session.add(campaign)
     db.session.commit()
-    return urlsplit(Renderer(campaign, "https://footfall.test").link("https://www.shop.example/x", contact,
-                                                                      "email")).path
+    renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
+    return urlsplit(renderer.link("https://www.shop.example/x", contact, "email")).path
 
 
 def flood(client, path: str, count: int, address: str = FLOODER):

@@ -2,7 +2,8 @@
 import pytest
 
 from app.messaging.links import tag_url
-from app.messaging.rendering import html_to_text, rewrite_links, should_tag
+from app.messaging.markup import html_to_text, rewrite_links
+from app.messaging.rendering import should_tag
 
 
 def tagger(host="shop.example", tag_all=False):

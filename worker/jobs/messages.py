@@ -1,5 +1,5 @@
 """Jobs that deliver messages."""
-from app.messaging import campaigns, mail
+from app.messaging import mail, sending
 from app.public_url import public_url as instance_public_url
 from worker import job_context
 from worker.jobs import final_attempt
@@ -15,19 +15,19 @@ def deliver_email(email_id: int) -> str | None:
 def start_campaign(campaign_id: int, public_url: str) -> int:
     """Take a due campaign and enqueue its batches; returns the number of recipients."""
     with job_context():
-        return campaigns.start_campaign(campaign_id, public_url)
+        return sending.start_campaign(campaign_id, public_url)
 
 
 def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str) -> int:
     """Render and deliver one batch of a campaign's emails."""
     with job_context():
-        return campaigns.send_email_batch(campaign_id, contact_ids, public_url, final_attempt=final_attempt())
+        return sending.send_email_batch(campaign_id, contact_ids, public_url, final_attempt=final_attempt())
 
 
 def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str) -> int:
     """Render and deliver one batch of a campaign's text messages."""
     with job_context():
-        return campaigns.send_sms_batch(campaign_id, contact_ids, public_url, final_attempt=final_attempt())
+        return sending.send_sms_batch(campaign_id, contact_ids, public_url, final_attempt=final_attempt())
 
 
 def start_due_campaigns() -> list[int]:
@@ -35,6 +35,6 @@ def start_due_campaigns() -> list[int]:
     whose jobs were lost."""
     with job_context():
         public_url = instance_public_url()
-        started = campaigns.start_due_campaigns(public_url)
-        campaigns.resume_stalled_campaigns(public_url)
+        started = sending.start_due_campaigns(public_url)
+        sending.resume_stalled_campaigns(public_url)
         return started

@@ -1,5 +1,5 @@
 """Jobs that deliver SMS."""
-from app.messaging import campaigns, sms
+from app.messaging import sending, sms
 from worker import job_context
 from worker.jobs import final_attempt
 
@@ -14,4 +14,4 @@ def deliver_sms(sms_id: int) -> str | None:
 def start_campaign(campaign_id: int, public_url: str) -> int:
     """Take a due SMS campaign and enqueue its batches (retried as text messages are)."""
     with job_context():
-        return campaigns.start_campaign(campaign_id, public_url)
+        return sending.start_campaign(campaign_id, public_url)

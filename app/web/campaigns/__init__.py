@@ -6,7 +6,8 @@ from flask_login import current_user
 
 from app.contacts.lists import account_lists
 from app.extensions import db
-from app.messaging import campaigns
+from app.messaging import campaigns, sending
+from app.messaging.rendering import permanent_html, permanent_url
 from app.messaging.sms import sms_segments
 from app.public_url import public_url
 from app.web import page_or_fragment, record_id, redirect_to, require_login
@@ -59,10 +60,10 @@ def show(campaign_id: int):
         return render_template("campaigns/edit.html", **_editor_context(campaign))
     counts = campaigns.delivery_counts(campaign)
     return render_template("campaigns/report.html", campaign=campaign, counts=counts, starting=starting,
-                           handled=sum(counts.get(status, 0) for status in campaigns.HANDLED),
+                           handled=sum(counts.get(status, 0) for status in sending.HANDLED),
                            clicks=campaigns.click_counts(campaign),
                            failures=campaigns.failure_reasons(campaign),
-                           web_url=(campaigns.permanent_url(campaign, public_url())
+                           web_url=(permanent_url(campaign.id, public_url())
                                     if campaign.channel == "email" else None))
 
 
@@ -142,7 +143,7 @@ def send(campaign_id: int):
         try:
             when = _send_time()
             if when is None:
-                campaigns.send_now(campaign, public_url())
+                sending.send_now(campaign, public_url())
             else:
                 campaigns.schedule(campaign, when)
         except campaigns.CampaignError as error:
@@ -186,7 +187,7 @@ def send_test(campaign_id: int):
 def preview(campaign_id: int):
     """Renders the saved draft's HTML for the sandboxed preview frame."""
     campaign = _campaign_or_404(campaign_id)
-    response = make_response(campaigns.permanent_html(campaign))
+    response = make_response(permanent_html(campaign))
     response.headers["Content-Security-Policy"] = (
         WEB_VIEW_POLICY.replace("allow-popups allow-popups-to-escape-sandbox", "")
         + "; frame-ancestors 'self'")

@@ -4,7 +4,9 @@ to an address we did not write."""
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
 
 from app.extensions import csrf, db, per_app
-from app.messaging import campaigns, sms
+from app.contacts import people
+from app.messaging import sms
+from app.messaging.rendering import permanent_html
 from app.messaging.clicks import CLICKS, click_record, link_works
 from app.messaging.tokens import read_click_token, read_permanent_token, read_unsubscribe_token
 from app.models import Campaign
@@ -69,7 +71,7 @@ def unsubscribe(token: str):
     if link is None:
         return _not_found()
     if request.method == "POST":
-        contact = campaigns.unsubscribe(link.account_id, link.contact_id, link.channel, link.issued_at)
+        contact = people.unsubscribe_by_link(link.account_id, link.contact_id, link.channel, link.issued_at)
         db.session.commit()
         return render_template("links/unsubscribed.html", contact=contact, channel=link.channel)
     return render_template("links/unsubscribe.html", channel=link.channel)
@@ -82,6 +84,6 @@ def web_view(token: str):
     campaign = db.session.get(Campaign, campaign_id) if campaign_id is not None else None
     if campaign is None or campaign.channel != "email" or campaign.started_at is None:
         return _not_found()  # (a campaign never sent is nobody's page on this domain)
-    response = make_response(campaigns.permanent_html(campaign))
+    response = make_response(permanent_html(campaign))
     response.headers["Content-Security-Policy"] = WEB_VIEW_POLICY
     return response
