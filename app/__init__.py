@@ -13,6 +13,9 @@ from werkzeug.routing import IntegerConverter
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
 from app.logs import configure_logging, current_request_id, echo_request_id
+from app.models.automations import AutomationStatus, RunStatus
+from app.models.contacts import ImportStatus, Subscription
+from app.models.messaging import CampaignStatus, DeliveryStatus
 from app.models.types import MAX_ID
 
 CONTENT_SECURITY_POLICY = (
@@ -65,6 +68,10 @@ def create_app(config: dict | None = None) -> Flask:
     configure_logging(app)
     app.after_request(echo_request_id)
     app.jinja_env.add_extension("jinja2.ext.do")
+    # The lifecycles, so that templates compare statuses with their names, not with strings.
+    app.jinja_env.globals.update(AutomationStatus=AutomationStatus, CampaignStatus=CampaignStatus,
+                                 DeliveryStatus=DeliveryStatus, ImportStatus=ImportStatus,
+                                 RunStatus=RunStatus, Subscription=Subscription)
     if app.config["PROXY_COUNT"]:
         # Behind a load balancer: the visitor's address (rate limits) and scheme come from its headers.
         count = app.config["PROXY_COUNT"]

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactImport,
                         ContactList, Email, LinkClick, PageView, Segment, SegmentMembershipChange, ShortLink,
                         SmsMessage, Tag, contact_tags, list_members, segment_members)
+from app.models.contacts import ImportStatus
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
         # An uploaded CSV file may hold the contact's row, and a finished import no longer needs its
         # file (run_import drops it on finishing; imports finished before it did kept theirs).
         update(ContactImport).where(ContactImport.account_id == account_id,
-                                    ContactImport.status.in_(("done", "failed")),
+                                    ContactImport.status.in_((ImportStatus.DONE, ImportStatus.FAILED)),
                                     ContactImport.csv_text != "")
         .values(csv_text=""),
     ):

@@ -17,12 +17,12 @@ from app.messaging.rendering import Message, Renderer
 from app.public_url import public_url
 from app.models import (Account, Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactList,
                         LinkClick, Segment, Tag)
-from app.models.contacts import SUBSCRIBED
+from app.models.automations import LIVE, AutomationStatus, RunStatus
+from app.models.contacts import Subscription
 from app.models.types import insert_new, utcnow
 from app.queues import enqueue, enqueue_after_commit
 from app.segments.compiler import members_query
 
-LIVE = ("active", "waiting")
 MAX_STEPS_PER_ADVANCE = 100
 
 
@@ -37,14 +37,14 @@ def ids_for(account_id: int) -> dict[str, set[int]]:
 def activate(automation: Automation) -> list[str]:
     problems = schema.activation_problems(automation, ids_for(automation.account_id))
     if not problems:
-        automation.status, automation.updated_at = "active", utcnow()
+        automation.status, automation.updated_at = AutomationStatus.ACTIVE, utcnow()
     return problems
 
 
 def pause(automation: Automation) -> None:
     """Paused: no one enters, and runs already in the path wait where they are until it is active again."""
-    if automation.status == "active":
-        automation.status, automation.updated_at = "paused", utcnow()
+    if automation.status == AutomationStatus.ACTIVE:
+        automation.status, automation.updated_at = AutomationStatus.PAUSED, utcnow()
 
 
 # ---- entering ----------------------------------------------------------------------------------
@@ -77,12 +77,12 @@ def enter(automation: Automation, contact_id: int, now: datetime | None = None, 
     its commit (advance_later=False). A page view (`page_view_id`) starts at most one run of an
     automation, however often it is handed over."""
     now = now or utcnow()
-    if automation.status != "active" or not automation.steps:
+    if automation.status != AutomationStatus.ACTIVE or not automation.steps:
         return None
     if not may_enter(automation, contact_id, now) or not passes_filters(automation, contact_id):
         return None
     run = AutomationRun(account_id=automation.account_id, automation_id=automation.id, contact_id=contact_id,
-                        status="active", step_id=automation.steps[0]["id"], entered_at=now,
+                        status=RunStatus.ACTIVE, step_id=automation.steps[0]["id"], entered_at=now,
                         page_view_id=page_view_id)
     try:
         with db.session.begin_nested():
@@ -108,13 +108,13 @@ def begin(run_ids: list[int]) -> None:
 
 
 # ---- moving on ---------------------------------------------------------------------------------
-def _finish(run: AutomationRun, status: str, reason: str = "") -> None:
+def _finish(run: AutomationRun, status: RunStatus, reason: str = "") -> None:
     run.status, run.finished_at, run.exit_reason, run.wake_at = status, utcnow(), reason[:200], None
 
 
 def exit_run(run: AutomationRun, reason: str) -> None:
     if run.status in LIVE:
-        _finish(run, "exited", reason)
+        _finish(run, RunStatus.EXITED, reason)
 
 
 def _record(run: AutomationRun, step: dict, outcome: str) -> int | None:
@@ -139,7 +139,7 @@ def condition_holds(automation: Automation, run: AutomationRun, condition: dict)
 
 def _send_email(automation: Automation, run: AutomationRun, contact: Contact, step: dict,
                 record_id: int) -> str:
-    if contact.email_status != SUBSCRIBED:
+    if contact.email_status != Subscription.SUBSCRIBED:
         exit_run(run, "unsubscribed from email")
         return "not sent: unsubscribed"
     message = Message(account_id=automation.account_id, body=step["body"], subject=step["subject"],
@@ -157,7 +157,7 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
 
 def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step: dict,
               record_id: int) -> str:
-    if contact.sms_status != SUBSCRIBED or not contact.phone:
+    if contact.sms_status != Subscription.SUBSCRIBED or not contact.phone:
         return "not sent: no phone number or unsubscribed from SMS"
     message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id)
     text = Renderer(message, public_url()).sms(contact)
@@ -173,7 +173,7 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
     if run is None or run.status not in LIVE:
         return run.status if run else None
     automation = db.session.get(Automation, run.automation_id)
-    if automation.status != "active":
+    if automation.status != AutomationStatus.ACTIVE:
         return run.status  # paused: the run resumes when the automation is active again (the sweep)
     contact = db.session.get(Contact, run.contact_id)
     steps = schema.steps_by_id(automation.steps)
@@ -184,12 +184,12 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
         if step is None or step["kind"] == "end":
             if step is not None:
                 _record(run, step, "end")
-            _finish(run, "completed")
+            _finish(run, RunStatus.COMPLETED)
             break
         if step["kind"] == "delay":
             record = _record(run, step, "")
             if record is not None:
-                run.status, run.wake_at = "waiting", now + schema.delay_delta(step)
+                run.status, run.wake_at = RunStatus.WAITING, now + schema.delay_delta(step)
                 waiting = f"wait until {run.wake_at:%Y-%m-%d %H:%M} UTC"
                 db.session.get(AutomationStepRun, record).outcome = waiting
                 db.session.commit()
@@ -197,7 +197,7 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
                 return run.status
             if run.wake_at and run.wake_at > now:
                 return run.status  # woken early (a duplicate job): the sweep or the scheduled job will come
-            run.status, run.wake_at = "active", None
+            run.status, run.wake_at = RunStatus.ACTIVE, None
             run.step_id = following[step["id"]]
         elif step["kind"] == "split":
             existing = db.session.scalar(select(AutomationStepRun.outcome).where(
@@ -225,9 +225,9 @@ def wake_due_runs(now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     due = list(db.session.scalars(
         select(AutomationRun.id).join(Automation, Automation.id == AutomationRun.automation_id)
-        .where(Automation.status == "active",
-               ((AutomationRun.status == "waiting") & (AutomationRun.wake_at <= now))
-               | ((AutomationRun.status == "active")
+        .where(Automation.status == AutomationStatus.ACTIVE,
+               ((AutomationRun.status == RunStatus.WAITING) & (AutomationRun.wake_at <= now))
+               | ((AutomationRun.status == RunStatus.ACTIVE)
                   & (AutomationRun.entered_at <= now - timedelta(minutes=5))))))
     for run_id in due:
         enqueue("worker.jobs.automations.advance_run", run_id)
@@ -243,9 +243,8 @@ def report(automation: Automation) -> dict:
                                       .where(AutomationRun.automation_id == automation.id,
                                              AutomationRun.status.in_(LIVE))
                                       .group_by(AutomationRun.step_id)).all())
-    return {"entered": sum(counts.values()), "active": counts.get("active", 0),
-            "waiting": counts.get("waiting", 0), "completed": counts.get("completed", 0),
-            "exited": counts.get("exited", 0), "at_step": at_step}
+    return {"entered": sum(counts.values()), **{status: counts.get(status, 0) for status in RunStatus},
+            "at_step": at_step}
 
 
 def latest_run(automation: Automation, contact_id: int) -> AutomationRun | None:
@@ -280,10 +279,10 @@ def simulate(automation: Automation, contact: Contact) -> list[dict]:
             note, step_id = ("yes" if answer else "no"), schema.branch_start(automation.steps, step, answer)
         else:
             if kind == "email":
-                subscribed = contact.email_status == SUBSCRIBED
+                subscribed = contact.email_status == Subscription.SUBSCRIBED
                 note = step.get("subject", "") if subscribed else "skipped: unsubscribed"
             elif kind == "sms":
-                reachable = contact.phone and contact.sms_status == SUBSCRIBED
+                reachable = contact.phone and contact.sms_status == Subscription.SUBSCRIBED
                 note = "to " + contact.phone if reachable else "skipped"
             elif kind == "delay":
                 note = f"{step['amount']} {step['unit']}"

@@ -12,11 +12,11 @@ from app.automations import engine, schema
 from app.automations.schema import AutomationError
 from app.extensions import db
 from app.models import Automation, AutomationRun, Segment
+from app.models.automations import EDITABLE, AutomationStatus
 from app.models.types import utcnow
 from app.segments.rules import URL_OPS, RuleError, describe_rule, validate_rule
 from app.segments.service import choices
 
-EDITABLE = ("draft", "paused")
 MAX_FILTERS = 10
 MAX_EXIT_RULES = 10
 DEFAULT_TRIGGER = {"type": "page_view", "op": "contains", "value": "/pricing", "count": 1, "days": None}
@@ -60,7 +60,8 @@ def check_editable(automation: Automation) -> None:
 
 # ---- creating and settings ----------------------------------------------------------------------
 def create(user) -> Automation:
-    automation = Automation(account_id=user.account_id, name="Untitled automation", status="draft",
+    automation = Automation(account_id=user.account_id, name="Untitled automation",
+                            status=AutomationStatus.DRAFT,
                             trigger=dict(DEFAULT_TRIGGER), filters=[], reentry="once", reentry_days=30,
                             exit_rules=[], steps=[schema.new_step("end")])
     db.session.add(automation)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from app.automations import engine
 from app.extensions import db
 from app.models import Automation, AutomationRun, PageView
+from app.models.automations import LIVE, AutomationStatus
 from app.models.types import utcnow
 from app.segments.compiler import url_condition
 from app.signals import IdentifiedPageView
@@ -49,8 +50,9 @@ def account_rules(account_id: int) -> AccountRules:
         return cached
     rules = AccountRules(loaded_at=time.monotonic())
     literals: dict[str, list[str]] | None = {"url": [], "path": []}
-    for automation in db.session.scalars(select(Automation).where(Automation.account_id == account_id,
-                                                                  Automation.status == "active")):
+    active = select(Automation).where(Automation.account_id == account_id,
+                                      Automation.status == AutomationStatus.ACTIVE)
+    for automation in db.session.scalars(active):
         url_rules = [automation.trigger] if automation.trigger.get("type") == "page_view" else []
         url_rules += [rule for rule in automation.exit_rules or [] if rule["type"] == "page_view"]
         for rule in url_rules:
@@ -120,7 +122,7 @@ def on_page_views(sender, views: list[IdentifiedPageView]) -> None:
 def exit_runs(automation_ids, contact_ids: list[int], reason: str, *, entered_before=None) -> int:
     """Stop the live runs of these contacts in these automations (those entered by then, if given)."""
     conditions = [AutomationRun.automation_id.in_(list(automation_ids)),
-                  AutomationRun.contact_id.in_(contact_ids), AutomationRun.status.in_(engine.LIVE)]
+                  AutomationRun.contact_id.in_(contact_ids), AutomationRun.status.in_(LIVE)]
     if entered_before is not None:
         conditions.append(AutomationRun.entered_at <= entered_before)
     runs = list(db.session.scalars(select(AutomationRun).where(*conditions)))
@@ -131,7 +133,7 @@ def exit_runs(automation_ids, contact_ids: list[int], reason: str, *, entered_be
 
 def _active(account_id: int) -> list[Automation]:
     return list(db.session.scalars(select(Automation).where(Automation.account_id == account_id,
-                                                            Automation.status == "active")))
+                                                            Automation.status == AutomationStatus.ACTIVE)))
 
 
 def _start(automations: list[Automation], kind: str, key: str, value: int, contact_ids) -> None:

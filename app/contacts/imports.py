@@ -19,7 +19,7 @@ from app.contacts.errors import ContactError
 from app.contacts.import_file import Row, csv_rows, decode, header_columns, line_count, parse_row
 from app.extensions import db
 from app.models import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
-from app.models.contacts import SUBSCRIBED
+from app.models.contacts import UNFINISHED_IMPORT, ImportStatus, Subscription
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit, pending_jobs
 from app.signals import list_joined, tag_added
@@ -31,7 +31,6 @@ IMPORT_BATCH_SIZE = 500
 # A queued import whose job is not in Redis this long after the upload never got it (enqueueing
 # failed, or Redis lost it): the sweep fails it. A running import's job existed; it gets no grace.
 IMPORT_START_GRACE = timedelta(minutes=1)
-UNFINISHED = ("queued", "running")
 # Skipped rows beyond this many are counted but not listed one by one.
 IMPORT_REPORT_LIMIT = 1000
 
@@ -63,7 +62,7 @@ def start_import(account_id: int, user_id: int | None, filename: str, stream: Bi
     text = decode(data)
     header_columns(next(csv_rows(text), None))
     contact_import = ContactImport(account_id=account_id, user_id=user_id, filename=(filename or "")[:255],
-                                   csv_text=text, status="queued", rows_total=line_count(text))
+                                   csv_text=text, status=ImportStatus.QUEUED, rows_total=line_count(text))
     db.session.add(contact_import)
     db.session.flush()
     enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id,
@@ -181,8 +180,9 @@ def _store_batch(account_id: int, batch: list[Row], known: _ExistingContacts, li
                 changes.append({"id": contact_id, **values})
         else:
             new.append({"account_id": account_id, "email": row.email, "first_name": row.first_name,
-                        "last_name": row.last_name, "phone": row.phone, "email_status": SUBSCRIBED,
-                        "sms_status": SUBSCRIBED, "created_at": now})
+                        "last_name": row.last_name, "phone": row.phone,
+                        "email_status": Subscription.SUBSCRIBED, "sms_status": Subscription.SUBSCRIBED,
+                        "created_at": now})
     if changes:
         db.session.execute(update(Contact), changes)
     if new:
@@ -214,9 +214,9 @@ def run_import(import_id: int) -> ContactImport | None:
     and the report says up to which row. An import that the sweep failed meanwhile
     (fail_stalled_imports) stops at its next batch."""
     contact_import = db.session.get(ContactImport, import_id)
-    if contact_import is None or contact_import.status not in UNFINISHED:
+    if contact_import is None or contact_import.status not in UNFINISHED_IMPORT:
         return contact_import
-    if not _save(import_id, {"status": "running"}, from_status=UNFINISHED):
+    if not _save(import_id, {"status": ImportStatus.RUNNING}, from_status=UNFINISHED_IMPORT):
         return db.session.get(ContactImport, import_id)
     progress = _Progress()
     number = 1  # the last row read
@@ -269,11 +269,11 @@ def run_import(import_id: int) -> ContactImport | None:
                 problem = f"The import stopped unexpectedly ({type(error).__name__})."
             reason = f"{problem} {_rows_kept(progress.read)}"
         progress.skip(None, reason)
-        _finish_import(import_id, "failed", progress)
+        _finish_import(import_id, ImportStatus.FAILED, progress)
         if not isinstance(error, (ContactError, csv.Error)):
             raise  # a timeout, a bug or a database failure: keep its traceback in RQ's failed jobs
         return db.session.get(ContactImport, import_id)
-    _finish_import(import_id, "done", progress)
+    _finish_import(import_id, ImportStatus.DONE, progress)
     return db.session.get(ContactImport, import_id)
 
 
@@ -291,7 +291,7 @@ def _timed_out(error: BaseException | None) -> bool:
     return False
 
 
-def _save(import_id: int, values: dict, from_status: tuple[str, ...] = ("running",)) -> bool:
+def _save(import_id: int, values: dict, from_status: tuple[str, ...] = (ImportStatus.RUNNING,)) -> bool:
     """Commit the work so far with these values of the import, unless its status is no longer one
     of `from_status` (the sweep failed it meanwhile): then roll the work back. Whether it committed."""
     saved = db.session.execute(update(ContactImport).where(ContactImport.id == import_id,
@@ -304,7 +304,7 @@ def _save(import_id: int, values: dict, from_status: tuple[str, ...] = ("running
     return True
 
 
-def _finish_import(import_id: int, status: str, progress: _Progress) -> None:
+def _finish_import(import_id: int, status: ImportStatus, progress: _Progress) -> None:
     # The uploaded file holds personal data that nothing needs once its import is over (an
     # erased contact's row must not stay behind in it); the report keeps what the marketer sees.
     _save(import_id, {**progress.values(), "status": status, "finished_at": utcnow(), "csv_text": ""})
@@ -331,8 +331,9 @@ def fail_stalled_imports(now: datetime | None = None) -> list[int]:
     gone once it has been running longer than its timeout (app.queues.pending_jobs)."""
     now = now or utcnow()
     unfinished = db.session.execute(select(ContactImport.id, ContactImport.status).where(or_(
-        ContactImport.status == "running",
-        (ContactImport.status == "queued") & (ContactImport.created_at <= now - IMPORT_START_GRACE)))).all()
+        ContactImport.status == ImportStatus.RUNNING,
+        (ContactImport.status == ImportStatus.QUEUED)
+        & (ContactImport.created_at <= now - IMPORT_START_GRACE)))).all()
     pending = pending_jobs([import_job_id(import_id) for import_id, _ in unfinished])
     return [import_id for import_id, status in unfinished
             if import_job_id(import_id) not in pending and _fail_stalled(import_id, status)]
@@ -340,7 +341,7 @@ def fail_stalled_imports(now: datetime | None = None) -> list[int]:
 
 def _fail_stalled(import_id: int, status: str) -> bool:
     contact_import = db.session.get(ContactImport, import_id)
-    if status == "queued":
+    if status == ImportStatus.QUEUED:
         reason = ("The import did not start: its job was lost. No contacts were imported; "
                   "upload the file again.")
     else:
@@ -352,8 +353,8 @@ def _fail_stalled(import_id: int, status: str) -> bool:
                   f"or the worker running it stopped. {kept}")
     report = json.dumps(import_report(contact_import) + [{"row": None, "reason": reason}])
     # Only if the import is still where the sweep saw it: a queued one may have started meanwhile.
-    failed = _save(import_id, {"status": "failed", "finished_at": utcnow(), "csv_text": "", "report": report},
-                   from_status=(status,))
+    failed = _save(import_id, {"status": ImportStatus.FAILED, "finished_at": utcnow(), "csv_text": "",
+                               "report": report}, from_status=(status,))
     if failed:
         log.warning("contact import %d of account %d failed: %s", import_id, contact_import.account_id,
                     reason)

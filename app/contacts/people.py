@@ -14,7 +14,7 @@ from app.contacts.errors import ContactError
 from app.contacts.phones import normalise_phone
 from app.extensions import db
 from app.models import Contact, contact_tags, list_members
-from app.models.contacts import SUBSCRIBED, UNSUBSCRIBED
+from app.models.contacts import Subscription
 from app.models.messaging import CHANNELS
 from app.tracking.cid import issued_to_contact
 
@@ -111,7 +111,7 @@ def set_subscription(contact: Contact, channel: str, subscribed: bool) -> bool:
     if channel not in CHANNELS:
         raise ValueError(f"Unknown channel {channel!r}; expected one of {CHANNELS}.")
     attribute = f"{channel}_status"
-    status = SUBSCRIBED if subscribed else UNSUBSCRIBED
+    status = Subscription.SUBSCRIBED if subscribed else Subscription.UNSUBSCRIBED
     changed = getattr(contact, attribute) != status
     setattr(contact, attribute, status)
     return changed

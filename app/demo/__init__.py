@@ -28,6 +28,7 @@ from app.devserver import DEFAULT_DEMO_SITE_PORT
 from app.extensions import db
 from app.messaging.links import tag_url
 from app.models import Account, Automation, Campaign, User
+from app.models.messaging import CampaignStatus
 from app.public_url import public_url as instance_public_url
 from app.tracking import setup
 from app.tracking.cid import make_cid
@@ -92,8 +93,9 @@ def reset_demo_account(website_url: str | None = None, public_url: str | None = 
 
 def is_complete(account_id: int) -> bool:
     """Whether the demo was made: its campaign, the last thing made, is sent."""
-    return db.session.scalar(select(Campaign.status).where(Campaign.account_id == account_id,
-                                                           Campaign.name == CAMPAIGN_NAME)) == "sent"
+    status = db.session.scalar(select(Campaign.status).where(Campaign.account_id == account_id,
+                                                             Campaign.name == CAMPAIGN_NAME))
+    return status == CampaignStatus.SENT
 
 
 def create_demo_data(user, website_url: str, public_url: str) -> None:

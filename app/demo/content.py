@@ -21,6 +21,8 @@ from app.messaging import campaigns, sending
 from app.messaging.clicks import click_record, store_click_records
 from app.messaging.links import tag_url
 from app.models import Automation, Campaign, Contact, Email, Segment, User
+from app.models.automations import AutomationStatus
+from app.models.messaging import DELIVERED, CampaignStatus
 from app.models.types import utcnow
 from app.segments import membership
 from app.segments import service as segments
@@ -56,7 +58,7 @@ def ensure_automation(user, website_url: str):
         automations.edit_step(automation, email["id"],
                               {"subject": "Questions about pricing?",
                                "body": FOLLOW_UP_BODY.replace("WEBSITE", website_url)})
-    if automation.status != "active":
+    if automation.status != AutomationStatus.ACTIVE:
         problems = engine.activate(automation)
         if problems:
             raise RuntimeError(f"the demo automation cannot be activated: {'; '.join(problems)}")
@@ -85,11 +87,11 @@ def send_campaign(user_id: int, website_url: str, public_url: str, rng: random.R
     user = db.session.get(User, user_id)
     account_id = user.account_id
     campaign = spring_offer(user, website_url)
-    if campaign.status in ("draft", "scheduled"):
+    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         sending.send_now(campaign, public_url)
     db.session.commit()
     campaign_id = campaign.id
-    run_jobs_until(lambda: db.session.get(Campaign, campaign_id).status == "sent",
+    run_jobs_until(lambda: db.session.get(Campaign, campaign_id).status == CampaignStatus.SENT,
                    "the demo campaign was not sent")
     if campaigns.click_counts(db.session.get(Campaign, campaign_id))["clicks"] == 0:
         record_clicks(account_id, campaign_id, website_url, rng)
@@ -101,7 +103,7 @@ def record_clicks(account_id: int, campaign_id: int, website_url: str, rng: rand
     the consumer stores them), and the page views of the pages they land on, now."""
     emails = db.session.execute(select(Email.id, Email.contact_id, Contact.email)
                                 .join(Contact, Contact.id == Email.contact_id)
-                                .where(Email.campaign_id == campaign_id, Email.status.in_(("outbox", "sent")))
+                                .where(Email.campaign_id == campaign_id, Email.status.in_(DELIVERED))
                                 .order_by(Email.id)).all()
     candidates = [row for row in emails if row.email != ADA]  # Ada's click is the newcomer's to make
     clickers = rng.sample(candidates, k=min(len(candidates), max(1, round(len(emails) * 0.35))))
@@ -133,7 +135,7 @@ def ensure_welcome_campaign(user, website_url: str) -> None:
     if welcome is None:
         welcome = Campaign(account_id=user.account_id, created_by_id=user.id, channel="email", name="Welcome",
                            subject="Welcome to the Demo Shop", from_name="Demo Shop", lists=[customers],
-                           status="draft")
+                           status=CampaignStatus.DRAFT)
         db.session.add(welcome)
-    if welcome.status == "draft":
+    if welcome.status == CampaignStatus.DRAFT:
         welcome.body = WELCOME_BODY.replace("WEBSITE", website_url)

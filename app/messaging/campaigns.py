@@ -6,6 +6,7 @@ recipient's message is app/messaging/rendering.py.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import and_, false, func, or_, select, update
@@ -17,8 +18,8 @@ from app.messaging import mail
 from app.messaging.clicks import TEST_LINK_SECONDS
 from app.messaging.rendering import Message, Renderer
 from app.models import Campaign, Contact, Email, LinkClick, Segment, SmsMessage, User, list_members
-from app.models.contacts import SUBSCRIBED
-from app.models.messaging import CHANNELS
+from app.models.contacts import Subscription
+from app.models.messaging import CHANNELS, DELIVERED, UNDELIVERED, CampaignStatus, DeliveryStatus
 from app.models.types import utcnow
 from app.segments.compiler import tree_condition
 
@@ -46,7 +47,8 @@ def create_campaign(user: User, channel: str) -> Campaign:
     if channel not in CHANNELS:
         raise CampaignError("Choose email or SMS.", "channel")
     campaign = Campaign(account_id=user.account_id, created_by_id=user.id, channel=channel,
-                        name="Untitled " + ("email" if channel == "email" else "SMS"), status="draft",
+                        name="Untitled " + ("email" if channel == "email" else "SMS"),
+                        status=CampaignStatus.DRAFT,
                         from_name=mail.sender_name(user.account.name) if channel == "email" else "")
     db.session.add(campaign)
     db.session.flush()
@@ -86,7 +88,7 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
     campaign.name, campaign.subject = name[:200], (subject or "").strip()[:300]
     campaign.from_name, campaign.body = (from_name or "").strip()[:100], body or ""
     campaign.lists, campaign.tag_links = lists, tag_links
-    if campaign.status == "scheduled":
+    if campaign.status == CampaignStatus.SCHEDULED:
         check_ready(campaign)
 
 
@@ -94,8 +96,8 @@ def _hold_changeable(campaign: Campaign) -> None:
     """Lock the campaign's row while it is a draft or scheduled for later, so that the start job
     (which takes a due campaign in one UPDATE) waits for this change or has taken it already;
     CampaignError if it has."""
-    changeable = or_(Campaign.status == "draft",
-                     and_(Campaign.status == "scheduled", Campaign.scheduled_at > utcnow()))
+    changeable = or_(Campaign.status == CampaignStatus.DRAFT,
+                     and_(Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at > utcnow()))
     held = db.session.execute(update(Campaign).where(Campaign.id == campaign.id, changeable)
                               .values(status=Campaign.status).execution_options(synchronize_session=False))
     if not held.rowcount:
@@ -129,9 +131,9 @@ def audience_query(campaign: Campaign, *, as_of: datetime | None = None):
     if as_of is not None:
         condition.append(Contact.created_at <= as_of)
     if campaign.channel == "email":
-        condition.append(Contact.email_status == SUBSCRIBED)
+        condition.append(Contact.email_status == Subscription.SUBSCRIBED)
     else:
-        condition += [Contact.sms_status == SUBSCRIBED, Contact.phone != ""]
+        condition += [Contact.sms_status == Subscription.SUBSCRIBED, Contact.phone != ""]
     return select(Contact.id).where(*condition)
 
 
@@ -141,7 +143,7 @@ def audience_count(campaign: Campaign) -> int:
 
 def is_starting(campaign: Campaign, now: datetime | None = None) -> bool:
     """Sent now, or its time has come: the start job is about to take it (it shows its report)."""
-    return campaign.status == "scheduled" and campaign.scheduled_at is not None \
+    return campaign.status == CampaignStatus.SCHEDULED and campaign.scheduled_at is not None \
         and campaign.scheduled_at <= (now or utcnow())
 
 
@@ -158,17 +160,19 @@ def check_send_time(when: datetime | None) -> datetime:
 def schedule(campaign: Campaign, when: datetime | None) -> None:
     check_ready(campaign)
     when = check_send_time(when)
-    if campaign.status not in ("draft", "scheduled"):
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise CampaignError("This campaign is already sending or sent.", "name")
-    campaign.status, campaign.scheduled_at = "scheduled", when
+    campaign.status, campaign.scheduled_at = CampaignStatus.SCHEDULED, when
 
 
 def unschedule(campaign: Campaign) -> bool:
     """Back to a draft, unless the start job has taken it or is about to (its time has come);
     whether it went back."""
     back = db.session.execute(update(Campaign).where(
-        Campaign.id == campaign.id, Campaign.status == "scheduled", Campaign.scheduled_at > utcnow())
-        .values(status="draft", scheduled_at=None).execution_options(synchronize_session=False)).rowcount
+        Campaign.id == campaign.id, Campaign.status == CampaignStatus.SCHEDULED,
+        Campaign.scheduled_at > utcnow())
+        .values(status=CampaignStatus.DRAFT, scheduled_at=None)
+        .execution_options(synchronize_session=False)).rowcount
     db.session.refresh(campaign)
     return bool(back)
 
@@ -192,18 +196,36 @@ def message_model(campaign: Campaign):
     return Email if campaign.channel == "email" else SmsMessage
 
 
-def delivery_counts(campaign: Campaign) -> dict[str, int]:
+@dataclass(frozen=True)
+class Deliveries:
+    """Where a campaign's messages are, as its report shows them."""
+
+    delivered: int  # handed to the SMTP server or SMS provider, or kept in the outbox
+    in_outbox: int  # of those, kept in the outbox
+    waiting: int
+    failed: int
+
+    @property
+    def handled(self) -> int:
+        return self.delivered + self.failed
+
+
+def delivery_counts(campaign: Campaign) -> Deliveries:
     model = message_model(campaign)
-    rows = db.session.execute(select(model.status, func.count()).where(model.campaign_id == campaign.id)
-                              .group_by(model.status)).all()
-    return {status: count for status, count in rows}
+    counts = dict(db.session.execute(select(model.status, func.count())
+                                     .where(model.campaign_id == campaign.id).group_by(model.status)).all())
+    return Deliveries(delivered=sum(counts.get(status, 0) for status in DELIVERED),
+                      in_outbox=counts.get(DeliveryStatus.OUTBOX, 0),
+                      waiting=sum(counts.get(status, 0) for status in UNDELIVERED),
+                      failed=counts.get(DeliveryStatus.FAILED, 0))
 
 
 def failure_reasons(campaign: Campaign, limit: int = 5) -> list[tuple[str, int]]:
     """Why messages failed for good, most frequent first: [(the last error, how many)]."""
     model = message_model(campaign)
     return [tuple(row) for row in db.session.execute(
-        select(model.error, func.count()).where(model.campaign_id == campaign.id, model.status == "failed")
+        select(model.error, func.count())
+        .where(model.campaign_id == campaign.id, model.status == DeliveryStatus.FAILED)
         .group_by(model.error).order_by(func.count().desc(), model.error).limit(limit))]
 
 

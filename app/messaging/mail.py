@@ -26,6 +26,7 @@ from app.extensions import db
 from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import Email
+from app.models.messaging import DELIVERED, DeliveryStatus
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit
 
@@ -174,7 +175,7 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
     """Store an email and have it delivered once the caller commits."""
     email = Email(account_id=account_id, sent_by_id=sent_by_id, kind=kind, to_address=to_address,
                   reply_to=reply_to, from_name=from_name, subject=subject, text_body=text_body,
-                  html_body=html_body, status="queued")
+                  html_body=html_body, status=DeliveryStatus.QUEUED)
     db.session.add(email)
     db.session.flush()
     enqueue_after_commit(db.session, "worker.jobs.messages.deliver_email", email.id)
@@ -210,7 +211,7 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
     """Send stored emails over one connection, committing each outcome as it happens, so a retry
     never sends a message twice. On a failure the rest wait for the retry (or fail, on the last
     attempt) and the error is raised. Returns how many were delivered."""
-    pending = [email for email in emails if email.status not in ("sent", "outbox")]
+    pending = [email for email in emails if email.status not in DELIVERED]
     if not pending:
         return 0
     transport = current_transport()
@@ -232,7 +233,7 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
                     send(build_message(email, from_name))
                     if external:
                         journal.record_handed_over(notes[email.id])
-                email.status = "sent" if transport.name == "smtp" else "outbox"
+                email.status = DeliveryStatus.SENT if transport.name == "smtp" else DeliveryStatus.OUTBOX
                 email.error = ""
                 email.delivered_at = utcnow()
                 db.session.commit()
@@ -245,10 +246,10 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
                                         if email.id in notes})
         for email in pending[delivered:]:
             if email.id in sent_now:
-                email.status, email.error, email.delivered_at = "sent", "", utcnow()
+                email.status, email.error, email.delivered_at = DeliveryStatus.SENT, "", utcnow()
                 delivered += 1
                 continue
-            email.status = "failed" if final_attempt else "retrying"
+            email.status = DeliveryStatus.FAILED if final_attempt else DeliveryStatus.RETRYING
             email.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
         undelivered = len(pending) - delivered

@@ -19,13 +19,12 @@ from app.messaging import mail, sms
 from app.messaging.campaigns import CampaignError, audience_query, check_ready, message_model
 from app.messaging.rendering import Message, Renderer
 from app.models import Campaign, Contact, Email, SmsMessage
-from app.models.contacts import SUBSCRIBED
+from app.models.contacts import Subscription
+from app.models.messaging import HANDLED, UNDELIVERED, CampaignStatus, DeliveryStatus
 from app.models.types import insert_new, utcnow
 from app.queues import enqueue, enqueue_after_commit, pending_jobs
 
 BATCH_SIZE = 100
-# A message in one of these states needs nothing more: delivered, or failed for good.
-HANDLED = ("sent", "outbox", "failed")
 # A campaign sending for this long with no batch job left has lost its jobs (see resume_stalled_campaigns).
 STALLED_AFTER = timedelta(minutes=1)
 log = logging.getLogger(__name__)
@@ -33,9 +32,9 @@ log = logging.getLogger(__name__)
 
 def send_now(campaign: Campaign, public_url: str) -> None:
     check_ready(campaign)
-    if campaign.status not in ("draft", "scheduled"):
+    if campaign.status not in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
         raise CampaignError("This campaign is already sending or sent.", "name")
-    campaign.status, campaign.scheduled_at = "scheduled", utcnow()
+    campaign.status, campaign.scheduled_at = CampaignStatus.SCHEDULED, utcnow()
     db.session.flush()
     enqueue_start(campaign, public_url)
 
@@ -52,7 +51,7 @@ def enqueue_start(campaign: Campaign, public_url: str) -> None:
 def start_due_campaigns(public_url: str, now: datetime | None = None) -> list[int]:
     """Enqueue the start of every scheduled campaign now due (the periodic sweep)."""
     due = db.session.execute(select(Campaign.id, Campaign.channel).where(
-        Campaign.status == "scheduled", Campaign.scheduled_at <= (now or utcnow()))).all()
+        Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= (now or utcnow()))).all()
     for campaign_id, channel in due:
         enqueue(START_JOBS[channel], campaign_id, public_url, job_id=f"campaign-{campaign_id}-start")
     return [campaign_id for campaign_id, _ in due]
@@ -63,7 +62,7 @@ def resume_stalled_campaigns(public_url: str, now: datetime | None = None) -> li
     batch job left to run (the jobs were lost: Redis lost them, or went away as they were being
     enqueued). A batch skips the recipients already handled, so nobody gets a message twice."""
     stalled = list(db.session.scalars(select(Campaign).where(
-        Campaign.status == "sending", Campaign.started_at <= (now or utcnow()) - STALLED_AFTER)))
+        Campaign.status == CampaignStatus.SENDING, Campaign.started_at <= (now or utcnow()) - STALLED_AFTER)))
     resumed = []
     for campaign in stalled:
         try:
@@ -110,9 +109,9 @@ def start_campaign(campaign_id: int, public_url: str) -> int:
     retried job (or the minute sweep) starts it again; the batches are enqueued only once it
     commits."""
     taken = db.session.execute(update(Campaign).where(Campaign.id == campaign_id,
-                                                      Campaign.status == "scheduled",
+                                                      Campaign.status == CampaignStatus.SCHEDULED,
                                                       Campaign.scheduled_at <= utcnow())
-                               .values(status="sending", started_at=utcnow())).rowcount
+                               .values(status=CampaignStatus.SENDING, started_at=utcnow())).rowcount
     if not taken:
         db.session.rollback()
         return 0
@@ -132,14 +131,15 @@ def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, 
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         return 0
-    recipients = list(db.session.scalars(select(Contact).where(Contact.id.in_(contact_ids),
-                                                               Contact.account_id == campaign.account_id,
-                                                               Contact.email_status == SUBSCRIBED)))
+    recipients = list(db.session.scalars(select(Contact).where(
+        Contact.id.in_(contact_ids), Contact.account_id == campaign.account_id,
+        Contact.email_status == Subscription.SUBSCRIBED)))
     existing = set(db.session.scalars(select(Email.contact_id).where(Email.campaign_id == campaign.id,
                                                                      Email.contact_id.in_(contact_ids))))
     renderer = Renderer(Message.of_campaign(campaign), public_url)
     rows = [{"account_id": campaign.account_id, "campaign_id": campaign.id, "contact_id": contact.id,
-             "kind": "campaign", "to_address": contact.email, "reply_to": "", "status": "queued",
+             "kind": "campaign", "to_address": contact.email, "reply_to": "",
+             "status": DeliveryStatus.QUEUED,
              "created_at": utcnow(), **renderer.email(contact)}
             for contact in recipients if contact.id not in existing]
     if rows:
@@ -147,7 +147,7 @@ def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, 
         db.session.commit()
     pending = list(db.session.scalars(select(Email).where(Email.campaign_id == campaign.id,
                                                           Email.contact_id.in_(contact_ids),
-                                                          Email.status.in_(("queued", "retrying")))
+                                                          Email.status.in_(UNDELIVERED))
                                       .order_by(Email.id)))
     try:
         sent = mail.deliver_many(pending, final_attempt=final_attempt, from_name=campaign.from_name)
@@ -166,12 +166,13 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
         return 0
     recipients = list(db.session.scalars(select(Contact).where(
         Contact.id.in_(contact_ids), Contact.account_id == campaign.account_id,
-        Contact.sms_status == SUBSCRIBED, Contact.phone != "")))
+        Contact.sms_status == Subscription.SUBSCRIBED, Contact.phone != "")))
     existing = set(db.session.scalars(select(SmsMessage.contact_id).where(
         SmsMessage.campaign_id == campaign.id, SmsMessage.contact_id.in_(contact_ids))))
     renderer = Renderer(Message.of_campaign(campaign), public_url)
     rows = [{"account_id": campaign.account_id, "campaign_id": campaign.id, "contact_id": contact.id,
-             "to_number": contact.phone, "body": renderer.sms(contact), "status": "queued",
+             "to_number": contact.phone, "body": renderer.sms(contact),
+             "status": DeliveryStatus.QUEUED,
              "created_at": utcnow()}
             for contact in recipients if contact.id not in existing]
     if rows:
@@ -179,7 +180,7 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
         db.session.commit()
     pending = list(db.session.scalars(select(SmsMessage.id).where(
         SmsMessage.campaign_id == campaign.id, SmsMessage.contact_id.in_(contact_ids),
-        SmsMessage.status.in_(("queued", "retrying"))).order_by(SmsMessage.id)))
+        SmsMessage.status.in_(UNDELIVERED)).order_by(SmsMessage.id)))
     # One refused number does not hold up the others; the batch is retried for those that failed.
     failure = None
     for sms_id in pending:
@@ -195,13 +196,13 @@ def send_sms_batch(campaign_id: int, contact_ids: list[int], public_url: str, *,
 
 
 def _mark_sent(campaign: Campaign) -> None:
-    campaign.status, campaign.finished_at = "sent", utcnow()
+    campaign.status, campaign.finished_at = CampaignStatus.SENT, utcnow()
 
 
 def finish_if_done(campaign: Campaign) -> None:
     model = message_model(campaign)
     handled = db.session.scalar(select(func.count()).select_from(model).where(
         model.campaign_id == campaign.id, model.status.in_(HANDLED)))
-    if handled >= campaign.recipients and campaign.status == "sending":
+    if handled >= campaign.recipients and campaign.status == CampaignStatus.SENDING:
         _mark_sent(campaign)
         db.session.commit()

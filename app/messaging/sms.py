@@ -23,6 +23,7 @@ from app.extensions import db
 from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import ShortLink, SmsMessage
+from app.models.messaging import DELIVERED, DeliveryStatus
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit
 
@@ -172,7 +173,7 @@ def queue_sms(*, account_id: int, to_number: str, body: str, campaign_id: int | 
               contact_id: int | None = None) -> SmsMessage:
     """Store an SMS and have it delivered once the caller commits."""
     sms = SmsMessage(account_id=account_id, campaign_id=campaign_id, contact_id=contact_id,
-                     to_number=to_number, body=body, status="queued")
+                     to_number=to_number, body=body, status=DeliveryStatus.QUEUED)
     db.session.add(sms)
     db.session.flush()
     enqueue_after_commit(db.session, "worker.jobs.sms.deliver_sms", sms.id)
@@ -182,7 +183,7 @@ def queue_sms(*, account_id: int, to_number: str, body: str, campaign_id: int | 
 def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
     """Send one stored SMS; record the outcome. Raises on failure so the job is retried."""
     sms = db.session.get(SmsMessage, sms_id)
-    if sms is None or sms.status in ("sent", "outbox"):
+    if sms is None or sms.status in DELIVERED:
         return sms
     transport = current_sms_transport()
     sms.attempts += 1
@@ -198,12 +199,12 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
             if notes:
                 journal.record_handed_over(notes[sms.id], provider_id)
     except Exception as error:  # any transport failure is recorded, then retried by RQ
-        sms.status = "failed" if final_attempt else "retrying"
+        sms.status = DeliveryStatus.FAILED if final_attempt else DeliveryStatus.RETRYING
         sms.error = f"{type(error).__name__}: {error}"[:2000]
         db.session.commit()
         count_deliveries("sms", failed_attempts=1, failed=1 if final_attempt else 0)
         raise
-    sms.status = "sent" if transport.name == "http" else "outbox"
+    sms.status = DeliveryStatus.SENT if transport.name == "http" else DeliveryStatus.OUTBOX
     # Cut to the column: a commit failing for its length would leave the outcome unrecorded.
     sms.provider_id = provider_id[:64]
     sms.error = ""

@@ -1,11 +1,38 @@
 """Automations: a trigger, optional filters, a path of steps; and each contact's run through it."""
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
+
+
+class AutomationStatus(StrEnum):
+    """An automation: DRAFT -> ACTIVE (contacts enter it) <-> PAUSED (nobody enters or moves on)."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+# An automation whose path may be edited: not while contacts move through it.
+EDITABLE = (AutomationStatus.DRAFT, AutomationStatus.PAUSED)
+
+
+class RunStatus(StrEnum):
+    """A contact's run: ACTIVE (moving on) <-> WAITING (a delay) -> COMPLETED | EXITED (an exit rule,
+    unsubscribed, removed)."""
+
+    ACTIVE = "active"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    EXITED = "exited"
+
+
+# A run still in the automation (the partial index uq_automation_runs_live names the same two).
+LIVE = (RunStatus.ACTIVE, RunStatus.WAITING)
 
 
 class Automation(db.Model):
@@ -16,7 +43,7 @@ class Automation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(10), default="draft")  # draft | active | paused
+    status: Mapped[str] = mapped_column(String(10), default=AutomationStatus.DRAFT)
     trigger: Mapped[dict] = mapped_column(JSON)
     filters: Mapped[list] = mapped_column(JSON, default=list)
     reentry: Mapped[str] = mapped_column(String(12), default="once")  # once | after_days | always
@@ -48,8 +75,7 @@ class AutomationRun(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     automation_id: Mapped[int] = mapped_column(ForeignKey("automations.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
-    # active (moving on) | waiting (a delay) | completed | exited (auto-stop, unsubscribed) | failed
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[str] = mapped_column(String(10), default=RunStatus.ACTIVE)
     step_id: Mapped[str | None] = mapped_column(String(20))
     wake_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

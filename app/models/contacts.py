@@ -1,6 +1,7 @@
 """Contacts: the people an account emails and texts, and who may be identified on its website;
 their lists and tags, and CSV imports."""
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -8,8 +9,26 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
-SUBSCRIBED = "subscribed"
-UNSUBSCRIBED = "unsubscribed"
+
+
+class Subscription(StrEnum):
+    """A contact's subscription to a channel (email_status, sms_status): messages go to SUBSCRIBED only."""
+
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class ImportStatus(StrEnum):
+    """A CSV import: QUEUED -> RUNNING -> DONE | FAILED."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# An import that may still change: its job is waiting or running.
+UNFINISHED_IMPORT = (ImportStatus.QUEUED, ImportStatus.RUNNING)
 
 list_members = Table(
     "list_members", db.metadata,
@@ -57,8 +76,8 @@ class Contact(db.Model):
     last_name: Mapped[str] = mapped_column(String(100), default="")
     # E.164 (+14155550123) or empty.
     phone: Mapped[str] = mapped_column(String(20), default="")
-    email_status: Mapped[str] = mapped_column(String(20), default=SUBSCRIBED)
-    sms_status: Mapped[str] = mapped_column(String(20), default=SUBSCRIBED)
+    email_status: Mapped[str] = mapped_column(String(20), default=Subscription.SUBSCRIBED)
+    sms_status: Mapped[str] = mapped_column(String(20), default=Subscription.SUBSCRIBED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lists: Mapped[list[ContactList]] = relationship(secondary=list_members, order_by=ContactList.name)
@@ -81,8 +100,7 @@ class ContactImport(db.Model):
     # Up to 5 MB, read only by the import job (not by the status page it polls): deferred. Emptied
     # when the import ends, however it ends.
     csv_text: Mapped[str] = mapped_column(Text, deferred=True)
-    # queued -> running -> done | failed
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=ImportStatus.QUEUED)
     imported: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)

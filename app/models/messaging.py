@@ -1,5 +1,6 @@
 """Messages the product sends (emails, SMS), campaigns, clicks and short links."""
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
@@ -16,6 +17,34 @@ if TYPE_CHECKING:
 # The channels messages go out on (campaigns, contacts' subscriptions, delivery metrics). A `cid`
 # knows one more, "test" (app/tracking/cid.py), for links made by hand.
 CHANNELS = ("email", "sms")
+
+
+class CampaignStatus(StrEnum):
+    """A campaign: DRAFT -> SCHEDULED (now or for later; back to DRAFT if unscheduled in time) ->
+    SENDING (its start job took it) -> SENT (every recipient's message handled)."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+class DeliveryStatus(StrEnum):
+    """One email or text message: QUEUED -> SENT (handed to the SMTP server or SMS provider) | OUTBOX
+    (kept in the app: no MAIL_URL or SMS_URL) | FAILED (for good); RETRYING between attempts."""
+
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    SENT = "sent"
+    OUTBOX = "outbox"
+    FAILED = "failed"
+
+
+DELIVERED = (DeliveryStatus.SENT, DeliveryStatus.OUTBOX)
+# A message that needs nothing more: delivered, or failed for good.
+HANDLED = (*DELIVERED, DeliveryStatus.FAILED)
+# A message still to be delivered: its job is waiting or will try again.
+UNDELIVERED = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
 
 campaign_lists = Table(
     "campaign_lists", db.metadata,
@@ -39,8 +68,7 @@ class Campaign(db.Model):
     # The email's HTML, or the SMS text.
     body: Mapped[str] = mapped_column(Text, default="")
     tag_links: Mapped[bool] = mapped_column(Boolean, default=True)
-    # draft -> scheduled -> sending -> sent
-    status: Mapped[str] = mapped_column(String(20), default="draft")
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.DRAFT)
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -72,8 +100,7 @@ class Email(db.Model):
     html_body: Mapped[str] = mapped_column(Text)
     # Extra headers as "Name: value" lines (List-Unsubscribe).
     headers: Mapped[str] = mapped_column(Text, default="")
-    # queued -> sent (over SMTP) | outbox (kept in the app) | failed; "retrying" between attempts.
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
     transport: Mapped[str] = mapped_column(String(20), default="")
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")
@@ -95,7 +122,7 @@ class SmsMessage(db.Model):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
     to_number: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.QUEUED)
     transport: Mapped[str] = mapped_column(String(20), default="")
     provider_id: Mapped[str] = mapped_column(String(64), default="")
     attempts: Mapped[int] = mapped_column(default=0)

@@ -13,7 +13,8 @@ from sqlalchemy import and_, exists, false, func, not_, or_, select, true
 
 from app.models import (Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members,
                         segment_members)
-from app.models.contacts import SUBSCRIBED
+from app.models.contacts import Subscription
+from app.models.messaging import DELIVERED
 from app.models.types import utcnow
 from app.tracking.urls import match_value
 
@@ -96,7 +97,7 @@ def _activity_condition(account_id: int, rule: dict, now: datetime):
         model = Email if rule["channel"] == "email" else SmsMessage
         when = model.created_at
         conditions = [model.account_id == account_id, model.contact_id == Contact.id,
-                      model.campaign_id.is_not(None), model.status.in_(("sent", "outbox"))]
+                      model.campaign_id.is_not(None), model.status.in_(DELIVERED)]
     if rule["campaign_id"] is not None:
         conditions.append(model.campaign_id == rule["campaign_id"])
     else:
@@ -130,7 +131,7 @@ def rule_condition(account_id: int, rule: dict, now: datetime, contact_ids=None)
                                    segment_members.c.segment_id == rule["segment_id"])
     elif kind == "subscription":
         column = Contact.email_status if rule["channel"] == "email" else Contact.sms_status
-        condition = column == SUBSCRIBED
+        condition = column == Subscription.SUBSCRIBED
         if rule["channel"] == "sms":
             condition = and_(condition, Contact.phone != "")
     else:

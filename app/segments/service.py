@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Automation, Campaign, Contact, ContactList, Segment, Tag, campaign_segments
+from app.models.messaging import CampaignStatus
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit
 from app.segments.compiler import members_query
@@ -97,7 +98,7 @@ def where_used(segment: Segment) -> list[str]:
     rows = db.session.scalars(select(Campaign.name)
                               .join(campaign_segments, campaign_segments.c.campaign_id == Campaign.id)
                               .where(campaign_segments.c.segment_id == segment.id,
-                                     Campaign.status.in_(("scheduled", "sending"))))
+                                     Campaign.status.in_((CampaignStatus.SCHEDULED, CampaignStatus.SENDING))))
     used = [f"campaign “{name}”" for name in rows]
     automations = db.session.scalars(select(Automation).where(Automation.account_id == segment.account_id))
     for automation in automations:

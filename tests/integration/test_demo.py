@@ -92,7 +92,8 @@ def test_the_demo_campaign_is_sent_and_its_report_shows_clicks(app):
                                                         Campaign.name == CAMPAIGN_NAME))
     assert campaign.status == "sent" and [item.name for item in campaign.lists] == ["Newsletter"]
     delivered = campaigns.delivery_counts(campaign)  # the figures of the campaign's report
-    assert delivered == {"outbox": campaign.recipients} and campaign.recipients >= 20
+    assert delivered == campaigns.Deliveries(delivered=campaign.recipients, in_outbox=campaign.recipients,
+                                             waiting=0, failed=0) and campaign.recipients >= 20
     clicks = campaigns.click_counts(campaign)
     assert clicks["clicks"] >= 1 and 1 <= clicks["clickers"] <= clicks["clicks"]
     # Clicks are those of recipients, on the email they got, and lead to identified page views.

@@ -8,6 +8,7 @@ from app.contacts.lists import account_lists
 from app.extensions import db
 from app.messaging import campaigns, sending
 from app.messaging.rendering import permanent_html, permanent_url
+from app.models.messaging import CampaignStatus
 from app.messaging.sms import sms_segments
 from app.public_url import public_url
 from app.web import page_or_fragment, record_id, redirect_to, require_login
@@ -56,11 +57,10 @@ def show(campaign_id: int):
     """Renders the editor of a draft, or the report of a campaign that is sending or sent."""
     campaign = _campaign_or_404(campaign_id)
     starting = campaigns.is_starting(campaign)
-    if campaign.status in ("draft", "scheduled") and not starting:
+    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED) and not starting:
         return render_template("campaigns/edit.html", **_editor_context(campaign))
-    counts = campaigns.delivery_counts(campaign)
-    return render_template("campaigns/report.html", campaign=campaign, counts=counts, starting=starting,
-                           handled=sum(counts.get(status, 0) for status in sending.HANDLED),
+    return render_template("campaigns/report.html", campaign=campaign, starting=starting,
+                           deliveries=campaigns.delivery_counts(campaign),
                            clicks=campaigns.click_counts(campaign),
                            failures=campaigns.failure_reasons(campaign),
                            web_url=(permanent_url(campaign.id, public_url())
@@ -204,7 +204,7 @@ def sms_length():
 def delete(campaign_id: int):
     """Deletes a draft and goes back to the list."""
     campaign = _campaign_or_404(campaign_id)
-    if campaign.status != "draft":
+    if campaign.status != CampaignStatus.DRAFT:
         abort(409)
     db.session.delete(campaign)
     db.session.commit()

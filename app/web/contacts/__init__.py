@@ -13,7 +13,7 @@ from app.contacts import history, imports, people
 from app.contacts import lists as lists_and_tags  # the lists page is the view lists()
 from app.contacts.errors import ContactError
 from app.extensions import db, htmx
-from app.models.contacts import SUBSCRIBED
+from app.models.contacts import Subscription
 from app.tracking import reports
 from app.web import page_or_fragment, record_id, require_login
 from app.web.forms import Form
@@ -118,8 +118,8 @@ def _contact_part(contact, fragment: str, status_code: int = 200, **extra):
 def _edit_form(contact) -> ContactEditForm:
     return ContactEditForm(formdata=None, email=contact.email, first_name=contact.first_name,
                            last_name=contact.last_name, phone=contact.phone,
-                           email_subscribed=contact.email_status == SUBSCRIBED,
-                           sms_subscribed=contact.sms_status == SUBSCRIBED)
+                           email_subscribed=contact.email_status == Subscription.SUBSCRIBED,
+                           sms_subscribed=contact.sms_status == Subscription.SUBSCRIBED)
 
 
 @bp.get("/<int:contact_id>")
