@@ -4,39 +4,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from wtforms import EmailField, PasswordField, StringField
 
 from app import accounts, sessions
 from app.extensions import db
-from app.web.forms import Form
+from app.web.auth.forms import (ChangePasswordForm, ForgotPasswordForm, LoginForm,
+                                RegisterForm, ResetPasswordForm)
 
 bp = Blueprint("auth", __name__)
-
-
-class RegisterForm(Form):
-    account_name = StringField("Business name")
-    email = EmailField("Email")
-    password = PasswordField("Password")
-
-
-class LoginForm(Form):
-    email = EmailField("Email")
-    password = PasswordField("Password")
-
-
-class ForgotPasswordForm(Form):
-    email = EmailField("Email")
-
-
-class ResetPasswordForm(Form):
-    password = PasswordField("New password")
-    confirmation = PasswordField("New password again")
-
-
-class ChangePasswordForm(Form):
-    current_password = PasswordField("Current password")
-    password = PasswordField("New password")
-    confirmation = PasswordField("New password again")
 
 
 def _client_address() -> str:

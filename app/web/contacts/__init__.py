@@ -4,9 +4,6 @@ import json
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import BooleanField, EmailField, StringField, TelField
 
 from app import privacy
 from app.contacts import history, imports, people
@@ -16,7 +13,7 @@ from app.extensions import db, htmx
 from app.models.contacts import Subscription
 from app.tracking import reports
 from app.web import page_or_fragment, record_id, require_login
-from app.web.forms import Form
+from app.web.contacts.forms import ContactEditForm, ContactForm, ImportForm, ListForm
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 # Paging stops here: further pages would only be reached by editing the address.
@@ -24,26 +21,6 @@ MAX_PAGE = 1_000_000
 
 PHONE_HELP = ("International format, such as +14155550123. "
               "A number without a country code is taken as US or Canada (+1).")
-
-
-class ContactForm(Form):
-    email = EmailField("Email")
-    first_name = StringField("First name")
-    last_name = StringField("Last name")
-    phone = TelField("Phone")
-
-
-class ContactEditForm(ContactForm):
-    email_subscribed = BooleanField("Subscribed to email")
-    sms_subscribed = BooleanField("Subscribed to text messages (SMS)")
-
-
-class ListForm(Form):
-    name = StringField("List name")
-
-
-class ImportForm(FlaskForm):
-    file = FileField("CSV file")
 
 
 require_login(bp)

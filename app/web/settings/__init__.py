@@ -1,36 +1,16 @@
 """Settings → Website tracking: the setup wizard, then the management view."""
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLField
 
 from app.extensions import db, htmx
 from app.tracking import retention, setup
 from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
 from app.public_url import is_guess, public_url
 from app.web import page_or_fragment, require_login
-from app.web.forms import Form
+from app.web.settings.forms import EditWebsiteForm, PrivacyForm, SendToDeveloperForm, WebsiteForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
-
-
-class WebsiteForm(Form):
-    website_url = URLField("Website URL")
-    agree_terms = BooleanField("I agree to the website tracking terms")
-
-
-class EditWebsiteForm(Form):
-    website_url = URLField("Website URL")
-
-
-class PrivacyForm(Form):
-    respect_privacy_signals = BooleanField("Respect browser privacy signals "
-                                           "(Global Privacy Control, Do Not Track)")
-    retention_days = IntegerField("Keep anonymous page views for (days)")
-
-
-class SendToDeveloperForm(Form):
-    recipients = StringField("Developer's email addresses")
-    note = TextAreaField("Note (optional)")
+bp.add_app_template_filter(setup.describe, "describe_audit_entry")
 
 
 require_login(bp)
@@ -55,7 +35,7 @@ def _context(site, **extra) -> dict:
                    public_url_guess=public_url() if is_guess() else None)
     if site is not None:
         context.update(status=setup.status(site), code=setup.embed_code(site, public_url()),
-                       audit=setup.audit_trail(site), describe=setup.describe,
+                       audit=setup.audit_trail(site),
                        deliveries=setup.recent_developer_emails(site),
                        install_check=setup.install_check_result(site),
                        retention_run=retention.last_run(site.account_id),
@@ -194,7 +174,7 @@ def deliveries():
 def audit():
     """Renders the audit trail of tracking changes."""
     site = _site_or_404()
-    return render_template("settings/_audit.html", audit=setup.audit_trail(site), describe=setup.describe)
+    return render_template("settings/_audit.html", audit=setup.audit_trail(site))
 
 
 @bp.post("/tracking/privacy")
