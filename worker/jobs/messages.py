@@ -9,7 +9,7 @@ def deliver_email(email_id: int) -> str | None:
     """Deliver one stored email; RQ retries a failure a bounded number of times."""
     with job_context():
         email = mail.deliver(email_id, final_attempt=final_attempt())
-        return email.status if email else None
+        return str(email.status) if email else None  # (a plain string: any RQ tool can read it)
 
 
 def start_campaign(campaign_id: int, public_url: str) -> int:

@@ -8,7 +8,7 @@ def deliver_sms(sms_id: int) -> str | None:
     """Deliver one stored SMS; RQ retries a failure a bounded number of times."""
     with job_context():
         message = sms.deliver_sms(sms_id, final_attempt=final_attempt())
-        return message.status if message else None
+        return str(message.status) if message else None
 
 
 def start_campaign(campaign_id: int, public_url: str) -> int:
