@@ -40,6 +40,6 @@ migrate: $(VENV)/.installed
 clean:
 	rm -rf $(VENV) instance
 
-## make tracker: rebuild static/tracker/footfall.min.js from footfall.js with terser (npm)
+## make tracker: rebuild static/tracker/footfall.min.js and footfall.first-party.min.js from footfall.js (terser, npm)
 tracker:
 	$(BIN)/python -m app.tracking.snippet build

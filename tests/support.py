@@ -1,4 +1,4 @@
-"""Helpers the tests share: free ports, a real Redis, a real SMTP server, a live app server."""
+"""Helpers the tests share: free ports, a real Redis, a real SMTP server, a live app server, a real nginx."""
 from __future__ import annotations
 
 import socket
@@ -109,3 +109,51 @@ def live_server(app):
     finally:
         server.shutdown()
         thread.join(10)
+
+
+NGINX = "/usr/sbin/nginx"  # Debian's (scripts/system-deps installs it)
+
+
+@contextmanager
+def nginx(directory, locations: str):
+    """A real nginx on a free port serving `locations` (the body of its server block), in the
+    foreground with everything under `directory`, gone afterwards; yields its address."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = directory / "nginx.conf"
+    config.write_text(f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {directory}/body;
+    proxy_temp_path {directory}/proxy;
+    fastcgi_temp_path {directory}/fastcgi;
+    uwsgi_temp_path {directory}/uwsgi;
+    scgi_temp_path {directory}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+{locations}
+    }}
+}}
+""")
+    process = subprocess.Popen([NGINX, "-p", str(directory), "-c", str(config)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: process.poll() is not None or _answers(port), timeout=10)
+        if process.poll() is not None:
+            log = directory / "error.log"
+            raise RuntimeError(f"nginx did not start: {process.stderr.read().decode()}"
+                               f"{log.read_text() if log.exists() else ''}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

@@ -16,7 +16,8 @@ from app.models.types import utcnow
 from app.tracking import setup
 from app.tracking.cid import make_cid
 from app.tracking.events import store_records
-from app.tracking.ingest import SiteInfo, event_record, parse_beacon
+from app.tracking.ingest import event_record, parse_beacon
+from app.tracking.sites import SiteInfo
 from app.tracking.urls import site_host
 
 BATCH = 500

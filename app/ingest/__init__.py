@@ -1,9 +1,11 @@
 """The beacon side: the served tracking script and POST /collect.
 
 CSRF-exempt: requests come from visitors' browsers on the tracked website. /collect never
-writes the database and never sets a cookie.
+writes the database; it sets cookies only in first-party mode, where the requests come through
+the website's own proxy (app/tracking/first_party.py), and /forget clears them.
 """
 import hashlib
+import json
 
 from flask import Blueprint, abort, current_app, make_response, request
 from redis.exceptions import RedisError
@@ -12,7 +14,10 @@ from app.extensions import per_app
 from app.metrics import process_counts
 from app.public_url import public_url
 from app.queues import get_redis
-from app.tracking.ingest import MAX_BODY_BYTES, Ingest, SiteUnavailable
+from app.tracking.first_party import (FORGET, PROBE_COOKIE, PROBE_COOKIE_NAME, PROBE_VERDICT,
+                                      PROXIED_ENDPOINTS, PROXY_HEADER, Proxied)
+from app.tracking.ingest import MAX_BODY_BYTES, Answer, Ingest
+from app.tracking.sites import SiteUnavailable
 from app.tracking.snippet import served_script
 
 bp = Blueprint("ingest", __name__)
@@ -32,20 +37,39 @@ BEACON_HEADERS = {
 def _ingest() -> Ingest:
     return per_app("footfall.ingest", lambda: Ingest(current_app.config["INGEST_RATE_PER_ADDRESS"],
                                                      current_app.config["INGEST_RATE_PER_SITE"],
-                                                     process_counts()))
+                                                     process_counts(), current_app.config["PROXY_COUNT"]))
+
+
+def _proxied() -> Proxied | None:
+    """What a request that came through a website's proxy says; None for one that did not."""
+    if PROXY_HEADER not in request.headers:
+        return None
+    return Proxied(request.headers.get(PROXY_HEADER, ""), request.headers.get("X-Forwarded-For", ""),
+                   dict(request.cookies))
+
+
+@bp.before_app_request
+def refuse_proxied_pages():
+    """A website's proxy reaches the beacon endpoints only, never the app's pages (a proxy rule
+    wider than the snippets would otherwise put them on the website's domain)."""
+    if PROXY_HEADER in request.headers and request.endpoint not in PROXIED_ENDPOINTS:
+        abort(404)
 
 
 @bp.get("/t/<site_key>.js")
 def tracking_script(site_key: str):
     """Renders the tracking script for a site key; a no-op script when tracking is off."""
-    if not _ingest().may_ask_about(site_key, request.remote_addr or ""):
+    ingest, proxied, address = _ingest(), _proxied(), request.remote_addr or ""
+    if not (ingest.may_look_up(site_key, address) if proxied else ingest.may_ask_about(site_key, address)):
         return "", 429, {"Retry-After": "1"}
     try:
-        site = _ingest().sites.get(site_key, get_redis())
+        site = ingest.sites.get(site_key, get_redis())
     except (SiteUnavailable, RedisError):
         return "", 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if site is None:
         abort(404)
+    if not ingest.may_serve_script(site, address, proxied):
+        return "", 429, {"Retry-After": "1"}
     response = make_response(served_script(site_key, site, f"{public_url()}/collect"))
     response.mimetype = "text/javascript"
     # Cached a while when tracking is on; when it is off, asked for again (a 304 while unchanged)
@@ -60,13 +84,47 @@ def tracking_script(site_key: str):
 def collect():
     """Accepts a page-view beacon: 204, a 4xx status for what cannot be accepted, or 503 with
     Retry-After while Redis is unreachable."""
-    status = 204
+    if request.method == "POST" and request.args.get("probe"):
+        return _probe(request.args["probe"])
+    answer = Answer(204)
     if request.method == "POST":
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            status = _ingest().refuse(get_redis(), 413, "too_large")
+            answer = Answer(_ingest().refuse(get_redis(), 413, "too_large"))
         else:
-            status = _ingest().accept(get_redis(), request.stream.read(MAX_BODY_BYTES + 1),
-                                      request.headers.get("User-Agent", ""), request.remote_addr or "")
-    if status == 503:
-        return "", status, {**BEACON_HEADERS, "Retry-After": str(RETRY_AFTER_SECONDS)}
-    return "", status, BEACON_HEADERS
+            answer = _ingest().accept(get_redis(), request.stream.read(MAX_BODY_BYTES + 1),
+                                      request.headers.get("User-Agent", ""), request.remote_addr or "",
+                                      _proxied())
+    if answer.status == 503:
+        return "", answer.status, {**BEACON_HEADERS, "Retry-After": str(RETRY_AFTER_SECONDS)}
+    return _with_cookies(make_response("", answer.status, BEACON_HEADERS), answer.cookies, answer.secure)
+
+
+def _probe(nonce: str):
+    """Answers the install check's probe of a website's proxy with what it saw; stores nothing."""
+    verdict = _ingest().probe(get_redis(), request.stream.read(MAX_BODY_BYTES + 1), request.remote_addr or "",
+                              _proxied())
+    if isinstance(verdict, int):
+        return "", verdict, BEACON_HEADERS
+    cookie = "received" if request.cookies.get(PROBE_COOKIE_NAME) == nonce else "missing"
+    response = make_response("", 204, {**BEACON_HEADERS, PROBE_VERDICT: verdict, PROBE_COOKIE: cookie})
+    response.set_cookie(PROBE_COOKIE_NAME, "", max_age=0, path="/", httponly=True, samesite="Lax")
+    return response
+
+
+@bp.post("/forget")
+def forget():
+    """Clears the first-party cookies (`footfall('consent', false)`: the script cannot, they are
+    HttpOnly). The body may carry the page's address, for the cookies' Secure attribute."""
+    try:
+        page = json.loads(request.stream.read(MAX_BODY_BYTES + 1) or b"{}").get("u", "")
+    except (ValueError, AttributeError, RecursionError):
+        page = ""
+    secure = isinstance(page, str) and page.startswith("https:")
+    return _with_cookies(make_response("", 204, {"Cache-Control": "no-store"}), FORGET, secure)
+
+
+def _with_cookies(response, cookies, secure: bool):
+    for cookie in cookies:
+        response.set_cookie(cookie.name, cookie.value, max_age=cookie.max_age, path="/", secure=secure,
+                            httponly=True, samesite="Lax")
+    return response

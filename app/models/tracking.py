@@ -21,6 +21,10 @@ class TrackingSite(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # Send nothing from browsers with Global Privacy Control or Do Not Track on.
     respect_privacy_signals: Mapped[bool] = mapped_column(Boolean, default=True)
+    # First-party mode: the website's own server proxies Footfall under /ff/ and /collect sets the
+    # cookies (app/tracking/first_party.py); the proxy proves itself with this secret.
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    proxy_secret: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # Days anonymous page views are kept (1 to 30).
     anonymous_retention_days: Mapped[int] = mapped_column(default=30)
     # 2 = showing the code, 3 = showing the status; None once the wizard is finished.

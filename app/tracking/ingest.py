@@ -1,39 +1,30 @@
 """The beacon's hot path: validate a page view, then hand it to Redis in one pipeline that reads
 the site's version (is the site as this process knows it current?) and queues the view.
 
-Nothing here writes the database or sets a cookie; workers store events in batches
+Nothing here writes the database; workers store events in batches
 (app/tracking/events.py). Outcomes are counted in memory and reach Redis with a beacon's own
 command about once a second (app/metrics.py); nothing is logged per beacon.
 """
 from __future__ import annotations
 
 import json
-import logging
 import re
-import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import after_commit, db
 from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
-from app.queues import get_redis
-from app.models import TrackingSite
 from app.ratelimit import RateLimiter, client_key
 from app.streams import push_entry
-from app.tracking.urls import host_matches, site_host
-
-log = logging.getLogger(__name__)
+from app.tracking import first_party
+from app.tracking.first_party import Proxied
+from app.tracking.sites import SITE_VERSIONS, SiteCache, SiteInfo, SiteUnavailable, count_dropped, dropped_key
+from app.tracking.urls import host_matches
 
 MAX_BODY_BYTES = 8 * 1024
 EVENTS_STREAM = "footfall:events"
-# How long a process keeps a site whose version it could not check (Redis lost it, or a change
-# could not be announced): then it reads the site again.
-SITE_CACHE_SECONDS = 10.0
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\Z")  # (\Z: `$` would also accept a trailing newline)
 # NUL and lone surrogates (JSON can escape them): no database stores them as text.
@@ -45,7 +36,7 @@ _BOT = re.compile(r"bot|crawl|spider|slurp|curl/|wget|python-requests|httpclient
 _FIELDS = {
     "k": (True, 32, _TOKEN),
     "u": (True, 2048, None),
-    "v": (True, 64, _TOKEN),
+    "v": (False, 64, _TOKEN),  # (in first-party mode, from the cookie /collect sets)
     "e": (True, 64, _TOKEN),
     "t": (False, 2000, None),
     "r": (False, 2048, None),
@@ -58,15 +49,6 @@ class BeaconRejected(Exception):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class SiteInfo:
-    site_id: int
-    account_id: int
-    host: str
-    enabled: bool
-    respect_privacy_signals: bool = True
 
 
 def _is_page_address(url: str) -> bool:
@@ -103,7 +85,7 @@ def parse_beacon(raw: bytes) -> dict:
     ts = beacon.get("ts")
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts < 1e14):
         raise BeaconRejected(400, "invalid_ts")
-    if len(beacon["v"]) < 8 or len(beacon["e"]) < 8:
+    if (beacon["v"] and len(beacon["v"]) < 8) or len(beacon["e"]) < 8:
         raise BeaconRejected(400, "invalid_id")
     if not _is_page_address(beacon["u"]):
         raise BeaconRejected(400, "invalid_u")
@@ -114,101 +96,9 @@ def is_bot(user_agent: str) -> bool:
     return not user_agent or bool(_BOT.search(user_agent))
 
 
-# A site key the database could not be asked about (it was unreachable).
-UNAVAILABLE = object()
-OUTAGE_RETRY_SECONDS = 15.0
-# Each site's version, raised whenever Settings changes what beacons and the script depend on
-# (tracking on or off, the website, privacy signals): one HGET a beacon tells every web process
-# whether what it keeps is still current.
-SITE_VERSIONS = "footfall:site_versions"
-
-
-class SiteUnavailable(Exception):
-    """The database cannot say what a site key is right now."""
-
-
 # Database look-ups a second (and in a burst) of site keys a process has never seen. Real sites are
 # seen once and then kept; a flood of random keys costs at most this many queries.
 NEW_KEY_LOOKUPS_PER_SECOND = 20
-
-
-class SiteCache:
-    """Site keys resolved to sites, kept per web process with the version in Redis they were read
-    at: a change made in Settings reaches every process before the next beacon, with no database
-    query per beacon. The time limit only covers a version lost with Redis's data."""
-
-    def __init__(self, ttl: float = SITE_CACHE_SECONDS):
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, bytes | None, object]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, site_key: str, redis=None) -> SiteInfo | None:
-        """The site, or None for an unknown key; with `redis`, as of the site's current version
-        (a RedisError goes to the caller)."""
-        return self.current(site_key, redis.hget(SITE_VERSIONS, site_key) if redis is not None else None)
-
-    def knows(self, site_key: str) -> bool:
-        """Whether this process has an answer for the key, current or not (no look-up needed)."""
-        return site_key in self._entries
-
-    def kept(self, site_key: str) -> tuple[bytes | None, SiteInfo] | None:
-        """(version, site) as this process keeps a known site, current or not; None if it keeps none."""
-        entry = self._entries.get(site_key)
-        if entry and entry[0] > time.monotonic() and isinstance(entry[2], SiteInfo):
-            return entry[1], entry[2]
-        return None
-
-    def current(self, site_key: str, version: bytes | None) -> SiteInfo | None:
-        """The site as of `version` (read again from the database if this process keeps another),
-        or None for an unknown key (remembered as unknown for a while too). While the database is
-        unreachable, a site seen before is still served from the cache (beacons keep being
-        accepted; the worker stores them once the database is back); SiteUnavailable for one
-        never seen."""
-        now = time.monotonic()
-        entry = self._entries.get(site_key)
-        if entry and entry[0] > now and (entry[1] == version or entry[2] is UNAVAILABLE):
-            if entry[2] is UNAVAILABLE:
-                raise SiteUnavailable(site_key)
-            return entry[2]
-        try:
-            site = db.session.scalar(select(TrackingSite).where(TrackingSite.site_key == site_key))
-        except SQLAlchemyError:
-            db.session.rollback()
-            # Ask the database again in a while, not on every beacon (each try may take seconds).
-            known = entry[2] if entry else UNAVAILABLE  # (UNAVAILABLE again, if it was)
-            self._keep(site_key, version, known, time.monotonic() + OUTAGE_RETRY_SECONDS)
-            if known is UNAVAILABLE:
-                raise SiteUnavailable(site_key) from None
-            return known
-        info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled,
-                        site.respect_privacy_signals) if site else None
-        self._keep(site_key, version, info, now + self.ttl)
-        return info
-
-    def _keep(self, site_key: str, version: bytes | None, info, until: float) -> None:
-        with self._lock:
-            if len(self._entries) > 10_000:  # forget unknown keys first: they may be made up
-                self._entries = {key: kept for key, kept in self._entries.items() if kept[2] is not None}
-                if len(self._entries) > 10_000:
-                    self._entries.clear()
-            self._entries[site_key] = (until, version, info)
-
-
-def site_changed(session, site_key: str, site_id: int, *, website_changed: bool = False) -> None:
-    """Once the session commits: raise the site's version, so every web process reads it again
-    before its next beacon; a new website also starts its "pages outside the website" count
-    afresh."""
-    def announce():
-        try:
-            with get_redis().pipeline(transaction=False) as pipe:
-                pipe.hincrby(SITE_VERSIONS, site_key, 1)
-                if website_changed:
-                    pipe.hdel(dropped_key(site_id), "foreign_host")
-                pipe.execute()
-        except RedisError:  # the change is saved; web processes read it again within SITE_CACHE_SECONDS
-            log.warning("could not tell the web processes that site %s changed", site_id, exc_info=True)
-
-    after_commit(session, announce)
 
 
 def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
@@ -224,33 +114,23 @@ def push_event(pipe, record: str) -> None:
     push_entry(pipe, EVENTS_STREAM, record)
 
 
-DROPPED_TTL = 7 * 24 * 3600
+@dataclass(frozen=True)
+class Answer:
+    """What /collect answers: a status, and in first-party mode the cookies to set (Secure when
+    the page is on https)."""
 
-
-def dropped_key(site_id: int) -> str:
-    """The hash of a site's dropped beacons, counted by reason."""
-    return f"footfall:dropped:{site_id}"
-
-
-def count_dropped(pipe, site_id: int, reason: str) -> None:
-    """Count a dropped beacon by site and reason (the setup status shows them); the counts fade a
-    week after the last drop."""
-    key = dropped_key(site_id)
-    pipe.hincrby(key, reason, 1)
-    pipe.expire(key, DROPPED_TTL)
-
-
-def dropped_counts(redis, site_id: int) -> dict[str, int]:
-    # (A correction made just as the count was restarted can leave it at -1 for a moment.)
-    counts = redis.hgetall(dropped_key(site_id))
-    return {key.decode(): max(0, int(value)) for key, value in counts.items()}
+    status: int
+    cookies: tuple[first_party.Cookie, ...] = ()
+    secure: bool = False
 
 
 class Ingest:
     """Per-process state of the beacon endpoint: the site cache, the rate limiters and the counts of
-    outcomes not yet in Redis."""
+    outcomes not yet in Redis. `own_proxies`: the load balancers in front of this instance
+    (PROXY_COUNT), whose X-Forwarded-For entries come after a website proxy's."""
 
-    def __init__(self, per_address: float, per_site: float, counts: BufferedCounts):
+    def __init__(self, per_address: float, per_site: float, counts: BufferedCounts, own_proxies: int = 0):
+        self.own_proxies = own_proxies
         self.sites = SiteCache()
         self.per_address = RateLimiter(per_address, per_address * 10)
         self.per_site = RateLimiter(per_site, per_site * 10)
@@ -260,8 +140,10 @@ class Ingest:
         self.new_keys_per_address = RateLimiter(1, 5)
         self.counts = counts
 
-    def accept(self, redis, raw: bytes, user_agent: str, address: str) -> int:
-        """Validate and queue one beacon; the HTTP status to answer (503: Redis is unreachable).
+    def accept(self, redis, raw: bytes, user_agent: str, address: str,
+               proxied: Proxied | None = None) -> Answer:
+        """Validate and queue one beacon; the answer (503: Redis is unreachable). `proxied`: what a
+        request that came through a website's proxy says (first-party mode).
 
         A site this process keeps is taken as current, and its version is read in the same
         pipeline as the page view is queued (one round trip); in the rare case it has changed, the
@@ -270,19 +152,39 @@ class Ingest:
         try:
             beacon = parse_beacon(raw)
         except BeaconRejected as rejected:
-            return self.refuse(redis, rejected.status, "too_large" if rejected.status == 413 else "invalid")
+            reason = "too_large" if rejected.status == 413 else "invalid"
+            return Answer(self.refuse(redis, rejected.status, reason))
         key = beacon["k"]
-        if not self.may_ask_about(key, address):  # before anything costs a look-up
-            return self.refuse(redis, 429, "rate_limited")
+        # Before anything costs a look-up; a proxy's own address stands for all its visitors, so
+        # theirs is limited once the proxy has proved itself.
+        if not (self.may_look_up(key, address) if proxied else self.may_ask_about(key, address)):
+            return Answer(self.refuse(redis, 429, "rate_limited"))
         kept = self.sites.kept(key)
         try:
             site = kept[1] if kept else self.sites.get(key, redis)
         except (SiteUnavailable, RedisError):
-            return self.refuse(redis, 503, "unavailable")
+            return Answer(self.refuse(redis, 503, "unavailable"))
         if site is None:
-            return self.refuse(redis, 404, "unknown_site")
+            return Answer(self.refuse(redis, 404, "unknown_site"))
+        identity = None
+        if site.first_party:
+            problem = first_party.proof_problem(proxied, site.proxy_secret)
+            client = None if problem else first_party.client_address(proxied.forwarded_for, self.own_proxies)
+            if problem or client is None:
+                # Unproven: the limit of the address it came from (a forged header bypasses nothing).
+                if proxied is not None and not self.per_address.allow(client_key(address)):
+                    return Answer(self.refuse(redis, 429, "rate_limited"))
+                return Answer(self.refuse_for_site(redis, site, 403, problem or "proxy_address"))
+            address = client
+        if proxied is not None and not self.per_address.allow(client_key(address)):
+            return Answer(self.refuse(redis, 429, "rate_limited"))
+        if site.first_party:
+            identity = first_party.identify(proxied.cookies, beacon["c"], site.account_id)
+            beacon["v"], beacon["c"] = identity.visitor, identity.cid
+        elif not beacon["v"]:
+            return Answer(self.refuse(redis, 400, "invalid"))
         if not self.per_site.allow(key):
-            return self.refuse(redis, 429, "rate_limited")
+            return Answer(self.refuse(redis, 429, "rate_limited"))
         reason = self._reason(site, beacon, user_agent)
 
         def commands(pipe):
@@ -296,17 +198,60 @@ class Ingest:
                 site, reason = self._decide_again(redis, key, results[0], beacon, user_agent, site, reason)
         except RedisError:  # unreachable, out of memory, read-only after a failover: not accepted
             self.counts.add(series("beacons_dropped", "unavailable"))
-            return 503
+            return Answer(503)
         self.counts.add(series("beacons_dropped", reason) if reason else BEACON_ACCEPTED)
-        return 204
+        if identity is None or reason:
+            return Answer(204)
+        return Answer(204, identity.cookies, secure=beacon["u"].startswith("https:"))
 
     def may_ask_about(self, site_key: str, address: str) -> bool:
         """The limits before a site key is looked up: requests per client address (an IPv6 /64),
         and keys this process has never seen, per address and for the process."""
+        return self.per_address.allow(client_key(address)) and self.may_look_up(site_key, address)
+
+    def probe(self, redis, raw: bytes, address: str, proxied: Proxied | None) -> str | int:
+        """What /collect would make of a first-party beacon that came the way this probe did (the
+        install check's, app/tracking/proxy_check.py): "verified", "standard" for a site not in
+        first-party mode, or the reason it would be refused; or the status refusing the probe."""
+        try:
+            key = json.loads(raw).get("k")
+        except (ValueError, UnicodeDecodeError, RecursionError, AttributeError):
+            return 400
+        if not isinstance(key, str) or not _TOKEN.match(key) or len(key) > 32:
+            return 400
+        if not (self.may_look_up(key, address) if proxied else self.may_ask_about(key, address)):
+            return 429
+        try:
+            site = self.sites.get(key, redis)
+        except (SiteUnavailable, RedisError):
+            return 503
+        if site is None:
+            return 404
+        verdict = "standard"
+        if site.first_party:
+            verdict = first_party.proof_problem(proxied, site.proxy_secret) or (
+                "verified" if first_party.client_address(proxied.forwarded_for, self.own_proxies) else
+                "proxy_address")
+        if proxied is not None and verdict != "verified" and not self.per_address.allow(client_key(address)):
+            return 429  # unproven: the limit of the address it came from
+        return verdict
+
+    def may_serve_script(self, site: SiteInfo, address: str, proxied: Proxied | None) -> bool:
+        """The per-address limit of a script asked for through a website's proxy: the visitor's
+        address once the proxy has proved itself, else the proxy's own (asked for directly, the
+        limit was applied before the look-up)."""
+        if proxied is None:
+            return True
+        if site.first_party and first_party.proof_problem(proxied, site.proxy_secret) is None:
+            address = first_party.client_address(proxied.forwarded_for, self.own_proxies) or address
+        return self.per_address.allow(client_key(address))
+
+    def may_look_up(self, site_key: str, address: str) -> bool:
+        """Whether the key is known to this process, or a look-up of a never-seen key is within
+        the address's and the process's budgets."""
         address = client_key(address)
-        return self.per_address.allow(address) and (
-            self.sites.knows(site_key)
-            or (self.new_keys_per_address.allow(address) and self.new_keys.allow("")))
+        return self.sites.knows(site_key) or (self.new_keys_per_address.allow(address)
+                                              and self.new_keys.allow(""))
 
     @staticmethod
     def _reason(site: SiteInfo, beacon: dict, user_agent: str) -> str | None:
@@ -340,6 +285,16 @@ class Ingest:
                     count_dropped(pipe, site.site_id, again)
             self.counts.send(redis, correct)
         return site, again
+
+    def refuse_for_site(self, redis, site: SiteInfo, status: int, reason: str) -> int:
+        """Refuse a beacon of a known site, counting the reason for the site too (its setup status
+        and install check explain it)."""
+        self.counts.add(series("beacons_dropped", reason))
+        try:
+            self.counts.send(redis, lambda pipe: count_dropped(pipe, site.site_id, reason))
+        except RedisError:
+            pass
+        return status
 
     def refuse(self, redis, status: int, reason: str) -> int:
         """Count a beacon refused before it reached Redis; `status` is the answer."""

@@ -39,12 +39,14 @@ _INERT_TAGS = frozenset({"noscript", "template"})
 
 @dataclass(frozen=True)
 class InstallCheckResult:
-    outcome: str  # found_in_head, found_outside_head, other_key, not_found or unreachable
+    # found_in_head, found_outside_head, other_key, not_found or unreachable; in first-party mode
+    # also proxy_broken (app/tracking/proxy_check.py)
+    outcome: str
     message: str  # a sentence for the marketer
     final_url: str  # the URL fetched last (after redirects), or the original
 
 
-class _Unreachable(Exception):
+class Unreachable(Exception):
     """The page cannot be checked; the message is shown to the marketer as is."""
 
 
@@ -56,6 +58,7 @@ class _Answer:
     charset: str | None
     body: bytes
     truncated: bool
+    headers: http.client.HTTPMessage | None = None
 
 
 def check_installation(website_url: str, site_key: str, *, allow_private: bool = False, timeout: float = 5.0,
@@ -67,21 +70,21 @@ def check_installation(website_url: str, site_key: str, *, allow_private: bool =
     url = (website_url or "").strip()
     try:
         for redirects in range(max_redirects + 1):
-            answer = _fetch(url, allow_private=allow_private, deadline=deadline, max_bytes=max_bytes)
+            answer = fetch(url, allow_private=allow_private, deadline=deadline, max_bytes=max_bytes)
             if answer.location is None:
                 break
             if redirects == max_redirects:
-                raise _Unreachable(f"Too many redirects (more than {max_redirects}).")
+                raise Unreachable(f"Too many redirects (more than {max_redirects}).")
             url = answer.location
         if not 200 <= answer.status < 300:
-            raise _Unreachable(f"The page answered {answer.status} {answer.reason}.")
+            raise Unreachable(f"The page answered {answer.status} {answer.reason}.")
         html = answer.body.decode(_codec(answer.charset), errors="replace")
         try:
             codes = _EmbedCodeFinder.scan(html)
         except Exception as exc:  # html.parser has raised AssertionError on some malformed markup
-            raise _Unreachable(f"The page's HTML could not be read: {exc}.") from exc
+            raise Unreachable(f"The page's HTML could not be read: {exc}.") from exc
         return _classify(codes, site_key, url, truncated=answer.truncated, max_bytes=max_bytes)
-    except _Unreachable as exc:
+    except Unreachable as exc:
         message = str(exc)
     except TimeoutError:
         message = f"The page did not answer within {timeout:g} second{'' if timeout == 1 else 's'}."
@@ -125,33 +128,35 @@ def _resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _fetch(url: str, *, allow_private: bool, deadline: float, max_bytes: int) -> _Answer:
+def fetch(url: str, *, allow_private: bool, deadline: float, max_bytes: int, method: str = "GET",
+          body: bytes | None = None, headers: dict | None = None) -> _Answer:
     """One request, without following redirects."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise _Unreachable(NOT_HTTP)
+        raise Unreachable(NOT_HTTP)
     host = parts.hostname
     if not host:
-        raise _Unreachable("The address has no host name.")
+        raise Unreachable("The address has no host name.")
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
-        raise _Unreachable("The address has an invalid port number.") from None
+        raise Unreachable("The address has an invalid port number.") from None
     addresses = _resolve(host, port)
     if not addresses:
-        raise _Unreachable(f"Could not find the address of {host}.")
+        raise Unreachable(f"Could not find the address of {host}.")
     # Every address must be public, not just the first: the connection may fall back to any.
     if not allow_private and not all(is_public_address(address) for address in addresses):
-        raise _Unreachable(PRIVATE_REFUSED)
+        raise Unreachable(PRIVATE_REFUSED)
     tls = ssl.create_default_context() if scheme == "https" else None
     target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_TARGET_SAFE)
     connection = _PinnedConnection(host, port, addresses, deadline, tls)
     try:
-        connection.request("GET", target, headers={
+        connection.request(method, target, body=body, headers={
             "User-Agent": USER_AGENT,
             "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
             "Connection": "close",
+            **(headers or {}),
         })
         response = connection.getresponse()
         reason = (response.reason or _standard_reason(response.status)).strip()[:100]
@@ -159,10 +164,10 @@ def _fetch(url: str, *, allow_private: bool, deadline: float, max_bytes: int) ->
         if response.status in REDIRECT_STATUSES and location:
             return _Answer(response.status, reason, urljoin(url, location.strip()), None, b"", False)
         if not 200 <= response.status < 300:
-            return _Answer(response.status, reason, None, None, b"", False)
-        body = _read_capped(response, max_bytes)
-        return _Answer(response.status, reason, None, response.headers.get_content_charset(), body,
-                       truncated=len(body) >= max_bytes)
+            return _Answer(response.status, reason, None, None, b"", False, response.headers)
+        content = _read_capped(response, max_bytes)
+        return _Answer(response.status, reason, None, response.headers.get_content_charset(), content,
+                       len(content) >= max_bytes, response.headers)
     finally:
         connection.close()
 

@@ -18,8 +18,11 @@ from app.models import Account, Email, PageView, TrackingAuditEntry, TrackingSit
 from app.models.types import utcnow
 from app.queues import enqueue, get_redis
 from app.tracking.cid import make_cid
-from app.tracking.ingest import dropped_counts, site_changed
+from app.tracking.first_party import PATH_PREFIX, PROXY_REFUSALS, new_secret
+from app.tracking.proxy_snippets import proxy_snippets
+from app.tracking.sites import dropped_counts, site_changed
 from app.tracking.install_check import check_installation
+from app.tracking.proxy_check import check_proxy
 from app.tracking.retention import MAX_RETENTION_DAYS
 from app.tracking.urls import site_host
 
@@ -100,7 +103,28 @@ def change_website(site: TrackingSite, user: User, website_url: str) -> bool:
     return True
 
 
+def set_first_party(site: TrackingSite, user: User, first_party: bool) -> bool:
+    """Serve the code through the website's own proxy (first-party mode) or from this instance's
+    address; returns whether anything changed. The site's proxy secret is made the first time."""
+    if site.first_party == first_party:
+        return False
+    site.first_party = first_party
+    if first_party and not site.proxy_secret:
+        site.proxy_secret = new_secret()
+    _audit(site, user, "serving_changed", "first-party, through the website" if first_party
+           else "standard, from Footfall's address")
+    site_changed(db.session, site.site_key, site.id)
+    return True
+
+
+def proxy_rules(site: TrackingSite, public_url: str):
+    """The reverse-proxy rules of first-party mode for this site, or none in standard mode."""
+    return proxy_snippets(public_url, site.proxy_secret) if site.first_party else []
+
+
 def embed_code(site: TrackingSite, public_url: str) -> str:
+    if site.first_party:
+        return f'<script async src="{PATH_PREFIX}/t/{site.site_key}.js"></script>'
     return f'<script async src="{public_url}/t/{site.site_key}.js"></script>'
 
 
@@ -112,6 +136,8 @@ class Status:
     last_event_path: str | None = None
     # Beacons dropped lately because their page was not on the website: a wrong address, often.
     foreign_pages: int = 0
+    # First-party beacons refused lately: not through the website's proxy, or with a wrong secret.
+    proxy_refused: int = 0
 
 
 def last_event(site: TrackingSite) -> PageView | None:
@@ -130,7 +156,10 @@ def last_event(site: TrackingSite) -> PageView | None:
 def status(site: TrackingSite, now: datetime | None = None) -> Status:
     event = last_event(site)
     seen = dict(last_event_at=event.received_at, last_event_path=event.path) if event else {}
-    seen["foreign_pages"] = dropped_counts(get_redis(), site.id).get("foreign_host", 0)
+    dropped = dropped_counts(get_redis(), site.id)
+    seen["foreign_pages"] = dropped.get("foreign_host", 0)
+    if site.first_party:
+        seen["proxy_refused"] = sum(dropped.get(reason, 0) for reason in PROXY_REFUSALS)
     if not site.enabled:
         return Status("disabled", "Disabled", **seen)
     if event and event.received_at >= (now or utcnow()) - RECEIVING_WINDOW:
@@ -167,6 +196,7 @@ def send_code_to_developer(site: TrackingSite, user: User, recipients: list[str]
         raise SetupError(f"Keep the note under {MAX_NOTE_LENGTH:,} characters.", "note")
     _check_developer_email_quota(site.account_id, len(recipients))
     context = dict(site=site, sender=user, note=note, code=embed_code(site, public_url),
+                   proxy_rules=proxy_rules(site, public_url),
                    help_url=f"{public_url}/help/install", terms_version=TERMS_VERSION)
     subject = f"Please add the Footfall tracking code to {site.website_url}"
     emails = [
@@ -229,6 +259,7 @@ _AUDIT_PHRASES = {
     "code_sent": "Code sent to {detail}",
     "privacy_changed": "Privacy settings changed: {detail}",
     "link_tagging_changed": "Links tagged with cid: {detail}",
+    "serving_changed": "Code served {detail}",
 }
 
 
@@ -297,6 +328,8 @@ def run_install_check(site_id: int, *, allow_private: bool) -> dict | None:
     if site is None:
         return None
     result = check_installation(site.website_url, site.site_key, allow_private=allow_private)
+    if site.first_party and result.outcome == "found_in_head":
+        result = check_proxy(result, site.site_key, allow_private=allow_private)
     stored = {"outcome": result.outcome, "message": result.message, "final_url": result.final_url,
               "checked_at": utcnow().isoformat(timespec="seconds")}
     get_redis().set(_install_check_key(site), json.dumps(stored), ex=INSTALL_CHECK_TTL)

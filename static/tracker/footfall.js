@@ -4,6 +4,12 @@
  *
  * Install: <script async src="https://<footfall>/t/<site key>.js"></script> before </head>.
  *
+ * Two builds come from this source (`make tracker`), FIRST_PARTY false or true:
+ * - standard: served from Footfall's address; the script keeps the cookies below itself.
+ * - first-party: served through the website's own proxy (<script async src="/ff/t/<site key>.js">);
+ *   beacons go to the same path (/ff/collect), whose answer sets the cookies, HttpOnly, so the
+ *   script neither reads nor writes any: it sends the cid it found in the address once.
+ *
  * What it does
  * - A contact arrives through a link from an email or SMS carrying `cid=<token>`: the token is
  *   kept in the first-party cookie `_ff_id` and removed from the address bar (history.replaceState,
@@ -20,7 +26,8 @@
  *
  * The one global: `footfall(command, ...)`, a command queue usable before the script loads:
  *   window.footfall = window.footfall || function () { (footfall.q = footfall.q || []).push(arguments); };
- *   footfall('consent', false)   stop sending and delete both cookies (e.g. until a banner is accepted)
+ *   footfall('consent', false)   stop sending and delete both cookies (e.g. until a banner is accepted;
+ *                                first-party: a request to /ff/forget, whose answer deletes them)
  *   footfall('consent', true)    allow sending again (never overrides a browser privacy signal)
  *   footfall('pageview')         send a page view now, even for the same address
  *
@@ -33,7 +40,12 @@
     var nav = w.navigator, loc = w.location, hist = w.history;
     var ID = "_ff_id", VID = "_ff_vid", LIFETIME = 34214400; // 396 days, in seconds
     var blocked = cfg.p && (nav.globalPrivacyControl || nav.doNotTrack == "1" || w.doNotTrack == "1");
-    var consent = true, lastUrl = "", referrer = d.referrer;
+    var consent = true, lastUrl = "", referrer = d.referrer, pending = "", endpoint = cfg.e, base;
+    if (FIRST_PARTY) {
+      // The script's own address, /ff/t/<key>.js: beacons go to /ff/collect beside it.
+      base = ((d.currentScript || {}).src || "").replace(/\/t\/[^\/]*$/, "");
+      endpoint = base + "/collect";
+    }
 
     var cookie = function (name, value) {
       if (value == null) {
@@ -63,16 +75,21 @@
       try {
         var url = loc.protocol + "//" + loc.host + loc.pathname + splitCid()[1];
         if (blocked || !consent || (url == lastUrl && !force)) return;
-        var visitor = cookie(VID) || randomId(), identity = cookie(ID);
-        cookie(VID, visitor);
-        if (identity) cookie(ID, identity);
+        var visitor = "", identity = pending;
+        pending = "";
+        if (!FIRST_PARTY) {
+          visitor = cookie(VID) || randomId();
+          identity = cookie(ID);
+          cookie(VID, visitor);
+          if (identity) cookie(ID, identity);
+        }
         var body = JSON.stringify({
           k: cfg.k, u: url, t: d.title.slice(0, 500), r: referrer,
           v: visitor, c: identity, e: randomId(), ts: Date.now()
         });
         referrer = lastUrl = url;
-        if (!(nav.sendBeacon && nav.sendBeacon(cfg.e, body))) {
-          w.fetch(cfg.e, {method: "POST", body: body, keepalive: true, mode: "no-cors"});
+        if (!(nav.sendBeacon && nav.sendBeacon(endpoint, body))) {
+          w.fetch(endpoint, {method: "POST", body: body, keepalive: true, mode: "no-cors"});
         }
       } catch (e) {}
     };
@@ -81,7 +98,11 @@
       if (args[0] == "pageview") send(1);
       if (args[0] == "consent") {
         consent = !!args[1];
-        if (!consent) { cookie(ID, ""); cookie(VID, ""); }
+        if (!consent) {
+          pending = "";
+          if (FIRST_PARTY) w.fetch(base + "/forget", {method: "POST", body: JSON.stringify({u: loc.href}), keepalive: true});
+          else { cookie(ID, ""); cookie(VID, ""); }
+        }
       }
     };
 
@@ -93,7 +114,10 @@
     // The identity from the link replaces any earlier one, then leaves the address bar.
     var arrived = splitCid();
     if (arrived[0]) {
-      if (!blocked && consent) cookie(ID, arrived[0]);
+      if (!blocked && consent) {
+        if (FIRST_PARTY) pending = arrived[0];
+        else cookie(ID, arrived[0]);
+      }
       hist.replaceState(hist.state, "", loc.pathname + arrived[1] + loc.hash);
     }
 

@@ -34,7 +34,8 @@ from app.models import Automation, Contact, PageView, list_members
 from app.queues import get_redis
 from app.tracking.cid import make_cid
 from app.tracking.events import store_records
-from app.tracking.ingest import EVENTS_STREAM, SiteInfo, event_record, push_event
+from app.tracking.ingest import EVENTS_STREAM, event_record, push_event
+from app.tracking.sites import SiteInfo
 from app.tracking.setup import get_site
 from tests.benchmarks.harness import (BROWSER, PUBLIC_URL, BenchmarkFailed, create_list, create_owner,
                                       interleaved_pairs, median_ratio)

@@ -22,7 +22,8 @@ from app.extensions import db
 from app.models import PageView
 from app.queues import INGEST, get_queue, get_redis
 from app.tracking import events
-from app.tracking.ingest import SiteCache, SiteInfo, event_record, push_event
+from app.tracking.ingest import event_record, push_event
+from app.tracking.sites import SiteCache, SiteInfo
 from tests.benchmarks.harness import BROWSER, WEBSITE, BenchmarkFailed, Environment, create_site, log
 
 BATCH_EVENTS = 5000

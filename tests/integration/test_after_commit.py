@@ -29,12 +29,12 @@ def test_one_failing_callback_does_not_stop_the_others(app, site):
 
 
 def test_a_change_in_settings_is_saved_even_when_it_cannot_be_announced(auth, site, monkeypatch):
-    from app.tracking import ingest
+    from app.tracking import sites
 
     class Down:
         def pipeline(self, **kwargs):
-            raise ingest.RedisError("Redis is down")
-    monkeypatch.setattr(ingest, "get_redis", lambda: Down())
+            raise sites.RedisError("Redis is down")
+    monkeypatch.setattr(sites, "get_redis", lambda: Down())
     response = auth.client.post("/settings/tracking/enabled", data={"enabled": "0"},
                                 headers={"HX-Request": "true"})
     assert response.status_code == 200

@@ -125,6 +125,61 @@ def test_collect_with_any_json(client, drain, sites, value):
     assert status in COLLECT_STATUSES and stored == []
 
 
+# ---- first-party mode: what a website's proxy (or anyone claiming to be one) sends -------------
+COOKIE_TEXT = st.text(st.characters(codec="ascii", exclude_characters=";,\\\"\r\n"), max_size=120)
+
+
+@pytest.fixture
+def proxied(sites, user):
+    """The first of the sites, in first-party mode."""
+    site = next(iter(sites["sites"].values()))
+    setup.set_first_party(site, user, True)
+    db.session.commit()
+    return site
+
+
+@FUZZ
+@given(secret_index=st.integers(0, 3), forwarded_for=st.one_of(COOKIE_TEXT, st.ip_addresses().map(str)),
+       visitor=COOKIE_TEXT, identity=st.one_of(COOKIE_TEXT, st.integers(0, 3)), cid_index=st.integers(0, 3),
+       raw=st.one_of(st.none(), st.binary(max_size=300)))
+def test_collect_through_any_proxy_with_any_cookies(app, drain, sites, proxied, secret_index, forwarded_for,
+                                                    visitor, identity, cid_index, raw):
+    client = app.test_client(use_cookies=False)
+    secret = [proxied.proxy_secret, "", "wrong-" + proxied.proxy_secret, "\u00e9t\u00e9"][secret_index]
+    identity = sites["cids"][identity] if isinstance(identity, int) else identity
+    sent = beacon(proxied, v="", c=sites["cids"][cid_index])
+    before = last_page_view_id()
+    response = client.post("/collect", data=raw if raw is not None else json.dumps(sent),
+                           content_type="text/plain", headers={
+                               "User-Agent": BROWSER, "X-Footfall-Proxy": secret.encode().decode("latin-1"),
+                               "X-Forwarded-For": forwarded_for,
+                               "Cookie": f"_ff_vid={visitor}; _ff_id={identity}"})
+    drain()
+    stored = list(db.session.scalars(select(PageView).where(PageView.id > before)))
+    assert response.status_code in COLLECT_STATUSES | {403}
+    if response.status_code != 204:
+        assert stored == [] and "Set-Cookie" not in response.headers
+    if raw is not None:  # not a beacon
+        assert stored == []
+    if secret_index:
+        assert response.status_code in (400, 403, 429) and stored == []
+    for view in stored:
+        assert (view.site_id, view.event_id) == (proxied.id, sent["e"])
+        if view.contact_id is not None:  # only a valid token of the site's account identifies
+            assert view.contact_id == sites["contact"].id and sites["cids"][1] in (sent["c"], identity)
+    for header in response.headers.getlist("Set-Cookie"):
+        assert "HttpOnly" in header and "SameSite=Lax" in header and "Path=/" in header
+
+
+@FUZZ
+@given(raw=st.binary(max_size=2000), probe=COOKIE_TEXT)
+def test_forget_and_the_proxy_probe_with_any_bytes(client, sites, proxied, raw, probe):
+    assert client.post("/forget", data=raw, content_type="text/plain").status_code == 204
+    answer = client.post(f"/collect?probe={quote(probe) or 'x'}", data=raw, content_type="text/plain",
+                         headers={"X-Footfall-Proxy": proxied.proxy_secret, "X-Forwarded-For": "203.0.113.1"})
+    assert answer.status_code in {204, 400, 404, 429}
+
+
 BEACON_FIELDS = ["k", "u", "v", "e", "t", "r", "c", "ts"]
 ANY_VALUE = st.one_of(TEXT, JSON_VALUES, st.text(st.characters(exclude_categories=()), max_size=30))
 URLS = st.builds("{}://{}{}{}".format, st.sampled_from(["https", "http", "HTTPS", "javascript", "ftp", ""]),

@@ -9,7 +9,8 @@ from app.extensions import db
 from app.models import PageView
 from app.queues import get_redis
 from app.tracking.cid import make_cid
-from app.tracking.ingest import EVENTS_STREAM, dropped_counts
+from app.tracking.ingest import EVENTS_STREAM
+from app.tracking.sites import dropped_counts
 from tests.conftest import make_contact, make_user
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36"

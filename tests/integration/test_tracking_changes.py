@@ -8,7 +8,8 @@ from app import create_app
 from app.extensions import db
 from app.models import PageView
 from app.queues import get_redis
-from app.tracking.ingest import EVENTS_STREAM, dropped_counts
+from app.tracking.ingest import EVENTS_STREAM
+from app.tracking.sites import dropped_counts
 from tests.conftest import HX, IsolatedClient
 from tests.integration.test_ingest import beacon, post
 from tests.integration.test_tracking_setup import finished_site
@@ -66,9 +67,9 @@ def test_a_new_website_reaches_every_process_and_restarts_the_ignored_count(auth
 def test_no_database_query_per_beacon_while_nothing_changes(auth, other_process, monkeypatch):
     site = finished_site(auth.client)
     post(other_process, beacon(site))  # the process reads the site once
-    from app.tracking import ingest
+    from app.tracking import sites
 
-    monkeypatch.setattr(ingest.db.session, "scalar", lambda *a, **k: pytest.fail("a query per beacon"))
+    monkeypatch.setattr(sites.db.session, "scalar", lambda *a, **k: pytest.fail("a query per beacon"))
     for _ in range(5):
         assert post(other_process, beacon(site)).status_code == 204
     assert queued() == 6

@@ -13,7 +13,8 @@ from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models import PageView
 from app.queues import get_redis
-from app.tracking.ingest import EVENTS_STREAM, SiteInfo, event_record, push_event
+from app.tracking.ingest import EVENTS_STREAM, event_record, push_event
+from app.tracking.sites import SiteInfo
 from tests.support import wait_until
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"

@@ -66,7 +66,8 @@ def test_the_models_import_only_the_models_and_the_extensions():
     assert others == ()
 
 
-@pytest.mark.parametrize("hot_path", ["app.ingest", "app.tracking.ingest"])
+@pytest.mark.parametrize("hot_path", ["app.ingest", "app.tracking.ingest", "app.tracking.sites",
+                                      "app.tracking.first_party"])
 def test_the_beacon_endpoint_loads_none_of_the_marketers_pages(hot_path):
     assert offenders([hot_path], ("app.web", "app.messaging", "app.automations", "app.segments")) == {}
 

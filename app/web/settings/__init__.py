@@ -35,6 +35,7 @@ def _context(site, **extra) -> dict:
                    public_url_guess=public_url() if is_guess() else None)
     if site is not None:
         context.update(status=setup.status(site), code=setup.embed_code(site, public_url()),
+                       proxy_rules=setup.proxy_rules(site, public_url()),
                        audit=setup.audit_trail(site),
                        deliveries=setup.recent_developer_emails(site),
                        install_check=setup.install_check_result(site),
@@ -192,6 +193,18 @@ def privacy():
                                 **_context(site, privacy_form=form))
     db.session.commit()
     return page_or_fragment("settings/tracking.html", "settings/_privacy.html", **_context(site, saved=True))
+
+
+@bp.post("/tracking/serving")
+def serving():
+    """Saves how the code is served (standard or first-party); renders the code for that way."""
+    site = _site_or_404()
+    changed = setup.set_first_party(site, current_user, request.form.get("first_party") == "1")
+    db.session.commit()
+    if not htmx:
+        return redirect(url_for("settings.tracking"))
+    return render_template("settings/_code.html", site=site, code=setup.embed_code(site, public_url()),
+                           proxy_rules=setup.proxy_rules(site, public_url()), saved=changed)
 
 
 @bp.post("/tracking/link-tagging")
