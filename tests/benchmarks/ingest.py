@@ -1,5 +1,8 @@
 """ingest: POST /collect requests per second under gunicorn, over a hello-world route of the same
-app (targets: ingest_vs_hello_ratio ≥ 0.6, redis_commands_per_beacon ≤ 2).
+app (targets: ingest_vs_hello_ratio ≥ 0.6, redis_commands_per_beacon ≤ 2), in the standard way and
+in first-party mode (ingest_first_party_vs_hello_ratio, redis_commands_per_first_party_beacon ≤ 2:
+beacons as a website's proxy forwards them, with its secret, the visitor's address and a returning
+visitor's cookie).
 
 Both routes get the same load generator: CLIENTS processes, each with one persistent http.client
 connection (reopened when the server closes it) and one request in flight, for RUN_SECONDS.
@@ -24,9 +27,11 @@ from functools import partial
 
 from redis import Redis
 
-from app import create_app
+from app import accounts, create_app
 from app.config import PROJECT_ROOT
 from app.devserver import stop
+from app.extensions import db
+from app.tracking import first_party, setup
 from tests.benchmarks.harness import (BROWSER, WEBSITE, BenchmarkFailed, Environment, create_site,
                                       interleaved_pairs, log, median_ratio)
 from tests.cluster import answers
@@ -63,6 +68,28 @@ def collect_request(site_key: str, tag: str) -> tuple[str, str, bytes | None, di
               "e": f"bench-{tag}", "ts": int(time.time() * 1000)}
     return "POST", "/collect", json.dumps(beacon).encode(), {"Content-Type": "text/plain;charset=UTF-8",
                                                              "User-Agent": BROWSER}
+
+
+def first_party_request(site_key: str, secret: str,
+                        tag: str) -> tuple[str, str, bytes | None, dict[str, str]]:
+    """A beacon of the first-party script as the website's proxy forwards it: no visitor id in
+    the body, the cookie set on an earlier page today (so no Set-Cookie), one address per client."""
+    beacon = {"k": site_key, "u": f"{WEBSITE}/pricing", "t": "Pricing", "r": "", "v": "", "c": "",
+              "e": f"bench-{tag}", "ts": int(time.time() * 1000)}
+    client = tag.split("-")[1]  # (tags are "<run>-c<client>-<number>")
+    return "POST", "/collect", json.dumps(beacon).encode(), {
+        "Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER,
+        first_party.PROXY_HEADER: secret, "X-Forwarded-For": f"203.0.113.{int(client[1:]) + 1}",
+        "Cookie": f"{first_party.VISITOR_COOKIE}=visitor-{client}.{first_party.today()}"}
+
+
+def create_first_party_site() -> tuple[str, str]:
+    """Another account's site, in first-party mode: (site key, proxy secret). In an app context."""
+    user = accounts.register("owner@proxied.example", "correct horse battery", "Proxied shop")
+    site = setup.activate(user, WEBSITE, terms_accepted=True)
+    setup.set_first_party(site, user, True)
+    db.session.commit()
+    return site.site_key, site.proxy_secret
 
 
 def status_of(response: http.client.HTTPResponse) -> int | str:
@@ -154,7 +181,9 @@ def run(env: Environment) -> dict[str, float]:
     app = create_app(env.app_config())
     with app.app_context():
         site_key = create_site()
+        proxied_key, secret = create_first_party_site()
     collect = partial(collect_request, site_key)
+    proxied = partial(first_party_request, proxied_key, secret)
     redis = Redis.from_url(env.redis_url)
     port = free_port()
     commands_per_beacon = []
@@ -164,23 +193,34 @@ def run(env: Environment) -> dict[str, float]:
         expect(hello, 200, "/bench/hello")
         return hello.requests_per_s
 
-    def collect_rate(index: int) -> float:
+    commands_per_first_party_beacon = []
+
+    def beacon_rate(index: int, make_request, counted: list, label: str) -> float:
         redis.config_resetstat()
-        beacons = load(port, collect, RUN_SECONDS, f"run{index}")
+        beacons = load(port, make_request, RUN_SECONDS, f"run{index}")
         commands = redis_commands(redis)
         expect(beacons, 204, "/collect")
-        commands_per_beacon.append(commands / beacons.statuses[204])
-        log(f"run {index + 1}/{RUNS}: {commands_per_beacon[-1]:.3f} Redis commands a beacon")
+        counted.append(commands / beacons.statuses[204])
+        log(f"run {index + 1}/{RUNS} ({label}): {counted[-1]:.3f} Redis commands a beacon")
         return beacons.requests_per_s
+
+    collect_rate = partial(beacon_rate, make_request=collect, counted=commands_per_beacon, label="standard")
+    first_party_rate = partial(beacon_rate, make_request=proxied, counted=commands_per_first_party_beacon,
+                               label="first-party")
 
     with gunicorn(env, port):
         # Every worker's database and Redis connections and site cache are made before timing.
         expect(load(port, hello_request, WARMUP_SECONDS, "warmup"), 200, "/bench/hello")
         expect(load(port, collect, WARMUP_SECONDS, "warmup"), 204, "/collect")
+        expect(load(port, proxied, WARMUP_SECONDS, "warmup"), 204, "/collect (first-party)")
         pairs = interleaved_pairs(hello_rate, collect_rate, RUNS, ("hello/s", "collect/s"))
+        first_party_pairs = interleaved_pairs(hello_rate, first_party_rate, RUNS,
+                                              ("hello/s", "first-party collect/s"))
     return {
         "ingest_requests_per_s": statistics.median(pair.measured for pair in pairs),
         "ingest_hello_requests_per_s": statistics.median(pair.baseline for pair in pairs),
         "ingest_vs_hello_ratio": median_ratio(pairs),
         "redis_commands_per_beacon": statistics.median(commands_per_beacon),
+        "ingest_first_party_vs_hello_ratio": median_ratio(first_party_pairs),
+        "redis_commands_per_first_party_beacon": statistics.median(commands_per_first_party_beacon),
     }
