@@ -7,7 +7,7 @@ the website's own proxy (app/tracking/first_party.py), and /forget clears them.
 import hashlib
 import json
 
-from flask import Blueprint, abort, current_app, make_response, request
+from flask import Blueprint, Response, abort, current_app, make_response, request
 from redis.exceptions import RedisError
 
 from app.extensions import per_app
@@ -15,7 +15,7 @@ from app.metrics import process_counts
 from app.public_url import public_url
 from app.queues import get_redis
 from app.tracking.first_party import (FORGET, PROBE_COOKIE, PROBE_COOKIE_NAME, PROBE_VERDICT,
-                                      PROXIED_ENDPOINTS, PROXY_HEADER, Proxied)
+                                      OWN_COOKIES, PROXIED_ENDPOINTS, PROXY_HEADER, Proxied)
 from app.tracking.ingest import MAX_BODY_BYTES, Answer, Ingest
 from app.tracking.sites import SiteUnavailable
 from app.tracking.snippet import served_script
@@ -44,16 +44,18 @@ def _proxied() -> Proxied | None:
     """What a request that came through a website's proxy says; None for one that did not."""
     if PROXY_HEADER not in request.headers:
         return None
-    return Proxied(request.headers.get(PROXY_HEADER, ""), request.headers.get("X-Forwarded-For", ""),
-                   dict(request.cookies))
+    cookies = {name: value for name, value in request.cookies.items() if name in OWN_COOKIES}
+    return Proxied(request.headers.get(PROXY_HEADER, ""), request.headers.get("X-Forwarded-For", ""), cookies)
 
 
 @bp.before_app_request
 def refuse_proxied_pages():
-    """A website's proxy reaches the beacon endpoints only, never the app's pages (a proxy rule
-    wider than the snippets would otherwise put them on the website's domain)."""
+    """A website's proxy reaches the beacon endpoints only, never the app's pages: a bare 404,
+    without the app's error page, so nothing of the app (its session cookie above all, which
+    would land on the website's domain) comes back through the proxy."""
     if PROXY_HEADER in request.headers and request.endpoint not in PROXIED_ENDPOINTS:
-        abort(404)
+        return Response("", 404, {"Cache-Control": "no-store"})
+    return None
 
 
 @bp.get("/t/<site_key>.js")

@@ -33,6 +33,8 @@ DAY = 24 * 3600
 PROBE_COOKIE_NAME = "_ff_probe"
 PROBE_VERDICT = "Footfall-Proxy-Check"  # verified, standard, or why a beacon would be refused
 PROBE_COOKIE = "Footfall-Proxy-Cookie"  # received | missing
+# The cookies of Footfall's on a website: the only ones read from a proxied request.
+OWN_COOKIES = (VISITOR_COOKIE, IDENTITY_COOKIE, PROBE_COOKIE_NAME)
 # The only endpoints a proxied request may reach: a website's proxy never exposes the app's pages.
 PROXIED_ENDPOINTS = frozenset({"ingest.tracking_script", "ingest.collect", "ingest.forget"})
 
@@ -106,7 +108,7 @@ def _visitor_cookie(value: str | None) -> tuple[str | None, int | None]:
     visitor, _, day = (value or "").partition(".")
     if not _ID.match(visitor):
         return None, None
-    return visitor, int(day) if day.isdigit() and len(day) < 8 else None
+    return visitor, int(day) if day.isascii() and day.isdigit() and len(day) < 8 else None
 
 
 def identify(cookies: dict, arrived_cid: str, account_id: int, now: float | None = None) -> Identity:

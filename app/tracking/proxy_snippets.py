@@ -1,9 +1,10 @@
 """The reverse-proxy rules of first-party mode, ready to paste, with the site's secret filled in.
 
-Each forwards /ff/ of the website to this instance (which answers 404 to anything but the script,
-/collect and /forget when a request carries the proxy's header, so no page of the app ever shows
-on the website's domain), passes the visitor's cookies and address, adds the secret, and passes
-Footfall's Set-Cookie back: the defaults of each server, so the rules stay short. The
+Each forwards /ff/ of the website to this instance (which answers a bare 404 to anything but the
+script, /collect and /forget when a request carries the proxy's header, so no page of the app
+ever shows on the website's domain), adds the secret and the visitor's address, passes on only
+Footfall's own cookies (never the website's sessions, nor an Authorization header), and passes
+Footfall's Set-Cookie back. The
 nginx rule is exercised for real by the browser tests (tests/browser/test_first_party.py); the
 others follow each server's documented way of doing the same.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app.tracking.first_party import PATH_PREFIX, PROXY_HEADER
+from app.tracking.first_party import OWN_COOKIES, PATH_PREFIX, PROXY_HEADER
+
+# The path pattern in JavaScript: "/ff/..." with its slashes escaped inside a /regex/.
+_JS_PATH = PATH_PREFIX.replace("/", "\\/") + r"\/(t\/[A-Za-z0-9_-]+\.js|collect|forget)$"
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,19 @@ class ProxySnippet:
     text: str
 
 
+def _js_list(names) -> str:
+    return "[" + ", ".join(f'"{name}"' for name in names) + "]"
+
+
 def _nginx(upstream: str, host: str, secret: str) -> str:
     sni = "\n    proxy_ssl_server_name on;" if upstream.startswith("https:") else ""
+    cookies = "; ".join(f"{name}=$cookie_{name}" for name in OWN_COOKIES)
     return f"""location ^~ {PATH_PREFIX}/ {{
     proxy_pass {upstream}/;{sni}
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header {PROXY_HEADER} "{secret}";
+    proxy_set_header Cookie "{cookies}";
+    proxy_set_header Authorization "";
 }}"""
 
 
@@ -38,6 +49,8 @@ def _caddy(upstream: str, host: str, secret: str) -> str:
         header_up Host {{upstream_hostport}}
         header_up X-Forwarded-For {{remote_host}}
         header_up {PROXY_HEADER} "{secret}"
+        header_up Cookie "{"; ".join(f"{name}={{http.request.cookie.{name}}}" for name in OWN_COOKIES)}"
+        header_up -Authorization
     }}
 }}"""
 
@@ -45,16 +58,20 @@ def _caddy(upstream: str, host: str, secret: str) -> str:
 def _apache(upstream: str, host: str, secret: str) -> str:
     ssl = "SSLProxyEngine on\n" if upstream.startswith("https:") else ""
     return f"""# mod_proxy, mod_proxy_http and mod_headers; mod_proxy adds X-Forwarded-For itself.
+# Apache cannot pick single cookies out of the Cookie header without mod_rewrite: it passes the
+# website's other cookies on too (Footfall reads only its own and keeps none).
 {ssl}<Location "{PATH_PREFIX}/">
     ProxyPass "{upstream}/"
     RequestHeader set {PROXY_HEADER} "{secret}"
+    RequestHeader unset Authorization
 </Location>"""
 
 
 def _cloudflare(upstream: str, host: str, secret: str) -> str:
     return f"""// A Worker on the website's route (for example shop.example/ff/*).
 const FOOTFALL = "{upstream}";
-const ALLOWED = /^{PATH_PREFIX}\\/(t\\/[A-Za-z0-9_-]+\\.js|collect|forget)$/;
+const ALLOWED = /^{_JS_PATH}/;
+const OWN_COOKIES = {_js_list(OWN_COOKIES)};
 
 export default {{
   async fetch(request) {{
@@ -63,6 +80,9 @@ export default {{
     if (!match) return new Response("Not found", {{ status: 404 }});
     const headers = new Headers(request.headers);
     headers.set("{PROXY_HEADER}", "{secret}");
+    headers.set("Cookie", (request.headers.get("Cookie") || "").split(/;\\s*/)
+      .filter((pair) => OWN_COOKIES.includes(pair.split("=")[0])).join("; "));
+    headers.delete("Authorization");
     headers.set("X-Forwarded-For", request.headers.get("CF-Connecting-IP") || "");
     return fetch(`${{FOOTFALL}}/${{match[1]}}${{url.search}}`, {{
       method: request.method, headers, body: request.body, redirect: "manual",
@@ -76,13 +96,19 @@ def _nextjs(upstream: str, host: str, secret: str) -> str:
 // first-party.
 import {{ NextResponse }} from "next/server";
 
-const ALLOWED = /^{PATH_PREFIX}\\/(t\\/[A-Za-z0-9_-]+\\.js|collect|forget)$/;
+const ALLOWED = /^{_JS_PATH}/;
+const OWN_COOKIES = {_js_list(OWN_COOKIES)};
 
 export function middleware(request) {{
   const match = request.nextUrl.pathname.match(ALLOWED);
   if (!match) return new NextResponse("Not found", {{ status: 404 }});
   const headers = new Headers(request.headers);
   headers.set("{PROXY_HEADER}", "{secret}");
+  headers.set("Cookie", (request.headers.get("Cookie") || "").split(/;\\s*/)
+    .filter((pair) => OWN_COOKIES.includes(pair.split("=")[0])).join("; "));
+  headers.delete("Authorization");
+  // request.ip where the host provides it (Vercel); else the address your own proxy in front of
+  // Next.js put last in X-Forwarded-For (with no proxy in front, a visitor could write it).
   const forwarded = (request.headers.get("x-forwarded-for") || "").split(",").pop().trim();
   headers.set("X-Forwarded-For", request.ip || forwarded);
   return NextResponse.rewrite(new URL(`{upstream}/${{match[1]}}${{request.nextUrl.search}}`),

@@ -117,6 +117,13 @@ def set_first_party(site: TrackingSite, user: User, first_party: bool) -> bool:
     return True
 
 
+def new_proxy_secret(site: TrackingSite, user: User) -> None:
+    """Replace the proxy's secret (a leaked one): beacons with the old one are refused from now on."""
+    site.proxy_secret = new_secret()
+    _audit(site, user, "proxy_secret_changed")
+    site_changed(db.session, site.site_key, site.id)
+
+
 def proxy_rules(site: TrackingSite, public_url: str):
     """The reverse-proxy rules of first-party mode for this site, or none in standard mode."""
     return proxy_snippets(public_url, site.proxy_secret) if site.first_party else []
@@ -260,6 +267,7 @@ _AUDIT_PHRASES = {
     "privacy_changed": "Privacy settings changed: {detail}",
     "link_tagging_changed": "Links tagged with cid: {detail}",
     "serving_changed": "Code served {detail}",
+    "proxy_secret_changed": "A new proxy secret was made",
 }
 
 

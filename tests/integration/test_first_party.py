@@ -236,3 +236,37 @@ def test_a_forged_proxy_header_bypasses_no_limit(bare, proxied_site, app):
                     headers={PROXY_HEADER: "forged"}, environ_base={"REMOTE_ADDR": PROXY_ADDRESS})
     probes = [probe().status_code for _ in range(5)]
     assert probes == [429] * 5  # the same address, already over its limit
+
+
+def test_a_refused_proxied_request_gets_a_bare_404_without_the_apps_session(bare, proxied_site):
+    for path in ("/login", "/nope", "/ff/anything"):
+        answer = bare.get(path, headers={PROXY_HEADER: proxied_site.proxy_secret, "Cookie": "session=theirs"})
+        assert answer.status_code == 404 and answer.data == b"" and "Set-Cookie" not in answer.headers
+
+
+def test_odd_cookie_values_are_a_new_visitor_not_an_error(bare, proxied_site):
+    for jar in ({"_ff_vid": '"abcdefgh.\\302\\262"'}, {"_ff_vid": "abcdefgh.\u0662"}, {"_ff_id": "x" * 101},
+                {"_ff_vid": "a" * 500}, {"_ff_vid": "abcdefgh.99999999999"}):
+        answer = send(bare, proxied_site, cookies=jar)
+        assert answer.status_code == 204 and "_ff_vid" in set_cookies(answer), jar
+
+
+def test_a_new_proxy_secret_replaces_the_old_one(auth, proxied_site, bare):
+    from tests.conftest import HX
+
+    old = proxied_site.proxy_secret
+    answer = auth.client.post("/settings/tracking/proxy-secret", headers=HX)
+    db.session.refresh(proxied_site)
+    assert answer.status_code == 200 and proxied_site.proxy_secret != old
+    body = answer.get_data(as_text=True)
+    assert proxied_site.proxy_secret in body and old not in body and "A new secret was made" in body
+    assert send(bare, proxied_site, secret=old).status_code == 403
+    assert send(bare, proxied_site).status_code == 204
+    audit = auth.client.get("/settings/tracking/audit", headers=HX).get_data(as_text=True)
+    assert "A new proxy secret was made" in audit
+
+
+def test_no_new_secret_in_standard_mode(auth, site):
+    from tests.conftest import HX
+
+    assert auth.client.post("/settings/tracking/proxy-secret", headers=HX).status_code == 409

@@ -1,5 +1,6 @@
 """The install check in first-party mode, against a real nginx in front of a website and the app:
 it recognises a working proxy and says what is wrong with a broken one."""
+import re
 import textwrap
 
 import pytest
@@ -55,7 +56,7 @@ def test_the_rule_from_settings_works(first_party_site, user, footfall, tmp_path
      f"does not add the {PROXY_HEADER} header"),
     (lambda rule, secret: rule.replace(secret, "s" * len(secret)), "header that is not this site's"),
     (lambda rule, secret: rule.replace("$remote_addr", '"somewhere"'), "does not pass the visitor's address"),
-    (lambda rule, secret: rule.replace("}", '    proxy_set_header Cookie "";\n}'),
+    (lambda rule, secret: re.sub(r"proxy_set_header Cookie .*;", 'proxy_set_header Cookie "";', rule),
      "does not pass the browser's cookies"),
     (lambda rule, secret: rule.replace("}", "    proxy_hide_header Set-Cookie;\n}"),
      "drops Footfall's Set-Cookie"),
@@ -68,3 +69,27 @@ def test_a_broken_proxy_is_explained(first_party_site, user, footfall, tmp_path,
     result = check(site, user, footfall, website, tmp_path, rule)
     assert result["outcome"] == "proxy_broken", result
     assert says in result["message"], result["message"]
+
+
+def test_the_rule_passes_on_only_footfalls_cookies_and_no_credentials(first_party_site, footfall, tmp_path,
+                                                                       monkeypatch):
+    import http.client
+
+    from flask import request
+
+    from app import ingest
+
+    seen = []
+    original = ingest._proxied
+    monkeypatch.setattr(ingest, "_proxied", lambda: seen.append(dict(request.headers)) or original())
+    site, website = first_party_site
+    locations = textwrap.indent(nginx_rule(site, footfall), " " * 8)
+    with nginx(tmp_path / "nginx", locations) as url:
+        connection = http.client.HTTPConnection(url.split("//")[1], timeout=10)
+        connection.request("GET", f"/ff/t/{site.site_key}.js", headers={
+            "Cookie": "shop_session=SECRET-SESSION; _ff_vid=visitor-0001.1; _ff_id=token",
+            "Authorization": "Basic c3RhZmY6cGFzcw==", "X-Forwarded-For": "6.6.6.6"})
+        assert connection.getresponse().status == 200
+    (headers,) = seen
+    assert "SECRET-SESSION" not in headers.get("Cookie", "") and "_ff_vid=visitor-0001.1" in headers["Cookie"]
+    assert not headers.get("Authorization") and headers["X-Forwarded-For"] == "127.0.0.1"

@@ -207,6 +207,20 @@ def serving():
                            proxy_rules=setup.proxy_rules(site, public_url()), saved=changed)
 
 
+@bp.post("/tracking/proxy-secret")
+def proxy_secret():
+    """Makes a new proxy secret; renders the code and the rules with it."""
+    site = _site_or_404()
+    if not site.first_party:
+        abort(409)
+    setup.new_proxy_secret(site, current_user)
+    db.session.commit()
+    if not htmx:
+        return redirect(url_for("settings.tracking"))
+    return render_template("settings/_code.html", site=site, code=setup.embed_code(site, public_url()),
+                           proxy_rules=setup.proxy_rules(site, public_url()), new_secret=True)
+
+
 @bp.post("/tracking/link-tagging")
 def link_tagging():
     """Saves which links in messages get cid; renders the setting with a confirmation."""
