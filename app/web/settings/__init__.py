@@ -201,10 +201,7 @@ def serving():
     site = _site_or_404()
     changed = setup.set_first_party(site, current_user, request.form.get("first_party") == "1")
     db.session.commit()
-    if not htmx:
-        return redirect(url_for("settings.tracking"))
-    return render_template("settings/_code.html", site=site, code=setup.embed_code(site, public_url()),
-                           proxy_rules=setup.proxy_rules(site, public_url()), saved=changed)
+    return _code(site, saved=changed)
 
 
 @bp.post("/tracking/proxy-secret")
@@ -215,10 +212,15 @@ def proxy_secret():
         abort(409)
     setup.new_proxy_secret(site, current_user)
     db.session.commit()
+    return _code(site, new_secret=True)
+
+
+def _code(site, **extra):
+    """The code (and in first-party mode the proxy rules) as saved, for htmx; else the page."""
     if not htmx:
         return redirect(url_for("settings.tracking"))
     return render_template("settings/_code.html", site=site, code=setup.embed_code(site, public_url()),
-                           proxy_rules=setup.proxy_rules(site, public_url()), new_secret=True)
+                           proxy_rules=setup.proxy_rules(site, public_url()), **extra)
 
 
 @bp.post("/tracking/link-tagging")
