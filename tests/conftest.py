@@ -15,7 +15,7 @@ from app import create_app
 from app import accounts
 from app.extensions import db
 from app.queues import PRIORITY, get_redis
-from tests.support import embedded_redis
+from tests.support import embedded_redis, live_server
 
 PASSWORD = "correct horse battery"
 
@@ -187,3 +187,11 @@ def intruder(app):
     client = app.test_client()
     assert Auth(client).login("intruder@other.example").status_code == 302
     return client
+
+
+@pytest.fixture
+def server(app):
+    """The app on a free port, which is its public address (the script's beacon endpoint, links)."""
+    with live_server(app) as url:
+        app.config["PUBLIC_URL"] = url
+        yield url

@@ -4,7 +4,7 @@ import pytest
 from app.demo import DemoWebsite
 from app.extensions import db
 from app.tracking import setup
-from tests.support import free_port, live_server
+from tests.support import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -27,14 +27,6 @@ def browser_context_args(browser_context_args):
 @pytest.fixture
 def app_config(app_config):
     return {**app_config, "WTF_CSRF_ENABLED": True, "PUBLIC_URL": ""}
-
-
-@pytest.fixture
-def server(app):
-    """The app on a free port, which is its public address (the script's beacon endpoint, links)."""
-    with live_server(app) as url:
-        app.config["PUBLIC_URL"] = url
-        yield url
 
 
 @pytest.fixture

@@ -9,31 +9,24 @@ from app.demo import DemoWebsite
 from app.extensions import db
 from app.tracking import setup
 from app.tracking.first_party import PROXY_HEADER
-from tests.support import free_port, live_server, nginx
+from tests.support import free_port, nginx
 
 
 @pytest.fixture
-def footfall(app):
-    with live_server(app) as url:
-        app.config["PUBLIC_URL"] = url
-        yield url
-
-
-@pytest.fixture
-def first_party_site(site, user, footfall):
+def first_party_site(site, user, server):
     setup.set_first_party(site, user, True)
     db.session.commit()
-    website = DemoWebsite(setup.embed_code(site, footfall), free_port()).start()
+    website = DemoWebsite(setup.embed_code(site, server), free_port()).start()
     yield site, website
     website.stop()
 
 
-def nginx_rule(site, footfall) -> str:
-    (rule,) = [rule for rule in setup.proxy_rules(site, footfall) if rule.key == "nginx"]
+def nginx_rule(site, server) -> str:
+    (rule,) = [rule for rule in setup.proxy_rules(site, server) if rule.key == "nginx"]
     return rule.text
 
 
-def check(site, user, footfall, website, tmp_path, ff_location: str) -> dict:
+def check(site, user, server, website, tmp_path, ff_location: str) -> dict:
     locations = (textwrap.indent(ff_location, " " * 8)
                  + f"\n        location / {{ proxy_pass {website.url}; }}")
     with nginx(tmp_path / "nginx", locations) as url:
@@ -42,9 +35,9 @@ def check(site, user, footfall, website, tmp_path, ff_location: str) -> dict:
         return setup.run_install_check(site.id, allow_private=True)
 
 
-def test_the_rule_from_settings_works(first_party_site, user, footfall, tmp_path):
+def test_the_rule_from_settings_works(first_party_site, user, server, tmp_path):
     site, website = first_party_site
-    result = check(site, user, footfall, website, tmp_path, nginx_rule(site, footfall))
+    result = check(site, user, server, website, tmp_path, nginx_rule(site, server))
     assert result["outcome"] == "found_in_head"
     assert "The proxy at" in result["message"]
     assert "your website's server sets the cookies" in result["message"]
@@ -63,15 +56,15 @@ def test_the_rule_from_settings_works(first_party_site, user, footfall, tmp_path
     (lambda rule, secret: rule.replace("location ^~ /ff/ {", "location ^~ /ff/t/ {").replace("/;", "/t/;"),
      "does not lead to Footfall's /collect"),
 ], ids=["no rule", "no secret", "wrong secret", "no address", "no cookies", "no set-cookie", "script only"])
-def test_a_broken_proxy_is_explained(first_party_site, user, footfall, tmp_path, change, says):
+def test_a_broken_proxy_is_explained(first_party_site, user, server, tmp_path, change, says):
     site, website = first_party_site
-    rule = change(nginx_rule(site, footfall), site.proxy_secret)
-    result = check(site, user, footfall, website, tmp_path, rule)
+    rule = change(nginx_rule(site, server), site.proxy_secret)
+    result = check(site, user, server, website, tmp_path, rule)
     assert result["outcome"] == "proxy_broken", result
     assert says in result["message"], result["message"]
 
 
-def test_the_rule_passes_on_only_footfalls_cookies_and_no_credentials(first_party_site, footfall, tmp_path,
+def test_the_rule_passes_on_only_footfalls_cookies_and_no_credentials(first_party_site, server, tmp_path,
                                                                        monkeypatch):
     import http.client
 
@@ -83,7 +76,7 @@ def test_the_rule_passes_on_only_footfalls_cookies_and_no_credentials(first_part
     original = ingest._proxied
     monkeypatch.setattr(ingest, "_proxied", lambda: seen.append(dict(request.headers)) or original())
     site, website = first_party_site
-    locations = textwrap.indent(nginx_rule(site, footfall), " " * 8)
+    locations = textwrap.indent(nginx_rule(site, server), " " * 8)
     with nginx(tmp_path / "nginx", locations) as url:
         connection = http.client.HTTPConnection(url.split("//")[1], timeout=10)
         connection.request("GET", f"/ff/t/{site.site_key}.js", headers={
