@@ -14,6 +14,7 @@ from typing import BinaryIO
 from flask import current_app
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.contacts.errors import ContactError
 from app.contacts.import_file import Row, csv_rows, decode, header_columns, line_count, parse_row
@@ -253,7 +254,7 @@ def run_import(import_id: int) -> ContactImport | None:
             _store_batch(account_id, batch, known, lists, tags, progress)
         progress.read = number - 1
     except Exception as error:
-        db.session.rollback()
+        _start_afresh()
         # What the batches committed before: the rollback expired the object, so it is read again.
         committed = db.session.get(ContactImport, import_id)
         progress.imported, progress.updated = committed.imported, committed.updated
@@ -275,6 +276,17 @@ def run_import(import_id: int) -> ContactImport | None:
         return db.session.get(ContactImport, import_id)
     _finish_import(import_id, ImportStatus.DONE, progress)
     return db.session.get(ContactImport, import_id)
+
+
+def _start_afresh() -> None:
+    """Roll back the failed work. RQ's timeout can land in the middle of a statement (its alarm
+    interrupts psycopg's wait), which leaves the connection unusable: its rollback fails too
+    ("another command is already in progress"). Then the connection is dropped, and the failure
+    is recorded on a new one."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session().invalidate()
 
 
 class ImportTimedOut(Exception):

@@ -172,3 +172,34 @@ def test_a_queued_import_whose_job_was_lost_is_failed_by_the_sweep(auth, site):
     assert ("The import did not start: its job was lost. No contacts were imported; "
             "upload the file again.") in page
     assert stored(waiting).status == "queued" and stored(waiting).csv_text
+
+
+def test_an_import_interrupted_mid_statement_is_still_marked_failed(auth, site, run_jobs, monkeypatch):
+    """RQ's timeout can interrupt psycopg in the middle of a query, after which the connection's
+    rollback fails too: the import must still end failed, with its reason, on a new connection."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from app.contacts import imports
+
+    def interrupted(*args, **kwargs):
+        raise OperationalError("SELECT …", {}, Exception("the job's time limit, mid-statement"))
+
+    rollback, broken = Session.rollback, []
+
+    def rollback_once_broken(self):
+        if interrupted_import and not broken:
+            broken.append(True)
+            raise OperationalError("ROLLBACK", {}, Exception("another command is already in progress"))
+        return rollback(self)
+
+    import_id = upload(auth.client, big_csv(10))
+    interrupted_import = True
+    monkeypatch.setattr(imports, "_store_batch", interrupted)
+    monkeypatch.setattr(Session, "rollback", rollback_once_broken)
+    run_jobs()
+    interrupted_import = False
+    assert broken, "the broken rollback was not reached"
+    contact_import = stored(import_id)
+    assert contact_import.status == "failed" and contact_import.csv_text == ""
+    assert "The import stopped unexpectedly (OperationalError)." in status_page(auth.client, import_id)
