@@ -84,6 +84,16 @@ def client_address(forwarded_for: str, own_proxies: int) -> str | None:
         return None
 
 
+def proven_visitor(proxied: Proxied | None, site_secret: str, own_proxies: int) -> tuple[str | None, str]:
+    """(None, the visitor's address) for a request the website's proxy has proved, else (why not,
+    ""): the secret missing or wrong, or no readable visitor address."""
+    problem = proof_problem(proxied, site_secret)
+    if problem:
+        return problem, ""
+    client = client_address(proxied.forwarded_for, own_proxies)
+    return (None, client) if client else ("proxy_address", "")
+
+
 @dataclass(frozen=True)
 class Cookie:
     name: str

@@ -168,13 +168,12 @@ class Ingest:
             return Answer(self.refuse(redis, 404, "unknown_site"))
         identity = None
         if site.first_party:
-            problem = first_party.proof_problem(proxied, site.proxy_secret)
-            client = None if problem else first_party.client_address(proxied.forwarded_for, self.own_proxies)
-            if problem or client is None:
+            problem, client = first_party.proven_visitor(proxied, site.proxy_secret, self.own_proxies)
+            if problem:
                 # Unproven: the limit of the address it came from (a forged header bypasses nothing).
                 if proxied is not None and not self.per_address.allow(client_key(address)):
                     return Answer(self.refuse(redis, 429, "rate_limited"))
-                return Answer(self.refuse_for_site(redis, site, 403, problem or "proxy_address"))
+                return Answer(self.refuse_for_site(redis, site, 403, problem))
             address = client
         if proxied is not None and not self.per_address.allow(client_key(address)):
             return Answer(self.refuse(redis, 429, "rate_limited"))
@@ -229,9 +228,8 @@ class Ingest:
             return 404
         verdict = "standard"
         if site.first_party:
-            verdict = first_party.proof_problem(proxied, site.proxy_secret) or (
-                "verified" if first_party.client_address(proxied.forwarded_for, self.own_proxies) else
-                "proxy_address")
+            problem, _ = first_party.proven_visitor(proxied, site.proxy_secret, self.own_proxies)
+            verdict = problem or "verified"
         if proxied is not None and verdict != "verified" and not self.per_address.allow(client_key(address)):
             return 429  # unproven: the limit of the address it came from
         return verdict
@@ -242,8 +240,9 @@ class Ingest:
         limit was applied before the look-up)."""
         if proxied is None:
             return True
-        if site.first_party and first_party.proof_problem(proxied, site.proxy_secret) is None:
-            address = first_party.client_address(proxied.forwarded_for, self.own_proxies) or address
+        if site.first_party:
+            problem, client = first_party.proven_visitor(proxied, site.proxy_secret, self.own_proxies)
+            address = address if problem else client
         return self.per_address.allow(client_key(address))
 
     def may_look_up(self, site_key: str, address: str) -> bool:
