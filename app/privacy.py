@@ -8,9 +8,10 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 
 from app.extensions import db
-from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, Contact, ContactImport,
-                        ContactList, Email, LinkClick, PageView, Segment, SegmentMembershipChange, ShortLink,
-                        SmsMessage, Tag, contact_tags, list_members, segment_members)
+from app.models import (Automation, AutomationRun, AutomationStepRun, Browser, Campaign, Contact,
+                        ContactImport, ContactList, Email, IdentityChange, LinkClick, PageView, Segment,
+                        SegmentMembershipChange, ShortLink, SmsMessage, Tag, contact_tags, list_members,
+                        segment_members)
 from app.models.contacts import ImportStatus
 from app.models.types import utcnow
 
@@ -94,6 +95,14 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
                                    PageView.utm_content, PageView.device, PageView.visitor_id)
                             .where(PageView.account_id == account_id, PageView.contact_id == contact_id)
                             .order_by(PageView.received_at, PageView.id)),
+        "browsers": _rows(select(Browser.device, Browser.first_seen_at, Browser.last_seen_at,
+                                 Browser.channel.label("identified_by"), Browser.visitor_id)
+                          .where(Browser.account_id == account_id, Browser.contact_id == contact_id)
+                          .order_by(Browser.first_seen_at)),
+        "identity_changes": _rows(select(IdentityChange.kind, IdentityChange.at, IdentityChange.device)
+                                  .where(IdentityChange.account_id == account_id,
+                                         IdentityChange.contact_id == contact_id)
+                                  .order_by(IdentityChange.at, IdentityChange.id)),
     }
 
 
@@ -146,6 +155,14 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
         delete(LinkClick).where(LinkClick.account_id == account_id,
                                 or_(LinkClick.contact_id == contact_id, LinkClick.email_id.in_(emails))),
         delete(PageView).where(PageView.account_id == account_id, PageView.contact_id == contact_id),
+        delete(IdentityChange).where(IdentityChange.account_id == account_id,
+                                     IdentityChange.contact_id == contact_id),
+        update(IdentityChange).where(IdentityChange.account_id == account_id,
+                                     IdentityChange.other_contact_id == contact_id)
+        .values(other_contact_id=None),
+        delete(Browser).where(Browser.account_id == account_id,
+                              or_(Browser.contact_id == contact_id,
+                                  Browser.forwarded_contact_id == contact_id)),
         delete(AutomationStepRun).where(AutomationStepRun.run_id.in_(runs)),
         delete(AutomationRun).where(AutomationRun.id.in_(runs)),
         delete(Email).where(Email.id.in_(emails)),

@@ -65,6 +65,11 @@ class IdentifiedPageView:
 # the views of a batch handed over again (an earlier try may have failed in a receiver).
 page_views_stored = OrderedSignal("page-views-stored")
 
+# No sender; keyword argument: contacts, (account id, contact id) pairs whose earlier anonymous page
+# views were just attached to them (app/tracking/identity.py): segments count them, automations
+# never hear of them. Sent after the commit.
+earlier_views_attached = OrderedSignal("earlier-views-attached")
+
 # sender: the account id; keyword arguments: segment_id and contact_ids (those who just joined).
 # Sent once the new membership is committed.
 contacts_joined_segment = OrderedSignal("contacts-joined-segment")

@@ -279,10 +279,12 @@ BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko
 def beacon_request(site_key: str, website: str, event_id: str, visitor: int, path: str = "",
                    cid: str = "") -> tuple[bytes, dict[str, str]]:
     """A page-view beacon as the embed code sends it, from one of many visitors' addresses
-    (the deployment trusts one proxy's X-Forwarded-For)."""
+    (the deployment trusts one proxy's X-Forwarded-For); the visitor id is the event id's prefix
+    and the visitor's number, so two senders' browsers are never the same."""
     path = path or f"/products/{visitor % 500}"
     body = (f'{{"k":"{site_key}","u":"{website}{path}","t":"Product","r":"",'
-            f'"v":"visitor-{visitor:08d}","c":"{cid}","e":"{event_id}","ts":{int(time.time() * 1000)}}}')
+            f'"v":"{event_id.rpartition("-")[0]}-{visitor:08d}","c":"{cid}","e":"{event_id}",'
+            f'"ts":{int(time.time() * 1000)}}}')
     return body.encode(), {
         "Content-Type": "text/plain;charset=UTF-8", "User-Agent": BROWSER,
         "X-Forwarded-For": f"10.{visitor >> 16 & 255}.{visitor >> 8 & 255}.{visitor & 255}"}

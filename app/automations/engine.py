@@ -143,7 +143,7 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
         exit_run(run, "unsubscribed from email")
         return "not sent: unsubscribed"
     message = Message(account_id=automation.account_id, body=step["body"], subject=step["subject"],
-                      cid_message_id=automation.id)
+                      cid_message_id=automation.id, from_automation=True)
     account_name = db.session.get(Account, automation.account_id).name
     email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
                              subject=step["subject"], text_body="", html_body="",
@@ -159,7 +159,8 @@ def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step
               record_id: int) -> str:
     if contact.sms_status != Subscription.SUBSCRIBED or not contact.phone:
         return "not sent: no phone number or unsubscribed from SMS"
-    message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id)
+    message = Message(account_id=automation.account_id, body=step["body"], cid_message_id=automation.id,
+                      from_automation=True)
     text = Renderer(message, public_url()).sms(contact)
     queued = sms.queue_sms(account_id=automation.account_id, to_number=contact.phone, body=text,
                            contact_id=contact.id)

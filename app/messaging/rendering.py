@@ -35,8 +35,10 @@ class Message:
     tag_links: bool = True
     # The campaign it belongs to: its click links and web version name it. Automation messages have none.
     campaign_id: int | None = None
-    # The message id a recipient's `cid` carries: the campaign's, or the automation's.
+    # The message id a recipient's `cid` carries: the campaign's, or the automation's (then its
+    # channel says so: automation_email, automation_sms).
     cid_message_id: int = 0
+    from_automation: bool = False
 
     @classmethod
     def of_campaign(cls, campaign: Campaign) -> Message:
@@ -71,8 +73,9 @@ class Renderer:
             return None
         message, destination = self.message, url
         if contact is not None and message.tag_links and should_tag(url, self.website_host, self.tag_all):
+            cid_channel = f"automation_{channel}" if message.from_automation else channel
             destination = tag_url(url, make_cid(message.account_id, contact.id, message.cid_message_id,
-                                                channel))
+                                                cid_channel))
         click = Click(message.account_id, message.campaign_id, contact.id if contact else None, channel,
                       destination, email_id, self.links_expire)
         return f"{self.public_url}/c/{click_token(click)}"

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -16,6 +16,10 @@ class Account(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     # Tag every http(s) link in messages with cid, not only links to the tracked website.
     tag_all_links: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Identity rules (app/tracking/identity.py): how many browsers one contact's links identify
+    # (within 30 days), and whether identifying a browser attaches its earlier anonymous views.
+    browsers_per_contact: Mapped[int] = mapped_column(default=3, server_default="3")
+    attach_earlier_visits: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="account")

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.accounts import User
+from app.models.contacts import Contact
 from app.models.types import UTCDateTime, utcnow
 
 
@@ -25,6 +26,9 @@ class TrackingSite(db.Model):
     # cookies (app/tracking/first_party.py); the proxy proves itself with this secret.
     first_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     proxy_secret: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # Verified identify (app/tracking/identity.py): the secret the website's server signs its
+    # signed-in customers' emails with; "" while it is off.
+    identify_secret: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # Days anonymous page views are kept (1 to 30).
     anonymous_retention_days: Mapped[int] = mapped_column(default=30)
     # 2 = showing the code, 3 = showing the status; None once the wizard is finished.
@@ -66,6 +70,9 @@ class PageView(db.Model):
               "match_path", "match_url"),
         Index("ix_page_views_anonymous_received", "account_id", "received_at",
               postgresql_where=text("contact_id IS NULL"), sqlite_where=text("contact_id IS NULL")),
+        # A browser's earlier anonymous views, attached when it is identified (app/tracking/identity.py).
+        Index("ix_page_views_anonymous_visitor", "site_id", "visitor_id", "received_at",
+              postgresql_where=text("contact_id IS NULL"), sqlite_where=text("contact_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +98,60 @@ class PageView(db.Model):
     device: Mapped[str] = mapped_column(String(10), default="desktop")
     client_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An earlier anonymous view of a browser, attached to the contact when the browser was
+    # identified (the account's "earlier visits" choice): when. Never fires page-view triggers.
+    attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Browser(db.Model):
+    """A browser (a visitor id of a site) that was identified as a contact, or flagged as possibly
+    forwarded (app/tracking/identity.py). Its page views belong to `contact_id`; None while it is
+    anonymous: forgotten, or opened a link of a contact who had their limit of browsers already
+    (`forwarded_contact_id`). Anonymous browsers that never were are not recorded."""
+
+    __tablename__ = "browsers"
+    __table_args__ = (
+        Index("ix_browsers_site_visitor", "site_id", "visitor_id", unique=True),
+        Index("ix_browsers_contact_seen", "contact_id", "last_seen_at"),
+        Index("ix_browsers_forwarded", "forwarded_contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("tracking_sites.id", ondelete="CASCADE"))
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    forwarded_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # What identified it: the message in the cid (a campaign's or an automation's id, by channel:
+    # email, sms, automation_email, automation_sms, test), or "sign-in" (verified identify).
+    message_id: Mapped[int] = mapped_column(default=0)
+    channel: Mapped[str] = mapped_column(String(20), default="")
+    device: Mapped[str] = mapped_column(String(10), default="desktop")
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "Forget this browser": links issued before then no longer identify it.
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdentityChange(db.Model):
+    """A line of a contact's timeline about their browsers: identified, switched to or away from
+    another contact (the latest click wins), flagged as possibly forwarded, forgotten, earlier
+    visits attached."""
+
+    __tablename__ = "identity_changes"
+    __table_args__ = (Index("ix_identity_changes_contact_at", "contact_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    browser_id: Mapped[int | None] = mapped_column(ForeignKey("browsers.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    other_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    device: Mapped[str] = mapped_column(String(10), default="")
+    count: Mapped[int] = mapped_column(default=0)  # earlier views attached
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    other_contact: Mapped[Contact | None] = relationship(foreign_keys=[other_contact_id], lazy="selectin")
 
 
 class RetentionRun(db.Model):

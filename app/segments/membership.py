@@ -81,9 +81,15 @@ def update_for_contacts(account_id: int, contact_ids: list[int]) -> int:
 def queue_incremental_updates(sender, views: list[IdentifiedPageView]) -> None:
     """New identified page views (app.signals.page_views_stored): one job per account updates its
     segments for those contacts."""
+    queue_updates_for_contacts(sender, [(view.account_id, view.contact_id) for view in views])
+
+
+def queue_updates_for_contacts(sender, contacts: list[tuple[int, int]]) -> None:
+    """Contacts with page views new to them, (account id, contact id) (earlier views attached,
+    app.signals.earlier_views_attached, or new ones): one job per account updates its segments."""
     by_account: dict[int, set[int]] = defaultdict(set)
-    for view in views:
-        by_account[view.account_id].add(view.contact_id)
+    for account_id, contact_id in contacts:
+        by_account[account_id].add(contact_id)
     with_segments = set(db.session.scalars(
         select(Segment.account_id).where(Segment.account_id.in_(by_account)).distinct()))
     for account_id, contact_ids in by_account.items():

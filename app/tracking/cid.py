@@ -36,7 +36,7 @@ _TAG = 16
 MAX_TOKEN_LENGTH = 100
 _AAD = b"footfall-cid"
 
-CHANNELS = {"email": 1, "sms": 2, "test": 3}
+CHANNELS = {"email": 1, "sms": 2, "test": 3, "automation_email": 4, "automation_sms": 5}
 _CHANNEL_NAMES = {number: name for name, number in CHANNELS.items()}
 # Issue times are whole seconds, and the web and worker machines' clocks may differ a little.
 ISSUE_TIME_TOLERANCE = timedelta(seconds=5)

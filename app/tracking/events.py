@@ -9,13 +9,14 @@ import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Contact, PageView, TrackingSite
 from app.models.types import insert_new
-from app.signals import IdentifiedPageView, page_views_stored
+from app.signals import IdentifiedPageView, earlier_views_attached, page_views_stored
 from app.streams import Stream
+from app.tracking import identity
 from app.tracking.cid import issued_to_contact, read_cid
 from app.tracking.ingest import EVENTS_STREAM
 from app.tracking.urls import host_matches, match_forms, site_host
@@ -71,8 +72,51 @@ def _client_time(ts, received: datetime) -> datetime | None:
     return min(max(sent, received - MAX_CLOCK_SKEW), received)
 
 
+def _claims(records: list[dict], sites: dict[int, TrackingSite]) -> dict[str, identity.Claim]:
+    """Who each record says it is, by event id: a `cid` of the site's account issued to the contact
+    it names (a cid, or the cookie keeping it, of an erased contact identifies nobody, even once a
+    new contact has their id), or a sign-in the web process verified (`i`: the email), for an
+    existing contact of the account only."""
+    tokens, emails = {}, {}
+    for record in records:
+        site = sites.get(int(record["s"]))
+        if site is None:
+            continue
+        if record.get("i"):
+            emails[record["e"]] = (site.account_id, str(record["i"]).lower())
+        elif record.get("c") and (claims := read_cid(record["c"])) and claims.account_id == site.account_id:
+            tokens[record["e"]] = (claims, site.account_id)
+    created_at_of: dict[tuple[int, int], datetime] = {}
+    if tokens:
+        wanted = {claims.contact_id for claims, _ in tokens.values()}
+        created_at_of = {(contact_id, account_id): created_at for contact_id, account_id, created_at in
+                         db.session.execute(select(Contact.id, Contact.account_id, Contact.created_at)
+                                            .where(Contact.id.in_(wanted)))}
+    found = {}
+    if emails:
+        found = {(account_id, email.lower()): contact_id
+                 for contact_id, account_id, email in db.session.execute(
+            select(Contact.id, Contact.account_id, Contact.email)
+            .where(Contact.account_id.in_({account_id for account_id, _ in emails.values()}),
+                   func.lower(Contact.email).in_({email for _, email in emails.values()})))}
+    claims = {event_id: identity.Claim(c.contact_id, c.issued, c.message_id, c.channel)
+              for event_id, (c, account_id) in tokens.items()
+              if issued_to_contact(c.issued, created_at_of.get((c.contact_id, account_id)))}
+    received = {record["e"]: _received(record) for record in records}
+    claims.update({event_id: identity.Claim(found[wanted], received[event_id], channel=identity.SIGN_IN,
+                                            verified=True)
+                   for event_id, wanted in emails.items() if wanted in found})
+    return claims
+
+
+def _received(record: dict) -> datetime:
+    return datetime.fromtimestamp(int(record.get("rt") or 0) / 1000, timezone.utc)
+
+
 def store_records(raw_records: list[bytes | str]) -> int:
-    """Store a batch of stream records; returns how many new page views were stored."""
+    """Store a batch of stream records; returns how many new page views were stored. A record
+    with `x` is a verified identify (app/tracking/identity.py): it identifies its browser and is
+    not a page view."""
     records = []
     for raw in raw_records:
         try:
@@ -86,21 +130,9 @@ def store_records(raw_records: list[bytes | str]) -> int:
     site_ids = {int(record["s"]) for record in records}
     sites = {site.id: site
              for site in db.session.scalars(select(TrackingSite).where(TrackingSite.id.in_(site_ids)))}
+    claims = _claims(records, sites)
 
-    claims_by_event = {}
-    for record in records:
-        site = sites.get(int(record["s"]))
-        claims = read_cid(record.get("c")) if site and record.get("c") else None
-        if claims and claims.account_id == site.account_id:
-            claims_by_event[record["e"]] = claims
-    wanted = {claims.contact_id for claims in claims_by_event.values()}
-    created_at_of: dict[tuple[int, int], datetime] = {}
-    if wanted:
-        created_at_of = {(contact_id, account_id): created_at for contact_id, account_id, created_at in
-                         db.session.execute(select(Contact.id, Contact.account_id, Contact.created_at)
-                                            .where(Contact.id.in_(wanted)))}
-
-    rows, seen = [], set()
+    rows, seen, only_identify = [], set(), set()
     for record in records:
         site = sites.get(int(record["s"]))
         # Tracking turned off, or the website changed since the beacon was accepted: drop it.
@@ -108,36 +140,40 @@ def store_records(raw_records: list[bytes | str]) -> int:
                 or not host_matches(record["u"], site_host(site.website_url)):
             continue
         seen.add(record["e"])
-        claims = claims_by_event.get(record["e"])
-        # A cid (or the cookie keeping it) of an erased contact identifies nobody, even once a new
-        # contact has their id.
-        contact_id = claims.contact_id if claims and issued_to_contact(
-            claims.issued, created_at_of.get((claims.contact_id, site.account_id))) else None
-        received = datetime.fromtimestamp(int(record.get("rt") or 0) / 1000, timezone.utc)
+        if record.get("x"):
+            only_identify.add(str(record["e"])[:64])
+        received = _received(record)
         url, host, path, utm = clean_url(str(record["u"]))
         match_url, match_path = match_forms(url)
         rows.append({
             "event_id": str(record["e"])[:64], "account_id": site.account_id, "site_id": site.id,
-            "contact_id": contact_id, "visitor_id": str(record.get("v", ""))[:64], "host": host, "url": url,
+            "contact_id": None, "visitor_id": str(record.get("v", ""))[:64], "host": host, "url": url,
             "path": path, "match_url": match_url, "match_path": match_path,
             "title": str(record.get("t") or "")[:512],
             "referrer": without_credentials(str(record.get("r") or ""))[:2048],
             "device": device_class(str(record.get("ua") or "")),
             "client_time": _client_time(record.get("ts"), received), "received_at": received,
-            **{field: utm.get(field, "") for field in UTM_FIELDS},
+            "attached_at": None, **{field: utm.get(field, "") for field in UTM_FIELDS},
         })
     if not rows:
         return 0
+    attached = identity.resolve(rows, {row["event_id"]: claim for row in rows
+                                       if (claim := claims.get(row["event_id"]))}, sites)
+    rows = [row for row in rows if row["event_id"] not in only_identify]
     # Any unique key: event_id, or (event_id, received_at) once the table is partitioned by month.
-    stored = insert_new(PageView, rows, None, returning=(PageView.id, PageView.event_id))
+    stored = insert_new(PageView, rows, None, returning=(PageView.id, PageView.event_id)) if rows else []
     db.session.commit()
     by_event = {row["event_id"]: row for row in rows}
+    # (views attached as earlier ones are not announced: they never fire page-view triggers)
     views = [IdentifiedPageView(page_view_id, row["account_id"], row["contact_id"], row["url"], row["path"],
                                 row["received_at"], row["match_url"], row["match_path"])
-             for page_view_id, event_id in stored if (row := by_event[event_id])["contact_id"] is not None]
+             for page_view_id, event_id in stored
+             if (row := by_event[event_id])["contact_id"] is not None and row["attached_at"] is None]
     if len(stored) < len(rows):
         identified = {(row["event_id"], row["site_id"]) for row in rows if row["contact_id"] is not None}
         views += _stored_before(identified, {event_id for _, event_id in stored})
+    if attached:
+        earlier_views_attached.send(contacts=sorted(attached))
     if views:  # (after the commit; a receiver's failure fails the batch, which is tried again)
         page_views_stored.send(views=views)
     return len(stored)
@@ -156,7 +192,7 @@ def _stored_before(identified: set[tuple[str, int]], stored_now: set[str]) -> li
         select(PageView.event_id, PageView.site_id, PageView.id, PageView.account_id, PageView.contact_id,
                PageView.url, PageView.path, PageView.received_at, PageView.match_url, PageView.match_path)
         .where(PageView.event_id.in_([event_id for event_id, _ in earlier]),
-               PageView.contact_id.is_not(None)))
+               PageView.contact_id.is_not(None), PageView.attached_at.is_(None)))
     return [IdentifiedPageView(*row[2:]) for row in rows if (row[0], row[1]) in earlier]
 
 

@@ -20,6 +20,7 @@ from app.ratelimit import RateLimiter, client_key
 from app.streams import push_entry
 from app.tracking import first_party
 from app.tracking.first_party import Proxied
+from app.tracking.identity import signature_matches
 from app.tracking.sites import SITE_VERSIONS, SiteCache, SiteInfo, SiteUnavailable, count_dropped, dropped_key
 from app.tracking.urls import host_matches
 
@@ -27,6 +28,8 @@ MAX_BODY_BYTES = 8 * 1024
 EVENTS_STREAM = "footfall:events"
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\Z")  # (\Z: `$` would also accept a trailing newline)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")
+_HEX = re.compile(r"[0-9a-fA-F]{64}\Z")
 # NUL and lone surrogates (JSON can escape them): no database stores them as text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _BOT = re.compile(r"bot|crawl|spider|slurp|curl/|wget|python-requests|httpclient|facebookexternalhit|"
@@ -41,6 +44,10 @@ _FIELDS = {
     "t": (False, 2000, None),
     "r": (False, 2048, None),
     "c": (False, 100, _TOKEN),
+    # Verified identify (app/tracking/identity.py): a signed-in customer's email and the website
+    # server's signature of it; `x` (1) when the beacon is only that, not a page view.
+    "i": (False, 254, _EMAIL),
+    "g": (False, 64, _HEX),
 }
 
 
@@ -85,11 +92,19 @@ def parse_beacon(raw: bytes) -> dict:
     ts = beacon.get("ts")
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, (int, float)) or not 0 <= ts < 1e14):
         raise BeaconRejected(400, "invalid_ts")
+    if beacon.get("x") not in (None, 0, 1) or (beacon.get("x") and not beacon["i"]):
+        raise BeaconRejected(400, "invalid_x")
     if (beacon["v"] and len(beacon["v"]) < 8) or len(beacon["e"]) < 8:
         raise BeaconRejected(400, "invalid_id")
     if not _is_page_address(beacon["u"]):
         raise BeaconRejected(400, "invalid_u")
     return beacon
+
+
+def identity_verified(site: SiteInfo, beacon: dict) -> bool:
+    """A verified identify the site allows (its secret set) and whose signature is right."""
+    return bool(beacon["i"] and beacon["g"]) and signature_matches(site.identify_secret, beacon["i"],
+                                                                   beacon["g"])
 
 
 def is_bot(user_agent: str) -> bool:
@@ -107,6 +122,7 @@ def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
         "s": site.site_id, "a": site.account_id, "u": beacon["u"], "t": beacon["t"], "r": beacon["r"],
         "v": beacon["v"], "c": beacon["c"], "e": beacon["e"], "ts": beacon.get("ts"),
         "rt": int(time.time() * 1000), "ua": user_agent[:300],
+        **({"i": beacon["i"]} if beacon.get("i") else {}), **({"x": 1} if beacon.get("x") else {}),
     }, separators=(",", ":"))
 
 
@@ -159,7 +175,9 @@ class Ingest:
         # theirs is limited once the proxy has proved itself.
         if not (self.may_look_up(key, address) if proxied else self.may_ask_about(key, address)):
             return Answer(self.refuse(redis, 429, "rate_limited"))
-        kept = self.sites.kept(key)
+        # (An identify is checked with the site as of now, its secret maybe just replaced: a round
+        # trip more, once per sign-in.)
+        kept = None if beacon["i"] or beacon["g"] else self.sites.kept(key)
         try:
             site = kept[1] if kept else self.sites.get(key, redis)
         except (SiteUnavailable, RedisError):
@@ -185,11 +203,21 @@ class Ingest:
         if not self.per_site.allow(key):
             return Answer(self.refuse(redis, 429, "rate_limited"))
         reason = self._reason(site, beacon, user_agent)
+        refused_identify = (bool(beacon["i"] or beacon["g"]) and not reason
+                            and not identity_verified(site, beacon))
+        if refused_identify:
+            # Ignored and counted for the site: a page view is stored without it, an identify
+            # alone not at all.
+            beacon["i"] = ""
+            if beacon.get("x"):
+                return Answer(self.refuse_for_site(redis, site, 204, "identify_refused"))
 
         def commands(pipe):
             if kept:
                 pipe.hget(SITE_VERSIONS, key)
             self._queue(pipe, site, reason, beacon, user_agent)
+            if refused_identify:
+                count_dropped(pipe, site.site_id, "identify_refused")
 
         try:
             results = self.counts.send(redis, commands)

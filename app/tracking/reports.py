@@ -7,16 +7,53 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import case, func, select
 
 from app.extensions import db
-from app.models import Contact, PageView
+from app.models import Automation, Browser, Campaign, Contact, IdentityChange, PageView
 from app.models.types import utcnow
+from app.tracking import identity
 
 DASHBOARD_DAYS = 30
 
 
-def timeline(account_id: int, contact_id: int, limit: int = 200) -> list[PageView]:
-    return list(db.session.scalars(
+def timeline(account_id: int, contact_id: int, limit: int = 200) -> list[PageView | IdentityChange]:
+    """The contact's page views and what happened to their browsers, the latest first."""
+    views = list(db.session.scalars(
         select(PageView).where(PageView.account_id == account_id, PageView.contact_id == contact_id)
         .order_by(PageView.received_at.desc()).limit(limit)))
+    changes = identity.timeline_changes(account_id, contact_id)
+    return sorted(views + changes, key=lambda entry: entry.received_at if isinstance(entry, PageView)
+                  else entry.at, reverse=True)[:limit]
+
+
+def identified_by(account_id: int, browsers: list[Browser]) -> dict[int, str]:
+    """What identified each browser, in words ("Email “Spring sale”"), by browser id: two queries
+    at most (campaign and automation names)."""
+    campaign_ids = {b.message_id for b in browsers if b.channel in ("email", "sms")}
+    automation_ids = {b.message_id for b in browsers if b.channel.startswith("automation_")}
+    campaigns = dict(db.session.execute(select(Campaign.id, Campaign.name).where(
+        Campaign.account_id == account_id, Campaign.id.in_(campaign_ids))).all()) if campaign_ids else {}
+    automations = dict(db.session.execute(select(Automation.id, Automation.name).where(
+        Automation.account_id == account_id, Automation.id.in_(automation_ids))).all()) \
+        if automation_ids else {}
+    described = {}
+    for browser in browsers:
+        channel = browser.channel
+        if channel == identity.SIGN_IN:
+            text = "Signed in on the website (verified identify)"
+        elif channel == "test":
+            text = "A test link"
+        elif channel in ("email", "sms"):
+            name = campaigns.get(browser.message_id)
+            kind = "Email" if channel == "email" else "Text message"
+            text = f"{kind} “{name}”" if name else f"A link in an {kind.lower()}" if channel == "email" \
+                else "A link in a text message"
+        elif channel.startswith("automation_"):
+            name = automations.get(browser.message_id)
+            kind = "email" if channel.endswith("email") else "text message"
+            text = f"Automation “{name}” ({kind})" if name else f"An automation's {kind}"
+        else:
+            text = "A link"
+        described[browser.id] = text
+    return described
 
 
 @dataclass(frozen=True)

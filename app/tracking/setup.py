@@ -19,6 +19,7 @@ from app.models.types import utcnow
 from app.queues import enqueue, get_redis
 from app.tracking.cid import make_cid
 from app.tracking.first_party import PATH_PREFIX, PROXY_REFUSALS, new_secret
+from app.tracking.identity import MAX_BROWSERS_PER_CONTACT, new_identify_secret
 from app.tracking.proxy_snippets import proxy_snippets
 from app.tracking.sites import dropped_counts, site_changed
 from app.tracking.install_check import check_installation
@@ -145,6 +146,8 @@ class Status:
     foreign_pages: int = 0
     # First-party beacons refused lately: not through the website's proxy, or with a wrong secret.
     proxy_refused: int = 0
+    # Verified identifies ignored lately: a wrong signature, or verified identify turned off.
+    identify_refused: int = 0
 
 
 def last_event(site: TrackingSite) -> PageView | None:
@@ -167,6 +170,7 @@ def status(site: TrackingSite, now: datetime | None = None) -> Status:
     seen["foreign_pages"] = dropped.get("foreign_host", 0)
     if site.first_party:
         seen["proxy_refused"] = sum(dropped.get(reason, 0) for reason in PROXY_REFUSALS)
+    seen["identify_refused"] = dropped.get("identify_refused", 0)
     if not site.enabled:
         return Status("disabled", "Disabled", **seen)
     if event and event.received_at >= (now or utcnow()) - RECEIVING_WINDOW:
@@ -268,6 +272,8 @@ _AUDIT_PHRASES = {
     "link_tagging_changed": "Links tagged with cid: {detail}",
     "serving_changed": "Code served {detail}",
     "proxy_secret_changed": "A new proxy secret was made",
+    "identity_rules_changed": "Identity rules changed: {detail}",
+    "verified_identify_changed": "Verified identify {detail}",
 }
 
 
@@ -303,6 +309,40 @@ def set_tag_all_links(site: TrackingSite, user: User, tag_all: bool) -> None:
     if account.tag_all_links != tag_all:
         account.tag_all_links = tag_all
         _audit(site, user, "link_tagging_changed", "all links" if tag_all else "links to the website only")
+
+
+def set_identity_rules(site: TrackingSite, user: User, *, browsers_per_contact, attach_earlier: bool) -> None:
+    """How many browsers one contact's links identify, and whether identifying a browser attaches
+    its earlier anonymous page views (app/tracking/identity.py)."""
+    try:
+        limit = int(browsers_per_contact)
+    except (TypeError, ValueError):
+        limit = 0
+    if not 1 <= limit <= MAX_BROWSERS_PER_CONTACT:
+        raise SetupError(f"Allow between 1 and {MAX_BROWSERS_PER_CONTACT} browsers per contact.",
+                         "browsers_per_contact")
+    account = db.session.get(Account, site.account_id)
+    changes = []
+    if account.browsers_per_contact != limit:
+        account.browsers_per_contact = limit
+        changes.append(f"at most {limit} browser{'s' if limit != 1 else ''} per contact")
+    if account.attach_earlier_visits != attach_earlier:
+        account.attach_earlier_visits = attach_earlier
+        changes.append("earlier visits attached" if attach_earlier else "earlier visits not attached")
+    if changes:
+        _audit(site, user, "identity_rules_changed", ", ".join(changes))
+
+
+def set_verified_identify(site: TrackingSite, user: User, on: bool, *, new_secret: bool = False) -> bool:
+    """Turn verified identify on (making its secret) or off (forgetting it, so a leaked one is
+    dead), or replace the secret; returns whether anything changed."""
+    if bool(site.identify_secret) == on and not (on and new_secret):
+        return False
+    site.identify_secret = new_identify_secret() if on else ""
+    _audit(site, user, "verified_identify_changed",
+           "secret replaced" if on and new_secret else "turned on" if on else "turned off")
+    site_changed(db.session, site.site_key, site.id)
+    return True
 
 
 def send_test_link(site: TrackingSite, user: User, public_url: str) -> Email:

@@ -33,6 +33,7 @@ class SiteInfo:
     respect_privacy_signals: bool = True
     first_party: bool = False
     proxy_secret: str = ""
+    identify_secret: str = ""  # verified identify is off while it is ""
 
 
 # A site key the database could not be asked about (it was unreachable).
@@ -97,7 +98,8 @@ class SiteCache:
                 raise SiteUnavailable(site_key) from None
             return known
         info = SiteInfo(site.id, site.account_id, site_host(site.website_url), site.enabled,
-                        site.respect_privacy_signals, site.first_party, site.proxy_secret) if site else None
+                        site.respect_privacy_signals, site.first_party, site.proxy_secret,
+                        site.identify_secret) if site else None
         self._keep(site_key, version, info, now + self.ttl)
         return info
 

@@ -30,6 +30,9 @@
  *                                first-party: a request to /ff/forget, whose answer deletes them)
  *   footfall('consent', true)    allow sending again (never overrides a browser privacy signal)
  *   footfall('pageview')         send a page view now, even for the same address
+ *   footfall('identify', {email, signature})   a signed-in customer, vouched for by the website's
+ *                                server (an HMAC-SHA256 of the email with the site's identify secret):
+ *                                sent with the page view, or alone if this page's was sent already
  *
  * It never throws into the host page: everything runs inside try/catch.
  */
@@ -39,20 +42,21 @@
     if (previous && previous.loaded) return;
     var nav = w.navigator, loc = w.location, hist = w.history;
     var ID = "_ff_id", VID = "_ff_vid", LIFETIME = 34214400; // 396 days, in seconds
-    var blocked = cfg.p && (nav.globalPrivacyControl || nav.doNotTrack == "1" || w.doNotTrack == "1");
-    var consent = true, lastUrl = "", referrer = d.referrer, pending = "", endpoint = cfg.e, base;
+    var blocked = cfg.p && (nav.globalPrivacyControl || nav.doNotTrack == "1");
+    var consent = true, lastUrl = "", referrer = d.referrer, pending = "", endpoint = cfg.e, base, signed = {};
     if (FIRST_PARTY) {
       // The script's own address, /ff/t/<key>.js: beacons go to /ff/collect beside it.
       base = ((d.currentScript || {}).src || "").replace(/\/t\/[^\/]*$/, "");
       endpoint = base + "/collect";
     }
 
+    // Both values are URL-safe as they are (a token, an id of digits and dashes): no escaping.
     var cookie = function (name, value) {
       if (value == null) {
-        var found = d.cookie.match("(?:^|; )" + name + "=([^;]*)");
-        return found ? decodeURIComponent(found[1]) : "";
+        var found = d.cookie.match("(^|; )" + name + "=([^;]*)");
+        return found ? found[2] : "";
       }
-      d.cookie = name + "=" + encodeURIComponent(value) + ";path=/;max-age=" + (value ? LIFETIME : 0) +
+      d.cookie = name + "=" + value + ";path=/;max-age=" + (value ? LIFETIME : 0) +
         ";samesite=lax" + (loc.protocol == "https:" ? ";secure" : "");
     };
 
@@ -65,13 +69,14 @@
     var splitCid = function () {
       var cid = "", kept = [], pairs = loc.search.slice(1).split("&");
       for (var i = 0; i < pairs.length; i++) {
-        if (pairs[i].indexOf("cid=") == 0) cid = decodeURIComponent(pairs[i].slice(4));
+        if (pairs[i].indexOf("cid=") == 0) cid = pairs[i].slice(4); // (URL-safe: no unescaping)
         else if (pairs[i]) kept.push(pairs[i]);
       }
       return [cid, kept.length ? "?" + kept.join("&") : ""];
     };
 
-    var send = function (force) {
+    // force: even for the same address; only: an identify alone, not a page view.
+    var send = function (force, only) {
       try {
         var url = loc.protocol + "//" + loc.host + loc.pathname + splitCid()[1];
         if (blocked || !consent || (url == lastUrl && !force)) return;
@@ -85,8 +90,10 @@
         }
         var body = JSON.stringify({
           k: cfg.k, u: url, t: d.title.slice(0, 500), r: referrer,
-          v: visitor, c: identity, e: randomId(), ts: Date.now()
+          v: visitor, c: identity, e: randomId(), ts: Date.now(),
+          i: signed.email, g: signed.signature, x: only
         });
+        signed = {};
         referrer = lastUrl = url;
         if (!(nav.sendBeacon && nav.sendBeacon(endpoint, body))) {
           w.fetch(endpoint, {method: "POST", body: body, keepalive: true, mode: "no-cors"});
@@ -96,6 +103,11 @@
 
     var run = function (args) {
       if (args[0] == "pageview") send(1);
+      // Verified identify: sent with the next page view, or alone once this page's was sent.
+      if (args[0] == "identify") {
+        signed = args[1] || {};
+        if (lastUrl) send(1, 1);
+      }
       if (args[0] == "consent") {
         consent = !!args[1];
         if (!consent) {

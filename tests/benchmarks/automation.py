@@ -69,10 +69,11 @@ def _sink(port: int, path: str, ready, done) -> None:
     controller.stop()
 
 
-def _record(site, contact_id: int, n: int, path: str, identify: bool = True) -> str:
+def _record(site, contact_id: int, n: int, path: str) -> str:
     info = SiteInfo(site.id, site.account_id, "shop.example", True)
-    beacon = {"u": f"https://www.shop.example{path}", "t": "", "r": "", "v": "visitor-0001", "ts": None,
-              "c": make_cid(site.account_id, contact_id) if identify else "", "e": f"bench-{path}-{n}"}
+    # (a browser per contact: one browser shared by all would switch from contact to contact)
+    beacon = {"u": f"https://www.shop.example{path}", "t": "", "r": "", "v": f"visitor-{contact_id:06d}",
+              "ts": None, "c": make_cid(site.account_id, contact_id), "e": f"bench-{path}-{n}"}
     return event_record(beacon, info, BROWSER)
 
 

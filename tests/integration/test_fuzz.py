@@ -18,7 +18,7 @@ from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.messaging.clicks import CLICKS_STREAM
 from app.messaging.tokens import read_click_token
-from app.models import Account, PageView, User
+from app.models import Account, Browser, PageView, User
 from app.queues import get_redis
 from app.tracking import setup
 from app.tracking.cid import make_cid
@@ -64,6 +64,7 @@ def sites(site, contact):
     """Two tracked websites of two accounts, and the cids a beacon may carry."""
     other = setup.activate(make_user("owner@other.example", account_name="Other"), "https://other.example",
                            terms_accepted=True)
+    site.identify_secret = "fuzz-identify-secret"  # (verified identify on: random signatures are checked)
     db.session.commit()
     return {"sites": {site.site_key: site, other.site_key: other},
             "cids": ["", make_cid(site.account_id, contact.id), make_cid(other.account_id, contact.id),
@@ -91,9 +92,11 @@ def assert_well_formed(view: PageView, sent: dict, sites: dict) -> None:
     assert (view.site_id, view.account_id, view.event_id) == (site.id, site.account_id, sent["e"])
     assert "cid" not in dict(parse_qsl(urlsplit(view.url).query)), view.url
     assert view.url.startswith(("http://", "https://")) and view.title == (sent.get("t") or "")[:512]
-    if view.contact_id is not None:  # identified only by a valid cid of the same account
+    if view.contact_id is not None:  # identified only by a valid cid of the same account, or its browser
         assert view.contact_id == sites["contact"].id and site.account_id == sites["contact"].account_id
-        assert sent["c"] == sites["cids"][1]
+        assert sent["c"] == sites["cids"][1] or db.session.scalar(
+            select(Browser.contact_id).where(Browser.site_id == site.id,
+                                             Browser.visitor_id == view.visitor_id)) == sites["contact"].id
     for column in PageView.__table__.columns:
         value = getattr(view, column.key)
         if isinstance(value, str):
@@ -180,7 +183,7 @@ def test_forget_and_the_proxy_probe_with_any_bytes(client, sites, proxied, raw, 
     assert answer.status_code in {204, 400, 404, 429}
 
 
-BEACON_FIELDS = ["k", "u", "v", "e", "t", "r", "c", "ts"]
+BEACON_FIELDS = ["k", "u", "v", "e", "t", "r", "c", "ts", "i", "g", "x"]
 ANY_VALUE = st.one_of(TEXT, JSON_VALUES, st.text(st.characters(exclude_categories=()), max_size=30))
 URLS = st.builds("{}://{}{}{}".format, st.sampled_from(["https", "http", "HTTPS", "javascript", "ftp", ""]),
                  st.sampled_from(["www.shop.example", "shop.example", "blog.shop.example", "other.example",

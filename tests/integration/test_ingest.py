@@ -282,7 +282,7 @@ def test_identified_views_reach_the_hook(client, site, contact, drain):
     received = []
     with page_views_stored.connected_to(lambda sender, views: received.extend(views)):
         post(client, beacon(site, c=make_cid(site.account_id, contact.id)))
-        post(client, beacon(site))
+        post(client, beacon(site, v="visitor-0002"))  # another browser, anonymous
         drain()
     assert [(v.contact_id, v.path) for v in received] == [(contact.id, "/pricing")]
     assert db.session.scalar(select(func.count()).select_from(PageView)) == 2

@@ -23,8 +23,13 @@ from app.extensions import db
 from app.messaging import campaigns, mail, sms
 from app.messaging.rendering import Message, Renderer
 from app.messaging.tokens import Unsubscribe, permanent_token, unsubscribe_token
+from app.models import Browser
 from app.queues import PRIORITY, get_redis
 from app.segments import service as segments
+from app.tracking import events
+from app.tracking.cid import make_cid
+from app.tracking.ingest import event_record
+from app.tracking.sites import SiteInfo
 
 # Blueprints whose URLs carry signed tokens or public keys rather than an account's object ids.
 PUBLIC_BLUEPRINTS = {"links", "ingest"}
@@ -65,6 +70,12 @@ def account_objects(user, site, contact) -> dict:
                              text_body="Hello", html_body="<p>Hello</p>")
     short_link = sms.make_short_link(account_id=account_id, url="https://www.shop.example/sale")
     db.session.commit()
+    # A browser identified as the contact, as the event pipeline records one.
+    events.store_records([event_record(
+        {"u": "https://www.shop.example/", "t": "", "r": "", "v": "isolation-browser", "e": "isolation-view",
+         "c": make_cid(account_id, contact.id)}, SiteInfo(site.id, account_id, "shop.example", True),
+        "Mozilla/5.0")])
+    browser_id = db.session.scalar(select(Browser.id).where(Browser.contact_id == contact.id))
     renderer = Renderer(Message.of_campaign(campaign), "https://footfall.test")
     click = renderer.link("https://www.shop.example/x", contact,
                                                                        "email")
@@ -72,7 +83,7 @@ def account_objects(user, site, contact) -> dict:
         "contact_id": contact.id, "list_id": newsletter.id, "tag_id": tag.id, "campaign_id": campaign.id,
         "segment_id": segment.id, "automation_id": automation.id, "step_id": step["id"],
         "import_id": contact_import.id, "email_id": email.id, "code": short_link.code,
-        "site_key": site.site_key, "filename": "css/app.css",
+        "browser_id": browser_id, "site_key": site.site_key, "filename": "css/app.css",
         "tokens": {"links.click": urlsplit(click).path.rsplit("/", 1)[1],
                    "links.unsubscribe": unsubscribe_token(Unsubscribe(account_id, contact.id, "email")),
                    "links.web_view": permanent_token(campaign.id)},

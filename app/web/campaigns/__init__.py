@@ -13,6 +13,7 @@ from app.messaging.sms import sms_segments
 from app.public_url import public_url
 from app.web import page_or_fragment, record_id, redirect_to, require_login
 from app.web.links import WEB_VIEW_POLICY
+from app.tracking import identity
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -63,6 +64,8 @@ def show(campaign_id: int):
                            deliveries=campaigns.delivery_counts(campaign),
                            clicks=campaigns.click_counts(campaign),
                            failures=campaigns.failure_reasons(campaign),
+                           forwarded=identity.forwarded_counts(campaign.account_id, campaign.id,
+                                                               (campaign.channel,)),
                            web_url=(permanent_url(campaign.id, public_url())
                                     if campaign.channel == "email" else None))
 

@@ -11,7 +11,7 @@ from app.contacts import lists as lists_and_tags  # the lists page is the view l
 from app.contacts.errors import ContactError
 from app.extensions import db, htmx
 from app.models.contacts import Subscription
-from app.tracking import reports
+from app.tracking import identity, reports
 from app.web import page_or_fragment, record_id, require_login
 from app.web.contacts.forms import ContactEditForm, ContactForm, ImportForm, ListForm
 
@@ -24,6 +24,7 @@ PHONE_HELP = ("International format, such as +14155550123. "
 
 
 require_login(bp)
+bp.add_app_template_filter(identity.describe, "describe_identity_change")
 
 
 def _contact_or_404(contact_id: int):
@@ -80,8 +81,16 @@ def _part_context(contact, **extra) -> dict:
 
 
 def _show_context(contact, **extra) -> dict:
-    return _part_context(contact, page_views=reports.timeline(current_user.account_id, contact.id),
-                         history=history.message_history(current_user.account_id, contact.id), **extra)
+    return _part_context(contact, timeline=reports.timeline(current_user.account_id, contact.id),
+                         history=history.message_history(current_user.account_id, contact.id),
+                         **_browsers_context(contact), **extra)
+
+
+def _browsers_context(contact) -> dict:
+    browsers, forwarded = identity.contact_browsers(current_user.account_id, contact.id)
+    return dict(browsers=browsers, forwarded=forwarded,
+                browsers_limit=current_user.account.browsers_per_contact,
+                identified_by=reports.identified_by(current_user.account_id, browsers + forwarded))
 
 
 def _contact_part(contact, fragment: str, status_code: int = 200, **extra):
@@ -135,6 +144,21 @@ def update(contact_id: int):
     if not htmx:
         return redirect(url_for("contacts.show", contact_id=contact.id))
     return _contact_part(contact, "contacts/_details.html", saved=True)
+
+
+@bp.post("/<int:contact_id>/browsers/<int:browser_id>/forget")
+def forget_browser(contact_id: int, browser_id: int):
+    """Makes one of the contact's browsers anonymous; renders their browsers."""
+    contact = _contact_or_404(contact_id)
+    if not identity.forget_browser(current_user.account_id, contact.id, browser_id):
+        abort(404)
+    db.session.commit()
+    if not htmx:
+        flash("The browser is anonymous now. A new click on one of their links identifies it again.",
+              "success")
+        return redirect(url_for("contacts.show", contact_id=contact.id))
+    return render_template("contacts/_browsers.html", forgot=True,
+                           **_part_context(contact, **_browsers_context(contact)))
 
 
 @bp.get("/<int:contact_id>/export.json")

@@ -3,11 +3,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user
 
 from app.extensions import db, htmx
-from app.tracking import retention, setup
+from app.tracking import identity, retention, setup
 from app.tracking.urls import InvalidWebsiteURL, normalise_website_url
 from app.public_url import is_guess, public_url
 from app.web import page_or_fragment, require_login
-from app.web.settings.forms import EditWebsiteForm, PrivacyForm, SendToDeveloperForm, WebsiteForm
+from app.web.settings.forms import (EditWebsiteForm, IdentityForm, PrivacyForm, SendToDeveloperForm,
+                                    WebsiteForm)
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 bp.add_app_template_filter(setup.describe, "describe_audit_entry")
@@ -41,6 +42,10 @@ def _context(site, **extra) -> dict:
                        install_check=setup.install_check_result(site),
                        retention_run=retention.last_run(site.account_id),
                        tag_all_links=current_user.account.tag_all_links,
+                       identity_form=IdentityForm(
+                           formdata=None, browsers_per_contact=current_user.account.browsers_per_contact,
+                           attach_earlier_visits=current_user.account.attach_earlier_visits),
+                       identify_snippets=identity.server_snippets(site.identify_secret),
                        privacy_form=PrivacyForm(formdata=None,
                                                 respect_privacy_signals=site.respect_privacy_signals,
                                                 retention_days=site.anonymous_retention_days))
@@ -193,6 +198,37 @@ def privacy():
                                 **_context(site, privacy_form=form))
     db.session.commit()
     return page_or_fragment("settings/tracking.html", "settings/_privacy.html", **_context(site, saved=True))
+
+
+@bp.post("/tracking/identity")
+def identity_rules():
+    """Saves the identity rules (browsers per contact, earlier visits); renders them with a
+    confirmation or the error."""
+    site = _site_or_404()
+    form = IdentityForm()
+    try:
+        setup.set_identity_rules(site, current_user,
+                                 browsers_per_contact=request.form.get("browsers_per_contact"),
+                                 attach_earlier=bool(form.attach_earlier_visits.data))
+    except setup.SetupError as error:
+        form.browsers_per_contact.errors = [str(error)]
+        return page_or_fragment("settings/tracking.html", "settings/_identity.html", 422,
+                                **_context(site, identity_form=form))
+    db.session.commit()
+    return page_or_fragment("settings/tracking.html", "settings/_identity.html", **_context(site, saved=True))
+
+
+@bp.post("/tracking/verified-identify")
+def verified_identify():
+    """Turns verified identify on or off, or makes a new secret; renders the section."""
+    site = _site_or_404()
+    action = request.form.get("action", "")
+    if action not in ("on", "off", "new_secret"):
+        abort(400)
+    setup.set_verified_identify(site, current_user, action != "off", new_secret=action == "new_secret")
+    db.session.commit()
+    return page_or_fragment("settings/tracking.html", "settings/_identity.html",
+                            **_context(site, identify_saved=action))
 
 
 @bp.post("/tracking/serving")

@@ -19,6 +19,12 @@ class PrivacyForm(Form):
     retention_days = IntegerField("Keep anonymous page views for (days)")
 
 
+class IdentityForm(Form):
+    browsers_per_contact = IntegerField("Browsers one contact's links identify, at most")
+    attach_earlier_visits = BooleanField("Attach a browser's earlier anonymous visits to the contact who is "
+                                         "identified on it")
+
+
 class SendToDeveloperForm(Form):
     recipients = StringField("Developer's email addresses")
     note = TextAreaField("Note (optional)")
