@@ -86,7 +86,8 @@ def resolve(views: list[dict], claims: dict[str, Claim],
     db.session.add_all(IdentityChange(**change.row()) for change in decider.changes)
     attached = set()
     for browser, since_when, at in decider.newly_identified:
-        if accounts.get(browser.account_id, (0, False))[1]:
+        # (not if a later view of the batch made it anonymous again: flagged, say)
+        if accounts.get(browser.account_id, (0, False))[1] and browser.contact_id is not None:
             site = sites[browser.site_id]
             count = _attach_earlier(browser, max(at - timedelta(days=site.anonymous_retention_days),
                                                  since_when or at - FORWARD_WINDOW), at)
