@@ -33,6 +33,7 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
     """Everything stored about a contact of the account, JSON-ready (times in ISO 8601, UTC);
     None when the account has no such contact."""
     (contact,) = _rows(select(Contact.id, Contact.email, Contact.first_name, Contact.last_name, Contact.phone,
+                              Contact.company, Contact.birthday, Contact.anniversary,
                               Contact.email_status.label("email_subscription"),
                               Contact.sms_status.label("sms_subscription"), Contact.created_at)
                        .where(Contact.id == contact_id, Contact.account_id == account_id)) or (None,)
@@ -58,6 +59,8 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
     return {
         "exported_at": _plain(utcnow()),
         "contact": contact,
+        # The account's own fields, by key (dates as ISO 8601: --MM-DD without a year).
+        "fields": db.session.scalar(select(Contact.custom).where(Contact.id == contact_id)) or {},
         "lists": _rows(select(ContactList.name, list_members.c.added_at)
                        .join(list_members, list_members.c.list_id == ContactList.id)
                        .where(ContactList.account_id == account_id, list_members.c.contact_id == contact_id)

@@ -74,6 +74,10 @@ earlier_views_attached = OrderedSignal("earlier-views-attached")
 # Sent once the new membership is committed.
 contacts_joined_segment = OrderedSignal("contacts-joined-segment")
 
+# sender: the account id; keyword argument: contact_ids, whose details, fields or subscriptions
+# were changed in the session (not yet committed: receivers act after its commit).
+contact_fields_changed = OrderedSignal("contact-fields-changed")
+
 # sender: the account id; keyword arguments: list_id / tag_id and contact_ids
 list_joined = OrderedSignal("list-joined")
 tag_added = OrderedSignal("tag-added")

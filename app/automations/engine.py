@@ -11,6 +11,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.automations import schema
+from app.contacts import fields
 from app.extensions import db
 from app.messaging import mail, sms
 from app.messaging.rendering import Message, Renderer
@@ -26,11 +27,13 @@ from app.segments.compiler import members_query
 MAX_STEPS_PER_ADVANCE = 100
 
 
-def ids_for(account_id: int) -> dict[str, set[int]]:
-    """The account's list, tag, campaign and segment ids: what rules may refer to."""
+def ids_for(account_id: int) -> dict:
+    """The account's list, tag, campaign and segment ids, and its contact fields by key: what
+    rules may refer to."""
     def ids(model):
         return set(db.session.scalars(select(model.id).where(model.account_id == account_id)))
-    return {"list": ids(ContactList), "tag": ids(Tag), "campaign": ids(Campaign), "segment": ids(Segment)}
+    return {"list": ids(ContactList), "tag": ids(Tag), "campaign": ids(Campaign), "segment": ids(Segment),
+            "fields": fields.fields_by_key(account_id)}
 
 
 # ---- status ------------------------------------------------------------------------------------

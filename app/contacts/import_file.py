@@ -6,10 +6,12 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from email_validator import EmailNotValidError, validate_email
 
 from app.contacts.errors import ContactError
+from app.contacts.fields import Field, FieldError, parse_value
 from app.contacts.phones import normalise_phone
 
 IMPORT_COLUMNS = {
@@ -19,7 +21,12 @@ IMPORT_COLUMNS = {
     "last_name": "last_name", "lastname": "last_name",
     "tags": "tags", "tag": "tags",
     "lists": "lists", "list": "lists",
+    "company": "company", "company_name": "company", "organisation": "company", "organization": "company",
+    "birthday": "birthday", "date_of_birth": "birthday", "birth_date": "birthday", "dob": "birthday",
+    "anniversary": "anniversary",
 }
+# What a column can go to besides the contact fields.
+MEMBERSHIP_COLUMNS = {"tags": "Tags", "lists": "Lists"}
 _NAME_SEPARATORS = re.compile(r"[;|]")
 
 
@@ -43,11 +50,23 @@ def csv_rows(text: str):
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
-def header_columns(header: list[str] | None) -> dict[str, int]:
+def column_key(title: str, fields: dict[str, Field] | None = None) -> str | None:
+    """The field a column's title names: "First Name" is first_name, "E-mail" email, and a title
+    that is one of the account's fields' keys or names is that field."""
+    normal = re.sub(r"[\s\-]+", "_", title.strip().lower())
+    if normal in IMPORT_COLUMNS:
+        return IMPORT_COLUMNS[normal]
+    for field in (fields or {}).values():
+        if not field.built_in and (normal == field.key or title.strip().lower() == field.name.lower()):
+            return field.key
+    return None
+
+
+def header_columns(header: list[str] | None, fields: dict[str, Field] | None = None) -> dict[str, int]:
     """Which position holds which field, from the header row ("First Name" is first_name)."""
     columns: dict[str, int] = {}
     for position, title in enumerate(header or []):
-        key = IMPORT_COLUMNS.get(re.sub(r"[\s\-]+", "_", title.strip().lower()))
+        key = column_key(title, fields)
         if key and key not in columns:
             columns[key] = position
     if "email" not in columns:
@@ -71,6 +90,8 @@ class Row:
     phone: str
     lists: list[str]
     tags: list[str]
+    # The other fields' values in the row (key: stored value); an empty cell is not here.
+    fields: dict = dataclass_field(default_factory=dict)
 
 
 def _names(value: str, limit: int) -> list[str]:
@@ -82,8 +103,10 @@ def _names(value: str, limit: int) -> list[str]:
     return list(unique.values())
 
 
-def parse_row(values: list[str], columns: dict[str, int]) -> Row | str:
-    """A valid row, or the reason it is skipped."""
+def parse_row(values: list[str], columns: dict[str, int],
+              fields: dict[str, Field] | None = None) -> Row | str:
+    """A valid row, or the reason it is skipped. `fields` are the account's fields by key, for
+    the columns mapped to them (a bad value skips the row, naming the field)."""
     def value(key: str) -> str:
         position = columns.get(key)
         return values[position].strip() if position is not None and position < len(values) else ""
@@ -99,5 +122,20 @@ def parse_row(values: list[str], columns: dict[str, int]) -> Row | str:
         phone = normalise_phone(value("phone"))
     except ContactError:
         return f"invalid phone number “{value('phone')[:40]}”"
-    return Row(email, value("first_name")[:100], value("last_name")[:100], phone,
-               _names(value("lists"), 100), _names(value("tags"), 60))
+    row = Row(email, value("first_name")[:100], value("last_name")[:100], phone,
+              _names(value("lists"), 100), _names(value("tags"), 60))
+    for key in columns:
+        target = (fields or {}).get(key)
+        if target is None or key in _OWN_RULES:
+            continue
+        try:
+            parsed = parse_value(target, value(key))
+        except FieldError as error:
+            return f"{target.name}: {error}"
+        if parsed is not None:
+            row.fields[key] = parsed[:200] if key == "company" else parsed
+    return row
+
+
+# Columns read by parse_row itself, with their own rules.
+_OWN_RULES = {"email", "first_name", "last_name", "phone", "tags", "lists"}

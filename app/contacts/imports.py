@@ -16,8 +16,10 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.contacts import fields as contact_fields
 from app.contacts.errors import ContactError
-from app.contacts.import_file import Row, csv_rows, decode, header_columns, line_count, parse_row
+from app.contacts.import_file import (MEMBERSHIP_COLUMNS, Row, column_key, csv_rows, decode, header_columns,
+                                      line_count, parse_row)
 from app.extensions import db
 from app.models import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
 from app.models.contacts import UNFINISHED_IMPORT, ImportStatus, Subscription
@@ -32,6 +34,9 @@ IMPORT_BATCH_SIZE = 500
 # A queued import whose job is not in Redis this long after the upload never got it (enqueueing
 # failed, or Redis lost it): the sweep fails it. A running import's job existed; it gets no grace.
 IMPORT_START_GRACE = timedelta(minutes=1)
+# An uploaded file whose columns are not matched this long after the upload is dropped by the
+# sweep (it holds personal data nobody is going to import).
+IMPORT_MAPPING_GRACE = timedelta(days=1)
 # Skipped rows beyond this many are counted but not listed one by one.
 IMPORT_REPORT_LIMIT = 1000
 
@@ -51,9 +56,8 @@ def import_job_id(import_id: int) -> str:
     return f"contact-import-{import_id}"
 
 
-def start_import(account_id: int, user_id: int | None, filename: str, stream: BinaryIO) -> ContactImport:
-    """Store an uploaded CSV file and have it imported by a job once the caller commits; a job
-    running longer than IMPORT_JOB_TIMEOUT seconds is stopped, and its import failed."""
+def upload(account_id: int, user_id: int | None, filename: str, stream: BinaryIO) -> ContactImport:
+    """Store an uploaded CSV file, to be imported once its columns are matched to fields (confirm)."""
     data = stream.read(IMPORT_MAX_BYTES + 1)
     if not data:
         raise ContactError("Choose a CSV file to import.", "file")
@@ -61,10 +65,119 @@ def start_import(account_id: int, user_id: int | None, filename: str, stream: Bi
         raise ContactError("The file is larger than 5 MB. Split it into smaller files and import each.",
                            "file")
     text = decode(data)
-    header_columns(next(csv_rows(text), None))
+    if not any(title.strip() for title in next(csv_rows(text), None) or []):
+        raise ContactError("The first row must name the columns, and one of them must be email "
+                           "(also possible: phone, first_name, last_name, tags, lists, and your fields).",
+                           "file")
     contact_import = ContactImport(account_id=account_id, user_id=user_id, filename=(filename or "")[:255],
-                                   csv_text=text, status=ImportStatus.QUEUED, rows_total=line_count(text))
+                                   csv_text=text, status=ImportStatus.MAPPING, rows_total=line_count(text))
     db.session.add(contact_import)
+    db.session.flush()
+    return contact_import
+
+
+def start_import(account_id: int, user_id: int | None, filename: str, stream: BinaryIO) -> ContactImport:
+    """Store a CSV file and have it imported, its columns taken by their names, by a job once the
+    caller commits."""
+    contact_import = upload(account_id, user_id, filename, stream)
+    header_columns(next(csv_rows(contact_import.csv_text), None))  # an email column, or ContactError
+    return confirm(contact_import, {})
+
+
+PREVIEW_ROWS = 5
+# A column whose values go to a new field of this type ("new:number").
+NEW_FIELD_TYPES = ("text", "number", "date", "boolean")
+
+
+@dataclass
+class Column:
+    """A column of an uploaded file as the mapping page shows it."""
+
+    position: int
+    title: str
+    samples: list[str]
+    # The field it goes to: a key, "tags", "lists", "new:<type>", or "" (not imported).
+    target: str
+
+
+def _preview(contact_import: ContactImport) -> tuple[list[str], list[list[str]]]:
+    rows = csv_rows(contact_import.csv_text)
+    header = next(rows, None) or []
+    sample: list[list[str]] = []
+    try:
+        for values in rows:
+            if any(value.strip() for value in values):
+                sample.append(values)
+            if len(sample) == PREVIEW_ROWS:
+                break
+    except csv.Error:
+        pass  # the import reports it, with its row
+    return header, sample
+
+
+def columns(contact_import: ContactImport) -> tuple[list[Column], list[list[str]]]:
+    """The file's columns with the field each is matched to by its title (or, for email, by
+    values that look like addresses), and the first rows."""
+    by_key = contact_fields.fields_by_key(contact_import.account_id)
+    saved = {int(position): target for position, target in (contact_import.mapping or {}).items()}
+    header, sample = _preview(contact_import)
+    found, taken = [], set()
+    for position, title in enumerate(header):
+        samples = [values[position].strip()[:80] if position < len(values) else "" for values in sample]
+        target = (saved.get(position) if contact_import.mapping is not None
+                  else column_key(title, by_key))
+        if target and target in taken and not target.startswith("new:"):
+            target = ""
+        taken.add(target)
+        found.append(Column(position, title.strip() or f"Column {position + 1}", samples, target or ""))
+    if "email" not in taken:
+        for column in found:
+            filled = [value for value in column.samples if value]
+            if not column.target and filled and all("@" in value for value in filled):
+                column.target = "email"
+                break
+    return found, sample
+
+
+def targets(account_id: int) -> list[tuple[str, str]]:
+    """What a column can go to, (value, label), for the mapping page's choices."""
+    options = [(field.key, field.name) for field in contact_fields.account_fields(account_id)]
+    options += list(MEMBERSHIP_COLUMNS.items())
+    options += [(f"new:{kind}", f"A new field: {contact_fields.TYPE_NAMES[kind].lower()}")
+                for kind in NEW_FIELD_TYPES]
+    return options
+
+
+def confirm(contact_import: ContactImport, chosen: dict[int, str]) -> ContactImport:
+    """Match the file's columns to fields (position: target as in Column.target; a position not
+    given keeps its proposed target), create the new fields, and have the import run by a job
+    once the caller commits. ContactError says what is wrong with the matching."""
+    if contact_import.status != ImportStatus.MAPPING:
+        raise ContactError("This import has already started.", "mapping")
+    proposed, _ = columns(contact_import)
+    valid = {value for value, _ in targets(contact_import.account_id)}
+    mapping: dict[str, str] = {}
+    for column in proposed:
+        target = chosen.get(column.position, column.target) or ""
+        if target and target not in valid:
+            raise ContactError(f"Choose what the column “{column.title}” holds.", "mapping")
+        if target in mapping.values() and not target.startswith("new:"):
+            names = dict(targets(contact_import.account_id))
+            raise ContactError(f"Two columns go to {names[target]}: choose one of them.", "mapping")
+        if target:
+            mapping[str(column.position)] = target
+    if "email" not in mapping.values():
+        raise ContactError("Choose the column that holds the email addresses.", "mapping")
+    for column in proposed:
+        target = mapping.get(str(column.position), "")
+        if target.startswith("new:"):
+            try:
+                new = contact_fields.create_field(contact_import.account_id, column.title, target[4:])
+            except ContactError as error:
+                raise ContactError(f"The column “{column.title}” cannot be a new field: {error}",
+                                   "mapping") from None
+            mapping[str(column.position)] = new.key
+    contact_import.mapping, contact_import.status = mapping, ImportStatus.QUEUED
     db.session.flush()
     enqueue_after_commit(db.session, "worker.jobs.contacts.import_contacts", contact_import.id,
                          job_id=import_job_id(contact_import.id))
@@ -100,17 +213,22 @@ class _ExistingContacts:
             select(Contact.id, Contact.email).where(Contact.account_id == account_id,
                                                     Contact.email != func.lower(Contact.email)))}
 
-    def find(self, rows: dict[str, Row]) -> dict[str, tuple[int, str, str, str]]:
-        """For the rows by lower-cased email, the (id, first name, last name, phone) of those there."""
+    def find(self, rows: dict[str, Row]) -> dict[str, tuple]:
+        """For the rows by lower-cased email, the (id, first name, last name, phone, company,
+        birthday, anniversary, custom fields) of those there."""
         emails = set(rows) | {row.email for row in rows.values()}
         condition = (Contact.account_id == self.account_id) & Contact.email.in_(emails)
         ids = [self.capitalised[key] for key in rows if key in self.capitalised]
         if ids:
             condition = or_(condition, Contact.id.in_(ids))
-        found = db.session.execute(select(Contact.id, Contact.email, Contact.first_name, Contact.last_name,
-                                          Contact.phone).where(condition))
-        return {email.lower(): (contact_id, first_name, last_name, phone)
-                for contact_id, email, first_name, last_name, phone in found if email.lower() in rows}
+        found = db.session.execute(select(Contact.email, Contact.id, *_STORED).where(condition))
+        return {email.lower(): tuple(values) for email, *values in found if email.lower() in rows}
+
+
+# The columns an import may update, after the contact's id in _ExistingContacts.find.
+_STORED = (Contact.first_name, Contact.last_name, Contact.phone, Contact.company, Contact.birthday,
+           Contact.anniversary, Contact.custom)
+_BUILT_IN = ("first_name", "last_name", "phone", "company", "birthday", "anniversary")
 
 
 @dataclass
@@ -172,16 +290,19 @@ def _store_batch(account_id: int, batch: list[Row], known: _ExistingContacts, li
     ids: dict[str, int] = {}
     changes, new = [], []
     for key, row in by_key.items():
+        given = {"first_name": row.first_name, "last_name": row.last_name, "phone": row.phone,
+                 **{name: row.fields.get(name, "") for name in _BUILT_IN[3:]}}
+        custom = {name: value for name, value in row.fields.items() if name not in given}
         if key in existing:
-            contact_id, first_name, last_name, phone = existing[key]
+            contact_id, *stored = existing[key]
             ids[key] = contact_id
-            values = {"first_name": row.first_name or first_name, "last_name": row.last_name or last_name,
-                      "phone": row.phone or phone}
-            if (values["first_name"], values["last_name"], values["phone"]) != (first_name, last_name, phone):
-                changes.append({"id": contact_id, **values})
+            before = dict(zip(_BUILT_IN, stored[:-1], strict=True))
+            values = {name: given[name] or before[name] for name in _BUILT_IN}
+            merged = {**(stored[-1] or {}), **custom}
+            if values != before or merged != (stored[-1] or {}):
+                changes.append({"id": contact_id, **values, "custom": merged})
         else:
-            new.append({"account_id": account_id, "email": row.email, "first_name": row.first_name,
-                        "last_name": row.last_name, "phone": row.phone,
+            new.append({"account_id": account_id, "email": row.email, **given, "custom": custom,
                         "email_status": Subscription.SUBSCRIBED, "sms_status": Subscription.SUBSCRIBED,
                         "created_at": now})
     if changes:
@@ -224,8 +345,14 @@ def run_import(import_id: int) -> ContactImport | None:
     deadline = time.monotonic() + current_app.config["IMPORT_JOB_TIMEOUT"]
     try:
         rows = csv_rows(contact_import.csv_text)
-        columns = header_columns(next(rows, None))
         account_id = contact_import.account_id
+        by_key = contact_fields.fields_by_key(account_id)
+        header = next(rows, None)
+        if contact_import.mapping is None:  # queued by a version without the mapping page
+            columns = header_columns(header, by_key)
+        else:
+            columns = {target: int(position) for position, target in contact_import.mapping.items()
+                       if target in by_key or target in MEMBERSHIP_COLUMNS}
         known, lists, tags = _ExistingContacts(account_id), _NamedRows(ContactList, account_id), \
             _NamedRows(Tag, account_id)
         first_row_of: dict[str, int] = {}
@@ -233,7 +360,7 @@ def run_import(import_id: int) -> ContactImport | None:
         for number, values in enumerate(rows, start=2):
             if not any(value.strip() for value in values):
                 continue
-            row = parse_row(values, columns)
+            row = parse_row(values, columns, by_key)
             if isinstance(row, str):
                 progress.skip(number, row)
                 continue
@@ -347,13 +474,19 @@ def fail_stalled_imports(now: datetime | None = None) -> list[int]:
         (ContactImport.status == ImportStatus.QUEUED)
         & (ContactImport.created_at <= now - IMPORT_START_GRACE)))).all()
     pending = pending_jobs([import_job_id(import_id) for import_id, _ in unfinished])
+    abandoned = db.session.scalars(select(ContactImport.id).where(
+        ContactImport.status == ImportStatus.MAPPING, ContactImport.created_at <= now - IMPORT_MAPPING_GRACE))
     return [import_id for import_id, status in unfinished
-            if import_job_id(import_id) not in pending and _fail_stalled(import_id, status)]
+            if import_job_id(import_id) not in pending and _fail_stalled(import_id, status)] + \
+        [import_id for import_id in list(abandoned) if _fail_stalled(import_id, ImportStatus.MAPPING)]
 
 
 def _fail_stalled(import_id: int, status: str) -> bool:
     contact_import = db.session.get(ContactImport, import_id)
-    if status == ImportStatus.QUEUED:
+    if status == ImportStatus.MAPPING:
+        reason = ("The import did not start: its columns were not matched within a day of the upload, "
+                  "so the file was deleted. No contacts were imported; upload the file again.")
+    elif status == ImportStatus.QUEUED:
         reason = ("The import did not start: its job was lost. No contacts were imported; "
                   "upload the file again.")
     else:

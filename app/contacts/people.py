@@ -10,12 +10,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app import privacy
+from app.contacts import fields
 from app.contacts.errors import ContactError
 from app.contacts.phones import normalise_phone
 from app.extensions import db
 from app.models import Contact, contact_tags, list_members
 from app.models.contacts import Subscription
 from app.models.messaging import CHANNELS
+from app.signals import contact_fields_changed
 from app.tracking.cid import issued_to_contact
 
 PAGE_SIZE = 50
@@ -81,21 +83,37 @@ def contact_for_user(account_id: int, email: str) -> Contact:
     return find_by_email(account_id, email) or add_contact(account_id, email)
 
 
+def editable_fields(account_id: int) -> list[fields.Field]:
+    """The fields of the contact form beyond email, name and phone: company, birthday,
+    anniversary and the account's own."""
+    return [field for field in fields.account_fields(account_id)
+            if not field.built_in or field.key in fields.EXTRA_BUILT_IN]
+
+
 def update_contact(contact: Contact, *, email: str, first_name: str, last_name: str, phone: str,
-                   email_subscribed: bool, sms_subscribed: bool) -> Contact:
-    """Change a contact's details and subscriptions; raises ContactError naming the bad field."""
+                   email_subscribed: bool, sms_subscribed: bool,
+                   field_values: dict[str, str] | None = None) -> Contact:
+    """Change a contact's details, subscriptions and the fields given in `field_values` (key: the
+    value as typed; empty clears it); raises FieldErrors naming every bad field value, or
+    ContactError naming the bad detail. Nothing changes unless everything is valid."""
+    values = fields.parse_values(editable_fields(contact.account_id), field_values or {})
     email = _valid_email(email)
     other = find_by_email(contact.account_id, email)
     if other is not None and other.id != contact.id:
         raise ContactError("Another contact has this email address.")
     phone = normalise_phone(phone or "")
+    before = (contact.email, contact.first_name, contact.last_name, contact.phone)
     contact.email = email
     contact.first_name = (first_name or "").strip()[:100]
     contact.last_name = (last_name or "").strip()[:100]
     contact.phone = phone
-    set_subscription(contact, "email", email_subscribed)
-    set_subscription(contact, "sms", sms_subscribed)
+    changed = fields.apply_values(contact, values)
+    changed |= before != (contact.email, contact.first_name, contact.last_name, contact.phone)
+    changed |= set_subscription(contact, "email", email_subscribed)
+    changed |= set_subscription(contact, "sms", sms_subscribed)
     db.session.flush()
+    if changed:
+        contact_fields_changed.send(contact.account_id, contact_ids=[contact.id])
     return contact
 
 

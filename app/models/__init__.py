@@ -1,14 +1,15 @@
 """All models, imported here so Alembic and create_app() see every table."""
 from app.models.accounts import Account, User, UserSession
 from app.models.automations import Automation, AutomationRun, AutomationStepRun
-from app.models.contacts import Contact, ContactImport, ContactList, Tag, contact_tags, list_members
+from app.models.contacts import (Contact, ContactField, ContactImport, ContactList, Tag, contact_tags,
+                                 list_members)
 from app.models.messaging import Campaign, Email, LinkClick, ShortLink, SmsMessage, campaign_lists
 from app.models.segments import Segment, SegmentMembershipChange, campaign_segments, segment_members
 from app.models.tracking import (Browser, IdentityChange, PageView, RetentionRun, TrackingAuditEntry,
                                  TrackingSite)
 
 __all__ = ["Account", "User", "UserSession", "Automation", "AutomationRun", "AutomationStepRun",
-           "Contact", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
+           "Contact", "ContactField", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
            "Campaign", "Email", "LinkClick", "ShortLink", "SmsMessage", "campaign_lists",
            "Segment", "SegmentMembershipChange", "campaign_segments", "segment_members",
            "Browser", "IdentityChange", "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite"]

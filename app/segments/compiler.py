@@ -7,9 +7,11 @@ contact's views that match the URL *and* fall in the window, and compares their 
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+
+from app.contacts.fields import BUILT_IN_KEYS
 
 from app.models import (Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members,
                         segment_members)
@@ -55,6 +57,52 @@ def url_condition(op: str, value: str):
     if form == "url" and op in ("is", "is_not") and "/" not in normalised:
         normalised = normalised.lower()  # a bare host
     return _text_condition(column, op, normalised)
+
+
+def _month_days(today: date, days: int) -> list[str]:
+    """The "MM-DD" of today and the next `days` days; 02-29 with 02-28 in a year without it, so a
+    leap-day birthday is celebrated every year."""
+    month_days = {(today + timedelta(days=n)).strftime("%m-%d") for n in range(days + 1)}
+    if "02-28" in month_days and (today.year % 4 or (today.year % 100 == 0 and today.year % 400)):
+        month_days.add("02-29")
+    return sorted(month_days)
+
+
+def field_condition(rule: dict, now: datetime):
+    """A contact-field rule on the column of a built-in field or the value in Contact.custom. An
+    empty built-in field holds "", an empty custom one is absent (NULL)."""
+    key, kind, op = rule["field"], rule.get("field_type", "text"), rule["op"]
+    built_in = key in BUILT_IN_KEYS
+    element = None if built_in else Contact.custom[key]
+    if kind == "number":
+        column = element.as_float()
+        if op in ("is_empty", "is_not_empty"):
+            return column.is_(None) if op == "is_empty" else column.is_not(None)
+        if op == "between":
+            compared = column.between(rule["value"], rule["value_to"])
+        else:
+            compared = {"eq": column == rule["value"], "lt": column < rule["value"],
+                        "gt": column > rule["value"]}[op]
+        return and_(column.is_not(None), compared)  # negated, "not (score > 5)" includes no score
+    if kind == "boolean":
+        column = func.coalesce(element.as_boolean(), false())
+        return column == (true() if op == "is_yes" else false())
+    column = getattr(Contact, key) if built_in else func.coalesce(element.as_string(), "")
+    if op in ("is_empty", "is_not_empty"):
+        return column == "" if op == "is_empty" else column != ""
+    if kind == "choice":
+        return column.in_(rule["values"])
+    if kind == "date":
+        # Dates with a year ("1990-03-15") sort after "" and "--03-15" (no year): ">= '0'" keeps them.
+        today = now.date()
+        if op == "before":
+            return and_(column >= "0", column < rule["value"])
+        if op == "after":
+            return column > rule["value"]
+        if op == "last_days":
+            return column.between((today - timedelta(days=rule["days"])).isoformat(), today.isoformat())
+        return func.substr(column, func.length(column) - 4).in_(_month_days(today, rule["days"]))
+    return _text_condition(column, op, rule["value"])
 
 
 def _day_start(day: str) -> datetime:
@@ -112,7 +160,7 @@ def rule_condition(account_id: int, rule: dict, now: datetime, contact_ids=None)
     if kind == "visit":
         condition = visit_condition(account_id, rule, now, contact_ids)
     elif kind == "field":
-        condition = _text_condition(getattr(Contact, rule["field"]), rule["op"], rule["value"])
+        condition = field_condition(rule, now)
     elif kind == "created":
         if rule["op"] == "last_days":
             condition = Contact.created_at >= now - timedelta(days=rule["days"])

@@ -11,13 +11,17 @@ from sqlalchemy import delete, func, select, update
 from app.extensions import db
 from app.models import Segment, SegmentMembershipChange, segment_members
 from app.models.types import utcnow
-from app.queues import enqueue
+from app.queues import enqueue, enqueue_after_commit
 from app.segments.compiler import members_query
 from app.signals import IdentifiedPageView, contacts_joined_segment
 
 
+def has_rule(tree: dict, kinds: tuple[str, ...]) -> bool:
+    return any(rule["type"] in kinds for group in tree["groups"] for rule in group["rules"])
+
+
 def has_visit_rule(tree: dict) -> bool:
-    return any(rule["type"] == "visit" for group in tree["groups"] for rule in group["rules"])
+    return has_rule(tree, ("visit",))
 
 
 def evaluate(segment: Segment, contact_ids: list[int] | None = None,
@@ -68,11 +72,16 @@ def evaluate_all(now: datetime | None = None) -> int:
     return len(ids)
 
 
-def update_for_contacts(account_id: int, contact_ids: list[int]) -> int:
-    """Re-evaluate, for these contacts only, the account's segments with website-visit rules."""
+# Rules a contact's own details decide: segments with them are updated when those change.
+CONTACT_RULES = ("field", "subscription")
+
+
+def update_for_contacts(account_id: int, contact_ids: list[int], kinds: tuple[str, ...] = ("visit",)) -> int:
+    """Re-evaluate, for these contacts only, the account's segments with rules of these kinds
+    (website visits, or CONTACT_RULES)."""
     segments = [segment for segment in
                 db.session.scalars(select(Segment).where(Segment.account_id == account_id))
-                if has_visit_rule(segment.rules)]
+                if has_rule(segment.rules, tuple(kinds))]
     for segment in segments:
         evaluate(segment, contact_ids)
     return len(segments)
@@ -95,3 +104,11 @@ def queue_updates_for_contacts(sender, contacts: list[tuple[int, int]]) -> None:
     for account_id, contact_ids in by_account.items():
         if account_id in with_segments:  # no segments, nothing to keep current
             enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(contact_ids))
+
+
+def queue_field_updates(sender, contact_ids: list[int]) -> None:
+    """Contacts whose details or fields changed (app.signals.contact_fields_changed): once that
+    commits, a job updates, for them, the account's segments that compare those."""
+    if db.session.scalar(select(Segment.id).where(Segment.account_id == sender).limit(1)) is not None:
+        enqueue_after_commit(db.session, "worker.jobs.segments.update_for_contacts", sender,
+                             sorted(contact_ids), list(CONTACT_RULES))

@@ -8,7 +8,11 @@ Rules (every one may carry "negate": true, e.g. "did not view"):
     {"type": "visit", "op": URL_OPS, "value": "/pricing", "count_op": "at_least" | "at_most" | "exactly",
      "count": 2, "window": "last_days" | "between" | "ever", "days": 14, "start": "2026-01-01",
      "end": "2026-02-01"}
-    {"type": "field", "field": "email" | "first_name" | "last_name" | "phone", "op": TEXT_OPS, "value": "..."}
+    {"type": "field", "field": a field key (app/contacts/fields.py), "field_type": its type,
+     "op": the type's OPS_BY_TYPE, and what the op compares with:
+       text: "value": "..."; number: "value": 5 (and "value_to": 9 for "between");
+       date: "value": "2026-01-01" (before, after) or "days": 30 (last_days, anniversary_days);
+       choice: "values": ["Pro", "Team"] (any_of); yes/no and the empty tests: nothing}
     {"type": "created", "op": "last_days" | "before" | "after", "days": 7, "date": "2026-01-01"}
     {"type": "list", "list_id": 3}                       member of the list
     {"type": "tag", "tag_id": 4}                         has the tag
@@ -20,7 +24,10 @@ Rules (every one may carry "negate": true, e.g. "did not view"):
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from app.contacts.fields import BUILT_IN
 
 MAX_RULES = 50
 MAX_GROUPS = 20
@@ -30,8 +37,20 @@ URL_OPS = {"is": "is", "is_not": "is not", "contains": "contains", "not_contains
 TEXT_OPS = {"is": "is", "is_not": "is not", "contains": "contains", "not_contains": "does not contain",
             "starts_with": "starts with", "ends_with": "ends with", "is_empty": "is empty",
             "is_not_empty": "is not empty"}
+NUMBER_OPS = {"eq": "is", "lt": "is less than", "gt": "is more than", "between": "is between",
+              "is_empty": "is empty", "is_not_empty": "is not empty"}
+DATE_OPS = {"before": "is before", "after": "is after", "last_days": "is in the last",
+            "anniversary_days": "has its anniversary within", "is_empty": "is empty",
+            "is_not_empty": "is not empty"}
+BOOLEAN_OPS = {"is_yes": "is yes", "is_no": "is no or empty"}
+CHOICE_OPS = {"any_of": "is any of", "is_empty": "is empty", "is_not_empty": "is not empty"}
+OPS_BY_TYPE = {"text": TEXT_OPS, "number": NUMBER_OPS, "date": DATE_OPS, "boolean": BOOLEAN_OPS,
+               "choice": CHOICE_OPS}
+EMPTY_OPS = ("is_empty", "is_not_empty")
 COUNT_OPS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
-FIELDS = {"email": "email", "first_name": "first name", "last_name": "last name", "phone": "phone"}
+# The built-in fields, for rules checked without the account's own (and their summaries).
+BUILT_IN_FIELDS = {field.key: field for field in BUILT_IN}
+FIELDS = {field.key: field.name.lower() for field in BUILT_IN}
 RULE_TYPES = ("visit", "field", "created", "list", "tag", "subscription", "activity", "segment")
 
 
@@ -68,6 +87,57 @@ def _date(value: Any, what: str) -> str:
         raise RuleError(f"{what} must be a date (YYYY-MM-DD).") from None
 
 
+def _number(value: Any, what: str) -> int | float:
+    if isinstance(value, bool):
+        raise RuleError(f"{what} must be a number.")
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise RuleError(f"{what} must be a number.") from None
+    if not number.is_finite() or abs(number) > Decimal(10) ** 12:
+        raise RuleError(f"{what} must be a number between -1,000,000,000,000 and 1,000,000,000,000.")
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _field_rule(rule: dict, clean: dict, fields: dict) -> None:
+    """The parts of a contact-field rule: the field, an operator its type has, the values."""
+    field = fields.get(rule.get("field"))
+    if field is None:
+        raise RuleError("Choose a contact field.")
+    kind = str(field.type)
+    clean["field"], clean["field_type"] = field.key, kind
+    op = clean["op"] = _choice(rule.get("op"), OPS_BY_TYPE[kind], "how to compare the field")
+    if kind == "text":
+        clean["value"] = _text(rule.get("value"), "a value", required=op not in EMPTY_OPS)
+    elif op in EMPTY_OPS or kind == "boolean":
+        return
+    elif kind == "number":
+        clean["value"] = _number(rule.get("value"), "The number")
+        if op == "between":
+            clean["value_to"] = _number(rule.get("value_to"), "The second number")
+            if clean["value_to"] < clean["value"]:
+                raise RuleError("The first number must not be larger than the second.")
+    elif kind == "date":
+        if op in ("before", "after"):
+            clean["value"] = _date(rule.get("value"), "The date")
+        else:
+            clean["days"] = _int(rule.get("days"), 0 if op == "anniversary_days" else 1,
+                                 365 if op == "anniversary_days" else 3650, "The number of days")
+    else:
+        chosen = rule.get("values")
+        chosen = [chosen] if isinstance(chosen, str) else chosen
+        if not isinstance(chosen, list) or not chosen:
+            raise RuleError("Choose at least one of the choices.")
+        by_lower = {choice.lower(): choice for choice in field.choices}
+        values = []
+        for value in chosen:
+            if not isinstance(value, str) or value.lower() not in by_lower:
+                raise RuleError(f"Choose among the field's choices: {', '.join(field.choices)}.")
+            if by_lower[value.lower()] not in values:
+                values.append(by_lower[value.lower()])
+        clean["values"] = values
+
+
 def _text(value: Any, what: str, required: bool = True) -> str:
     if value is None:
         value = ""
@@ -81,8 +151,9 @@ def _text(value: Any, what: str, required: bool = True) -> str:
     return value
 
 
-def validate_rule(rule: Any, ids: dict[str, set[int]]) -> dict:
-    """A clean copy of one rule, or RuleError. `ids` holds the account's list, tag and campaign ids."""
+def validate_rule(rule: Any, ids: dict[str, Any]) -> dict:
+    """A clean copy of one rule, or RuleError. `ids` holds the account's list, tag and campaign ids,
+    and under "fields" its contact fields by key (the built-in ones when absent)."""
     if not isinstance(rule, dict):
         raise RuleError("A rule must be an object.")
     kind = _choice(rule.get("type"), RULE_TYPES, "a rule type")
@@ -103,10 +174,7 @@ def validate_rule(rule: Any, ids: dict[str, set[int]]) -> dict:
             if clean["start"] > clean["end"]:
                 raise RuleError("The start date must be before the end date.")
     elif kind == "field":
-        clean["field"] = _choice(rule.get("field"), FIELDS, "a contact field")
-        clean["op"] = _choice(rule.get("op"), TEXT_OPS, "how to compare the field")
-        clean["value"] = _text(rule.get("value"), "a value",
-                               required=clean["op"] not in ("is_empty", "is_not_empty"))
+        _field_rule(rule, clean, ids.get("fields") or BUILT_IN_FIELDS)
     elif kind == "created":
         clean["op"] = _choice(rule.get("op"), ("last_days", "before", "after"), "when the contact was added")
         if clean["op"] == "last_days":
@@ -133,7 +201,7 @@ def validate_rule(rule: Any, ids: dict[str, set[int]]) -> dict:
     return clean
 
 
-def validate(tree: Any, ids: dict[str, set[int]]) -> dict:
+def validate(tree: Any, ids: dict[str, Any]) -> dict:
     """A clean copy of a whole rule tree, or RuleError naming the first problem and where it is."""
     if not isinstance(tree, dict) or not isinstance(tree.get("groups"), list):
         raise RuleError("The rules are not in the expected form.")
@@ -172,8 +240,7 @@ def describe_rule(rule: dict, names: dict[str, dict[int, str]]) -> str:
                 f"{COUNT_OPS[rule['count_op']]} {rule['count']} {times}{window}")
         return ("did not " + text.replace("viewed", "view", 1)) if negate else text
     if kind == "field":
-        value = "" if rule["op"] in ("is_empty", "is_not_empty") else f" {rule['value']}"
-        text = f"{FIELDS[rule['field']]} {TEXT_OPS[rule['op']]}{value}"
+        text = describe_field_rule(rule, names)
     elif kind == "created":
         text = {"last_days": f"were added in the last {rule.get('days')} days",
                 "before": f"were added before {rule.get('date')}",
@@ -194,6 +261,24 @@ def describe_rule(rule: dict, names: dict[str, dict[int, str]]) -> str:
         text = (f"were sent {medium} {what}{days}" if rule["action"] == "sent"
                 else f"clicked a link in {medium} {what}{days}")
     return f"not ({text})" if negate else text
+
+
+def describe_field_rule(rule: dict, names: dict) -> str:
+    """"plan is any of Pro or Team", "birthday has its anniversary within 7 days"."""
+    kind, op = rule.get("field_type", "text"), rule["op"]
+    name = names.get("field", {}).get(rule["field"]) or FIELDS.get(rule["field"]) or rule["field"]
+    words = OPS_BY_TYPE[kind][op]
+    if op in EMPTY_OPS or kind == "boolean":
+        value = ""
+    elif kind == "number":
+        value = f" {rule['value']:,}" + (f" and {rule['value_to']:,}" if op == "between" else "")
+    elif kind == "date" and op in ("last_days", "anniversary_days"):
+        value = f" {rule['days']} day{'' if rule['days'] == 1 else 's'}"
+    elif kind == "choice":
+        value = " " + " or ".join(rule["values"])
+    else:
+        value = f" {rule['value']}"
+    return f"{name} {words}{value}"
 
 
 def summary(tree: dict, names: dict[str, dict[int, str]]) -> str:

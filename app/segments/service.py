@@ -6,6 +6,7 @@ import copy
 
 from sqlalchemy import func, select
 
+from app.contacts import fields
 from app.extensions import db
 from app.models import Automation, Campaign, Contact, ContactList, Segment, Tag, campaign_segments
 from app.models.messaging import CampaignStatus
@@ -34,18 +35,24 @@ def list_segments(account_id: int) -> list[Segment]:
                                    .order_by(Segment.name)))
 
 
-def choices(account_id: int) -> dict[str, dict[int, str]]:
-    """Names of the account's lists, tags and campaigns, by id: for rule inputs and summaries."""
+def choices(account_id: int) -> dict[str, dict]:
+    """Names of the account's lists, tags and campaigns, by id, and of its contact fields, by
+    key: for rule inputs and summaries."""
     def names(model, order):
         return dict(db.session.execute(select(model.id, model.name).where(model.account_id == account_id)
                                        .order_by(order)).all())
     return {"list": names(ContactList, ContactList.name), "tag": names(Tag, Tag.name),
-            "campaign": names(Campaign, Campaign.id.desc())}
+            "campaign": names(Campaign, Campaign.id.desc()),
+            # Summaries read "first name contains Ada", "Plan is any of Pro".
+            "field": {field.key: field.name.lower() if field.built_in else field.name
+                      for field in fields.account_fields(account_id)}}
 
 
 def checked_tree(account_id: int, tree) -> dict:
     names = choices(account_id)
-    return validate(tree, {kind: set(ids) for kind, ids in names.items()})
+    ids = {kind: set(ids) for kind, ids in names.items()}
+    ids["fields"] = fields.fields_by_key(account_id)
+    return validate(tree, ids)
 
 
 def _check_name(account_id: int, name: str, exclude_id: int | None = None) -> str:

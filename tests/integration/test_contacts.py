@@ -18,10 +18,16 @@ def reload(contact_id: int) -> Contact | None:
     return db.session.get(Contact, contact_id)
 
 
-def upload(client, text: str | bytes, filename: str = "contacts.csv"):
+def upload(client, text: str | bytes, filename: str = "contacts.csv", columns: dict | None = None):
+    """Upload a file and start its import with the columns as matched by their titles (or as in
+    `columns`, {"column-2": "plan"}); the response of the upload if it was refused."""
     data = text.encode() if isinstance(text, str) else text
-    return client.post("/contacts/import", data={"file": (io.BytesIO(data), filename)},
-                       content_type="multipart/form-data")
+    response = client.post("/contacts/import", data={"file": (io.BytesIO(data), filename)},
+                           content_type="multipart/form-data")
+    if response.status_code != 302:
+        return response
+    assert re.search(r"/contacts/import/\d+/columns$", response.headers["Location"])
+    return client.post(response.headers["Location"], data=columns or {})
 
 
 def import_id_of(response) -> int:
@@ -350,14 +356,19 @@ def test_upload_size_cap_and_unusable_files(auth, site):
     too_big = upload(auth.client, b"email\n" + b"a" * imports.IMPORT_MAX_BYTES)
     assert too_big.status_code == 422
     assert "The file is larger than 5 MB." in too_big.get_data(as_text=True)
-    no_email = upload(auth.client, "name,phone\nAda,+14155550123\n")
-    assert no_email.status_code == 422 and "one of them must be email" in no_email.get_data(as_text=True)
+    no_header = upload(auth.client, ",\nAda,+14155550123\n")
+    assert no_header.status_code == 422 and "one of them must be email" in no_header.get_data(as_text=True)
     spreadsheet = upload(auth.client, "email,first_name\nada@customer.example,Ada\n".encode("utf-16"))
     assert (spreadsheet.status_code == 422
             and "could not be read as text" in spreadsheet.get_data(as_text=True))
     nothing = auth.client.post("/contacts/import", data={}, content_type="multipart/form-data")
     assert nothing.status_code == 422 and "Choose a CSV file to import." in nothing.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(ContactImport)) == 0
+    # No column is email, by its title or its values: the marketer is asked to choose one.
+    no_email = upload(auth.client, "name,phone\nAda,+14155550123\n")
+    assert no_email.status_code == 422
+    assert "Choose the column that holds the email addresses." in no_email.get_data(as_text=True)
+    assert db.session.scalar(select(ContactImport.status)) == "mapping"
 
 
 def test_semicolon_separated_files_and_windows_encoding(auth, site, run_jobs):

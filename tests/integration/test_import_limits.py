@@ -35,6 +35,8 @@ def upload(client, data: bytes) -> int:
     response = client.post("/contacts/import", data={"file": (io.BytesIO(data), "everyone.csv")},
                            content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)
+    response = client.post(response.headers["Location"])  # the columns as matched by their titles
+    assert response.status_code == 302, response.get_data(as_text=True)
     return int(re.search(r"/contacts/import/(\d+)$", response.headers["Location"]).group(1))
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.automations import service as automations
-from app.contacts import imports, lists
+from app.contacts import fields, imports, lists
 from app.extensions import db
 from app.messaging import campaigns, mail, sms
 from app.messaging.rendering import Message, Renderer
@@ -64,6 +64,7 @@ def account_objects(user, site, contact) -> dict:
          "window": "last_days", "days": "30", "negate": False}]}]})
     automation = automations.create(user)
     step = automations.add_step(automation, "delay")
+    field = fields.create_field(account_id, "Plan", "choice", choices=["Free", "Pro"])
     contact_import = imports.start_import(account_id, user.id, "contacts.csv",
                                           io.BytesIO(b"email,first_name\ngrace@customer.example,Grace\n"))
     email = mail.queue_email(account_id=account_id, kind="test", to_address=user.email, subject="Hello",
@@ -83,7 +84,7 @@ def account_objects(user, site, contact) -> dict:
         "contact_id": contact.id, "list_id": newsletter.id, "tag_id": tag.id, "campaign_id": campaign.id,
         "segment_id": segment.id, "automation_id": automation.id, "step_id": step["id"],
         "import_id": contact_import.id, "email_id": email.id, "code": short_link.code,
-        "browser_id": browser_id, "site_key": site.site_key, "filename": "css/app.css",
+        "browser_id": browser_id, "field_id": field.id, "site_key": site.site_key, "filename": "css/app.css",
         "tokens": {"links.click": urlsplit(click).path.rsplit("/", 1)[1],
                    "links.unsubscribe": unsubscribe_token(Unsubscribe(account_id, contact.id, "email")),
                    "links.web_view": permanent_token(campaign.id)},

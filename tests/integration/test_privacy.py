@@ -127,7 +127,8 @@ def test_the_export_downloads_everything_stored_about_the_contact(auth, site, co
     data = response.get_json()
     assert data["contact"] | {"created_at": None} == {
         "id": contact.id, "email": "ada@customer.example", "first_name": "Ada", "last_name": "Lovelace",
-        "phone": "", "email_subscription": "subscribed", "sms_subscription": "subscribed", "created_at": None}
+        "phone": "", "company": "", "birthday": "", "anniversary": "", "email_subscription": "subscribed",
+        "sms_subscription": "subscribed", "created_at": None}
     assert data["contact"]["created_at"].startswith(str(contact.created_at.year))
     assert [item["name"] for item in data["lists"]] == ["Newsletter"]
     assert [item["name"] for item in data["tags"]] == ["VIP"]

@@ -2,7 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.contacts import people
+from app.contacts import fields, people
 from app.automations import engine, schema, service
 from app.automations.schema import AutomationError
 from app.extensions import db, htmx
@@ -23,7 +23,7 @@ bp.add_app_template_filter(service.describe_exit, "describe_exit")
 # What the forms offer to choose from, by the names the templates use.
 CHOICES = dict(step_kinds=schema.STEP_KINDS, delay_units=schema.DELAY_UNITS,
                trigger_types=schema.TRIGGER_TYPES, reentry_choices=schema.REENTRY, url_ops=rules.URL_OPS,
-               text_ops=rules.TEXT_OPS, contact_fields=rules.FIELDS, filter_types=forms.FILTER_TYPES,
+               field_ops=rules.OPS_BY_TYPE, filter_types=forms.FILTER_TYPES,
                condition_types=forms.CONDITION_TYPES, exit_types=forms.EXIT_TYPES)
 
 
@@ -42,7 +42,8 @@ def _context(automation, **extra) -> dict:
                               for step in schema.walk(steps)},
                    settings=service.settings_of(automation), settings_error=None, saved=False, problems=[],
                    editing=None, draft=None, step_error=None, result=None, header_oob=False,
-                   clear_problems=False, earlier_emails=[], **CHOICES)
+                   clear_problems=False, earlier_emails=[],
+                   contact_fields=fields.account_fields(automation.account_id), **CHOICES)
     context.update(extra)
     if context["editing"]:
         context["earlier_emails"] = service.emails_before(steps, context["editing"]) or []

@@ -35,7 +35,8 @@ def rule_from_fields(fields: dict) -> dict:
         return rule
     if kind == "field":
         return {"type": "field", "negate": negate, "field": fields.get("field", "email"),
-                "op": fields.get("op", "contains"), "value": fields.get("value", "")}
+                "op": fields.get("op", "contains"), "value": fields.get("value", ""),
+                **{key: fields[key] for key in ("value_to", "days", "values") if key in fields}}
     if kind == "subscription":
         return {"type": "subscription", "negate": negate, "channel": fields.get("channel", "email")}
     if kind == "clicked":
@@ -90,8 +91,9 @@ def apply_settings_action(settings: dict, action: str) -> dict:
 def step_fields(step: dict, form) -> dict:
     """What the step's edit form posted, in the shape service.edit_step (schema.update_step) takes."""
     if step["kind"] == "split":
-        fields = {key.removeprefix("condition-"): form.get(key) for key in form.keys()
-                  if key.startswith("condition-")}
+        fields = {key.removeprefix("condition-"):
+                  form.getlist(key) if key == "condition-values" else form.get(key)
+                  for key in form.keys() if key.startswith("condition-")}
         return {"condition": rule_from_fields(fields)}
     return {key: form.get(key) for key in STEP_FIELDS if key in form}
 

@@ -6,11 +6,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 
 from app import privacy
-from app.contacts import history, imports, people
+from app.contacts import fields, history, imports, people
 from app.contacts import lists as lists_and_tags  # the lists page is the view lists()
 from app.contacts.errors import ContactError
 from app.extensions import db, htmx
-from app.models.contacts import Subscription
+from app.models.contacts import ImportStatus, Subscription
 from app.tracking import identity, reports
 from app.web import page_or_fragment, record_id, require_login
 from app.web.contacts.forms import ContactEditForm, ContactForm, ImportForm, ListForm
@@ -25,6 +25,8 @@ PHONE_HELP = ("International format, such as +14155550123. "
 
 require_login(bp)
 bp.add_app_template_filter(identity.describe, "describe_identity_change")
+# {{ field | contact_field_value(contact[, 'form']) }}: a contact's value of a field, shown or in an input.
+bp.add_app_template_filter(fields.shown, "contact_field_value")
 
 
 def _contact_or_404(contact_id: int):
@@ -75,7 +77,9 @@ def create():
 def _part_context(contact, **extra) -> dict:
     account_id = current_user.account_id
     context = dict(contact=contact, account_lists=lists_and_tags.account_lists(account_id),
-                   account_tags=lists_and_tags.account_tags(account_id), form=None, phone_help=PHONE_HELP)
+                   account_tags=lists_and_tags.account_tags(account_id), form=None, phone_help=PHONE_HELP,
+                   contact_fields=people.editable_fields(account_id), field_errors={}, field_values=None,
+                   date_help=fields.DATE_HELP)
     context.update(extra)
     return context
 
@@ -132,14 +136,19 @@ def update(contact_id: int):
     """Saves the contact's details; renders them, or the form again with its errors."""
     contact = _contact_or_404(contact_id)
     form = ContactEditForm()
+    typed = {field.key: request.form.get(f"field-{field.key}", "")
+             for field in people.editable_fields(current_user.account_id)}
     try:
         people.update_contact(contact, email=form.email.data, first_name=form.first_name.data,
                               last_name=form.last_name.data, phone=form.phone.data,
                               email_subscribed=bool(form.email_subscribed.data),
-                              sms_subscribed=bool(form.sms_subscribed.data))
+                              sms_subscribed=bool(form.sms_subscribed.data), field_values=typed)
+    except fields.FieldErrors as errors:  # checked before anything changed
+        return _contact_part(contact, "contacts/_details_form.html", 422, form=form,
+                             field_errors=errors.errors, field_values=typed)
     except ContactError as error:
         form[error.field].errors = [str(error)]
-        return _contact_part(contact, "contacts/_details_form.html", 422, form=form)
+        return _contact_part(contact, "contacts/_details_form.html", 422, form=form, field_values=typed)
     db.session.commit()
     if not htmx:
         return redirect(url_for("contacts.show", contact_id=contact.id))
@@ -325,13 +334,57 @@ def start_import():
     try:
         if not upload:
             raise ContactError("Choose a CSV file to import.", "file")
-        contact_import = imports.start_import(current_user.account_id, current_user.id, upload.filename,
-                                              upload.stream)
+        contact_import = imports.upload(current_user.account_id, current_user.id, upload.filename,
+                                        upload.stream)
     except ContactError as error:
         form.file.errors = [str(error)]
         return _import_page(form, 422)
     db.session.commit()
-    return redirect(url_for("contacts.import_status", import_id=contact_import.id))
+    return redirect(url_for("contacts.import_columns", import_id=contact_import.id))
+
+
+def _import_or_404(import_id: int):
+    return imports.get_import(current_user.account_id, import_id) or abort(404)
+
+
+def _columns_page(contact_import, error: str | None = None, chosen: dict[int, str] | None = None,
+                  status_code: int = 200):
+    columns, sample = imports.columns(contact_import)
+    for column in columns:
+        column.target = (chosen or {}).get(column.position, column.target)
+    return render_template("contacts/import_columns.html", contact_import=contact_import, columns=columns,
+                           sample=sample, targets=imports.targets(current_user.account_id),
+                           error=error), status_code
+
+
+@bp.get("/import/<int:import_id>/columns")
+def import_columns(import_id: int):
+    """Renders the uploaded file's columns, each matched to a field (changeable), and its first rows."""
+    contact_import = _import_or_404(import_id)
+    if contact_import.status != ImportStatus.MAPPING:
+        return redirect(url_for("contacts.import_status", import_id=import_id))
+    return _columns_page(contact_import)
+
+
+@bp.post("/import/<int:import_id>/columns")
+def confirm_import(import_id: int):
+    """Starts the import with the columns matched as chosen (creating the new fields); redirects to
+    its status, or renders the columns again with what is wrong."""
+    contact_import = _import_or_404(import_id)
+    if contact_import.status != ImportStatus.MAPPING:
+        return redirect(url_for("contacts.import_status", import_id=import_id))
+    chosen = {}
+    for key in request.form:
+        position = key.removeprefix("column-")
+        if key.startswith("column-") and position.isdigit() and len(position) < 6:
+            chosen[int(position)] = request.form.get(key, "")
+    try:
+        imports.confirm(contact_import, chosen)
+    except ContactError as error:
+        db.session.rollback()
+        return _columns_page(_import_or_404(import_id), str(error), chosen, 422)
+    db.session.commit()
+    return redirect(url_for("contacts.import_status", import_id=import_id))
 
 
 @bp.get("/import/<int:import_id>")

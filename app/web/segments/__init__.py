@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.contacts import fields
 from app.extensions import db
 from app.segments import rules, service
 from app.segments.rules import RuleError
@@ -22,7 +23,8 @@ def _builder_context(tree: dict, segment=None, name: str = "", error=None) -> di
     """What the builder is drawn from: the tree, the account's names, and the choices of its rules."""
     return dict(tree=tree, segment=segment, name=name, error=error,
                 names=service.choices(current_user.account_id), url_ops=rules.URL_OPS,
-                count_ops=rules.COUNT_OPS, text_ops=rules.TEXT_OPS, contact_fields=rules.FIELDS)
+                count_ops=rules.COUNT_OPS, field_ops=rules.OPS_BY_TYPE,
+                contact_fields=fields.account_fields(current_user.account_id))
 
 
 @bp.get("/")

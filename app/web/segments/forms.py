@@ -28,7 +28,8 @@ def tree_from_form(form) -> dict:
             group["match"] = form.get(key)
         else:
             rule = group["rules"].setdefault(int(match.group(3)), {})
-            rule[match.group(4)] = form.get(key)
+            # A choice rule's "values" is a multiple select: every value chosen.
+            rule[match.group(4)] = form.getlist(key) if match.group(4) == "values" else form.get(key)
     tree = {"join": form.get("join", "and"), "groups": []}
     for g in sorted(groups):
         rules = [groups[g]["rules"][r] for r in sorted(groups[g]["rules"])]

@@ -293,3 +293,7 @@ def install_check():
     site = _site_or_404()
     return render_template("settings/_install_check.html", site=site,
                            install_check=setup.install_check_result(site))
+
+
+# Settings → Contact fields: its routes are on this blueprint, in their own module.
+from app.web.settings import fields as _fields  # noqa: E402,F401

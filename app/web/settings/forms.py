@@ -1,6 +1,8 @@
-"""The forms of Settings → Website tracking."""
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField, URLField
+"""The forms of Settings: Website tracking, Contact fields."""
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField, URLField
+from wtforms.fields.choices import SelectChoice
 
+from app.contacts.fields import TYPE_NAMES
 from app.web.forms import Form
 
 
@@ -28,3 +30,20 @@ class IdentityForm(Form):
 class SendToDeveloperForm(Form):
     recipients = StringField("Developer's email addresses")
     note = TextAreaField("Note (optional)")
+
+
+class FieldForm(Form):
+    """Settings → Contact fields: a new field. Key and type are fixed once it exists."""
+
+    name = StringField("Name")
+    type = SelectField("Kind of value", choices=[SelectChoice(key.value, name)
+                                                        for key, name in TYPE_NAMES.items()])
+    key = StringField("Key (optional)")
+    choices = TextAreaField("Choices, one a line")
+    default = StringField("Default (optional)")
+
+
+class EditFieldForm(Form):
+    name = StringField("Name")
+    choices = TextAreaField("Choices, one a line")
+    default = StringField("Default (optional)")
