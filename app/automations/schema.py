@@ -19,6 +19,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from app.messaging import personalise
 from app.messaging.mail import breaks_lines, sender_name
 from app.segments.rules import URL_OPS, RuleError, validate_rule
 
@@ -149,7 +150,9 @@ def delete_step(steps: list[dict], step_id: str) -> None:
         container[index:index] = [s for s in removed.get("yes", []) if s["kind"] != "end"] or []
 
 
-def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, set[int]]) -> dict:
+def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict) -> dict:
+    """Change one step from its form's fields; ids as engine.ids_for gives them (with the
+    account's contact fields, which merge fields in messages may use)."""
     found = _container(steps, step_id)
     if not found:
         raise AutomationError("That step is not in this automation.", "kind")
@@ -159,11 +162,16 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, se
         for field, label in (("subject", "The subject"), ("from_name", "The From name")):
             if breaks_lines(fields.get(field)):
                 raise AutomationError(f"{label} must be on one line: remove the line break.", field)
+        keys = set(ids.get("fields") or ())
+        for field, label, html in (("subject", "The subject", False), ("from_name", "The From name", False),
+                                   ("body", "The message", True)):
+            _check_merge_fields(fields.get(field) or "", keys, html, label, field)
         step["subject"] = (fields.get("subject") or "").strip()[:300]
         # Empty: the account's name, at send time.
         step["from_name"] = sender_name(fields.get("from_name"))
         step["body"] = fields.get("body") or ""
     elif kind == "sms":
+        _check_merge_fields(fields.get("body") or "", set(ids.get("fields") or ()), False, "The text", "body")
         step["body"] = (fields.get("body") or "")[:1600]
     elif kind == "delay":
         try:
@@ -176,6 +184,13 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict[str, se
     elif kind == "split":
         step["condition"] = check_condition(fields.get("condition"), ids, steps)
     return step
+
+
+def _check_merge_fields(text: str, keys: set[str], html: bool, label: str, field: str) -> None:
+    try:
+        personalise.check(text, keys, html=html, what=label)
+    except personalise.MergeError as error:
+        raise AutomationError(str(error), field) from None
 
 
 def check_condition(condition, ids: dict[str, set[int]], steps: list[dict]) -> dict:

@@ -172,7 +172,9 @@ def confirm(contact_import: ContactImport, chosen: dict[int, str]) -> ContactImp
         target = mapping.get(str(column.position), "")
         if target.startswith("new:"):
             try:
-                new = contact_fields.create_field(contact_import.account_id, column.title, target[4:])
+                key = contact_fields.key_for(column.title) or f"column_{column.position + 1}"
+                new = contact_fields.create_field(contact_import.account_id, column.title, target[4:],
+                                                  key=key)
             except ContactError as error:
                 raise ContactError(f"The column “{column.title}” cannot be a new field: {error}",
                                    "mapping") from None

@@ -12,9 +12,10 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, false, func, or_, select, update
 
 from app.contacts import people
+from app.contacts.fields import account_fields
 from app.contacts.lists import account_lists
 from app.extensions import db
-from app.messaging import mail
+from app.messaging import mail, personalise
 from app.messaging.clicks import TEST_LINK_SECONDS
 from app.messaging.rendering import Message, Renderer
 from app.models import Campaign, Contact, Email, LinkClick, Segment, SmsMessage, User, list_members
@@ -76,6 +77,7 @@ def update_campaign(campaign: Campaign, *, name: str, subject: str = "", from_na
         if mail.breaks_lines(value):
             # An email header is one line: every message of the campaign would fail as it is sent.
             raise CampaignError(f"{label} must be on one line: remove the line break.", field)
+    check_merge_fields(campaign, subject, from_name, body)
     wanted = {int(list_id) for list_id in list_ids}
     lists = [item for item in account_lists(campaign.account_id) if item.id in wanted]
     if len(lists) != len(wanted):
@@ -111,6 +113,8 @@ def check_ready(campaign: Campaign) -> None:
         raise CampaignError("Write the message before sending.", "body")
     if not campaign.lists and not campaign.segments:
         raise CampaignError("Choose at least one list or segment to send to.", "list_ids")
+    # A field it uses may have been deleted since it was saved.
+    check_merge_fields(campaign, campaign.subject, campaign.from_name, campaign.body)
 
 
 def audience_query(campaign: Campaign, *, as_of: datetime | None = None):
@@ -177,18 +181,34 @@ def unschedule(campaign: Campaign) -> bool:
     return bool(back)
 
 
-def send_test(campaign: Campaign, user: User, public_url: str) -> Email:
-    """Send the campaign to the signed-in user, as their own contact, marked as a test."""
+def send_test(campaign: Campaign, user: User, public_url: str, as_contact: Contact | None = None) -> Email:
+    """Send the campaign to the signed-in user, marked as a test: with the merge fields of
+    `as_contact` (one of the account's contacts) when given, else of the user's own contact. Its
+    links identify the user's own contact either way, never the one whose values it shows."""
     if campaign.channel != "email":
         raise CampaignError("Test sends are for emails.", "name")
     if not campaign.body.strip():
         raise CampaignError("Write the message before sending a test.", "body")
     contact = people.contact_for_user(campaign.account_id, user.email)
     expires = int(time.time()) + TEST_LINK_SECONDS
-    rendered = Renderer(Message.of_campaign(campaign), public_url, links_expire=expires).email(contact)
+    rendered = Renderer(Message.of_campaign(campaign), public_url, links_expire=expires).email(
+        contact, values_of=as_contact)
     return mail.queue_email(account_id=campaign.account_id, sent_by_id=user.id, kind="campaign_test",
-                            to_address=user.email, subject=f"[Test] {rendered['subject']}",
-                            text_body=rendered["text_body"], html_body=rendered["html_body"])
+                            to_address=user.email, subject=f"[Test] {rendered['subject']}"[:300],
+                            text_body=rendered["text_body"], html_body=rendered["html_body"],
+                            from_name=rendered["from_name"])
+
+
+def check_merge_fields(campaign: Campaign, subject: str, from_name: str, body: str) -> None:
+    """CampaignError naming the first of the texts whose merge fields will not render."""
+    keys = {field.key for field in account_fields(campaign.account_id)}
+    texts = [("subject", subject, "The subject", False), ("from_name", from_name, "The From name", False),
+             ("body", body, "The message" if campaign.channel == "email" else "The text", True)]
+    for field, text, label, html in texts:
+        try:
+            personalise.check(text or "", keys, html=html and campaign.channel == "email", what=label)
+        except personalise.MergeError as error:
+            raise CampaignError(str(error), field) from None
 
 
 def message_model(campaign: Campaign):

@@ -185,7 +185,8 @@ def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, te
 def build_message(email: Email, from_name: str = "") -> EmailMessage:
     message = EmailMessage()
     sender_name, sender_address = parseaddr(current_app.config["MAIL_FROM"])
-    message["From"] = formataddr((from_name or email.from_name or sender_name, sender_address))
+    # The email's own From name (personalised when it was rendered) before the campaign's.
+    message["From"] = formataddr((email.from_name or from_name or sender_name, sender_address))
     message["To"] = email.to_address
     if email.reply_to:
         message["Reply-To"] = email.reply_to

@@ -93,7 +93,8 @@ class Email(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(254))
     reply_to: Mapped[str] = mapped_column(String(254), default="")
-    # The sender's name (an automation step's); empty: the campaign's, else MAIL_FROM's.
+    # The sender's name (an automation step's, or a campaign's for this recipient: merge fields
+    # filled); empty: the campaign's, else MAIL_FROM's.
     from_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)

@@ -58,6 +58,29 @@
     if (event.target.querySelectorAll) showServerDialogs(event.target);
   });
 
+  // "Insert a field": the chosen merge field ({{ first_name }}) goes where the cursor was in the
+  // form's subject, From name or body (the menu's own target until one of them had the focus).
+  var lastTarget = new WeakMap();
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.matches && field.matches("[data-merge-target]") && field.form) lastTarget.set(field.form, field);
+  });
+  document.addEventListener("change", function (event) {
+    var menu = event.target;
+    if (!menu.matches || !menu.matches("select[data-insert-field]") || !menu.value) return;
+    var target = (menu.form && lastTarget.get(menu.form)) ||
+      document.getElementById(menu.getAttribute("data-insert-field"));
+    if (!target) return;
+    var text = menu.value;
+    var start = typeof target.selectionStart === "number" ? target.selectionStart : target.value.length;
+    var end = typeof target.selectionEnd === "number" ? target.selectionEnd : start;
+    target.value = target.value.slice(0, start) + text + target.value.slice(end);
+    target.focus();
+    target.setSelectionRange(start + text.length, start + text.length);
+    target.dispatchEvent(new Event("input", { bubbles: true }));
+    menu.value = "";
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
     var focusable = event.target.querySelector && event.target.querySelector("[role=switch], [autofocus]");
     if (focusable && event.target.id !== "tracking-status") focusable.focus();

@@ -1,7 +1,8 @@
 """email: campaign emails delivered per second by one real worker over SMTP, over raw smtplib
 sending the same number of pre-rendered messages to the same sink (email_vs_smtp_ratio).
 
-A campaign of CAMPAIGN_BODY (a few paragraphs, three links) to one list of RECIPIENTS contacts is
+A campaign of CAMPAIGN_BODY (a few paragraphs, three links; merge fields in the subject, From name
+and body, so every message is personalised) to one list of RECIPIENTS contacts is
 sent as the product sends it: send_now() enqueues the start job, and `python -m worker --burst`
 runs it and every batch job (render each recipient's message, store it, deliver the batch over
 one SMTP connection). The time runs from the worker's start to the sink's counting the last
@@ -28,7 +29,7 @@ from app.config import PROJECT_ROOT
 from app.devserver import stop
 from app.extensions import db
 from app.messaging import mail, sending
-from app.models import Campaign, Email
+from app.models import Campaign, Contact, Email
 from tests.benchmarks.harness import (PUBLIC_URL, BenchmarkFailed, Environment, create_campaign, create_list,
                                       create_owner, log)
 from tests.support import free_port
@@ -136,6 +137,10 @@ def check_stored(campaign_id: int) -> Email:
     if (email.html_body.count(f'href="{PUBLIC_URL}/c/') != 3
             or f'href="{PUBLIC_URL}/u/' not in email.html_body):
         raise BenchmarkFailed("the stored email does not have its three click links and an unsubscribe link")
+    contact = db.session.get(Contact, email.contact_id)
+    if (email.subject, email.from_name) != (f"{contact.first_name}, our fall sale", contact.company) \
+            or f"Hi {contact.first_name}, everything" not in email.html_body:
+        raise BenchmarkFailed("the stored email is not personalised for its recipient")
     return email
 
 

@@ -38,9 +38,12 @@ WEBSITE = "https://www.shop.example"
 PUBLIC_URL = "https://footfall.example"
 # A campaign email as marketers write them: a few paragraphs, two links to the tracked site (tagged
 # with the contact's cid) and one elsewhere (not tagged), each routed through the click redirect.
+# Personalised in every message: merge fields in the subject, the From name and the body.
+CAMPAIGN_SUBJECT = '{{ first_name | default: "Friend" }}, our fall sale'
+CAMPAIGN_FROM_NAME = "{{ company | default: 'The Shop' }}"
 CAMPAIGN_BODY = f"""<h1>Our fall sale starts today</h1>
-<p>Everything in the shop is 20% off until Sunday: jackets, boots, and the scarves you asked us to
-bring back. The discount applies at checkout, no code needed.</p>
+<p>Hi {{{{ first_name | default: "there" }}}}, everything in the shop is 20% off until Sunday: jackets,
+boots, and the scarves you asked us to bring back. The discount applies at checkout, no code needed.</p>
 <p>See <a href="{WEBSITE}/pricing?plan=pro#faq">what the sale covers</a>, or go straight to
 <a href="{WEBSITE}/collections/fall">the fall collection</a>.</p>
 <p>Shipping stays free on orders over $50, and returns are free for 60 days, as always.</p>
@@ -160,7 +163,7 @@ def create_list(account_id: int, count: int) -> ContactList:
     contact_ids = db.session.scalars(
         insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
         [{"account_id": account_id, "email": f"person{index:06d}@customer.example", "first_name": f"P{index}",
-          "created_at": now} for index in range(count)]).all()
+          "company": f"Company {index % 97}", "created_at": now} for index in range(count)]).all()
     db.session.execute(insert(list_members), [{"list_id": contact_list.id, "contact_id": contact_id,
                                                "added_at": now} for contact_id in contact_ids])
     db.session.commit()
@@ -170,8 +173,9 @@ def create_list(account_id: int, count: int) -> ContactList:
 def create_campaign(user: User, lists: list[ContactList]) -> Campaign:
     """A draft email campaign of CAMPAIGN_BODY to `lists`, ready to send."""
     campaign = campaigns.create_campaign(user, "email")
-    campaigns.update_campaign(campaign, name="Fall sale", subject="Our fall sale", from_name="Shop",
-                              body=CAMPAIGN_BODY, list_ids=[item.id for item in lists])
+    campaigns.update_campaign(campaign, name="Fall sale", subject=CAMPAIGN_SUBJECT,
+                              from_name=CAMPAIGN_FROM_NAME, body=CAMPAIGN_BODY,
+                              list_ids=[item.id for item in lists])
     campaigns.check_ready(campaign)
     db.session.commit()
     return campaign

@@ -83,3 +83,39 @@ def test_add_a_field_import_into_it_edit_it_and_segment_on_it(page: Page, server
     expect(preview.locator(".count")).to_have_text("1")
     expect(preview).to_contain_text("grace@navy.example")
     page.screenshot(path="/tmp/footfall-segment-field-rule.png", full_page=True)
+
+
+def test_merge_fields_from_the_menu_checked_and_previewed_as_a_contact(page: Page, server, site, user):
+    from tests.conftest import make_contact
+
+    make_contact(site.account_id, "ada@customer.example", first_name="Ada", company="Analytical Engines")
+    sign_in(page, server, user.email)
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("button", name="New email").click()
+    page.get_by_label("Campaign name").fill("Hello")
+    subject = page.get_by_label("Subject")
+    subject.fill("News for ")
+    subject.press("End")
+    page.get_by_label("Insert a field").select_option(label="First name — {{ first_name }}")
+    expect(subject).to_have_value("News for {{ first_name }}")
+    body = page.get_by_label("HTML body")
+    body.fill("<p>Hello {{ frist_name }}</p>")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#body-error")).to_contain_text(
+        "The message uses {{ frist_name }}, which is not one of your contact fields")
+    expect(page.get_by_label("Campaign name")).to_have_value("Hello")  # what was typed stays
+    expect(subject).to_have_value("News for {{ first_name }}")
+    body.fill("<p>Hello  at {{ company | default: 'your company' }}</p>")
+    body.focus()
+    body.evaluate("area => area.setSelectionRange(9, 9)")  # the caret after "<p>Hello "
+    page.get_by_label("Insert a field").select_option(label="First name — {{ first_name }}")
+    expect(body).to_have_value("<p>Hello {{ first_name }} at {{ company | default: 'your company' }}</p>")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+
+    frame = page.frame_locator("#preview-frame")
+    expect(frame.locator("body")).to_contain_text("Hello at your company")
+    page.get_by_label("Preview as").fill("ada@customer.example")
+    page.get_by_role("button", name="Show").click()
+    expect(frame.locator("body")).to_contain_text("Hello Ada at Analytical Engines")
+    page.screenshot(path="/tmp/footfall-merge-fields.png", full_page=True)

@@ -158,6 +158,11 @@ def test_contact_page_edits_every_field_type(auth, site, account_fields):
     form = page_text(auth.client.get(f"/contacts/{ada.id}/edit", headers=HX))
     assert 'value="12-10"' in form and 'value="1250.5"' in form and '<option value="yes" selected>' in form
 
+    # A form without a field's input (drawn before the field was added) leaves its value alone.
+    partial = contact_form(ada, company="Engines")
+    assert auth.client.post(f"/contacts/{ada.id}", headers=HX, data=partial).status_code == 200
+    assert reload(ada.id).custom["plan"] == "Pro" and reload(ada.id).company == "Engines"
+
     cleared = auth.client.post(f"/contacts/{ada.id}", headers=HX, data=contact_form(
         ada, company="", birthday="", anniversary="", plan="", score="", renewal="", vip="", notes=""))
     assert cleared.status_code == 200

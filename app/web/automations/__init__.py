@@ -6,6 +6,7 @@ from app.contacts import fields, people
 from app.automations import engine, schema, service
 from app.automations.schema import AutomationError
 from app.extensions import db, htmx
+from app.messaging import personalise
 from app.segments import rules
 from app.web import page_or_fragment, redirect_to, require_login
 from app.web.automations import forms
@@ -43,7 +44,8 @@ def _context(automation, **extra) -> dict:
                    settings=service.settings_of(automation), settings_error=None, saved=False, problems=[],
                    editing=None, draft=None, step_error=None, result=None, header_oob=False,
                    clear_problems=False, earlier_emails=[],
-                   contact_fields=fields.account_fields(automation.account_id), **CHOICES)
+                   contact_fields=fields.account_fields(automation.account_id),
+                   merge_fields=personalise.menu(automation.account_id), **CHOICES)
     context.update(extra)
     if context["editing"]:
         context["earlier_emails"] = service.emails_before(steps, context["editing"]) or []

@@ -4,9 +4,10 @@ from datetime import datetime
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.contacts import people
 from app.contacts.lists import account_lists
 from app.extensions import db
-from app.messaging import campaigns, sending
+from app.messaging import campaigns, personalise, sending
 from app.messaging.rendering import permanent_html, permanent_url
 from app.models.messaging import CampaignStatus
 from app.messaging.sms import sms_segments
@@ -29,7 +30,9 @@ def _editor_context(campaign, **extra) -> dict:
     context = dict(campaign=campaign, lists=account_lists(campaign.account_id),
                    segments=campaigns.account_segments(campaign.account_id),
                    audience=campaigns.audience_count(campaign), errors={}, form=None,
-                   length=sms_segments(campaign.body) if campaign.channel == "sms" else None)
+                   length=sms_segments(campaign.body) if campaign.channel == "sms" else None,
+                   merge_fields=personalise.menu(campaign.account_id),
+                   test_contact=request.form.get("test_contact", ""))
     context.update(extra)
     return context
 
@@ -84,6 +87,9 @@ def _save(campaign) -> dict:
                                   tag_links=request.form.get("tag_links") == "1")
     except campaigns.CampaignError as error:
         db.session.rollback()
+        # The editor shows what was typed, with the error, not the saved draft (never committed).
+        campaign.name, campaign.subject = request.form.get("name", ""), request.form.get("subject", "")
+        campaign.from_name, campaign.body = request.form.get("from_name", ""), request.form.get("body", "")
         return {error.field: str(error)}
     db.session.commit()
     return {}
@@ -176,11 +182,16 @@ def send_test(campaign_id: int):
     campaign = _campaign_or_404(campaign_id)
     errors = _save(campaign)
     message = None
+    as_email = request.form.get("test_contact", "").strip()
+    as_contact = people.find_by_email(current_user.account_id, as_email) if as_email else None
+    if as_email and as_contact is None:
+        errors = {"test_contact": f"No contact has the email address {as_email[:254]}."}
     if not errors:
         try:
-            campaigns.send_test(campaign, current_user, public_url())
+            campaigns.send_test(campaign, current_user, public_url(), as_contact)
             db.session.commit()
-            message = f"Test sent to {current_user.email}."
+            message = f"Test sent to {current_user.email}" + (f" with the details of {as_contact.email}."
+                                                             if as_contact else ".")
         except campaigns.CampaignError as error:
             errors = {error.field: str(error)}
     return _editor(campaign, errors, 422 if errors else 200, test_message=message)
@@ -188,9 +199,15 @@ def send_test(campaign_id: int):
 
 @bp.get("/<int:campaign_id>/preview")
 def preview(campaign_id: int):
-    """Renders the saved draft's HTML for the sandboxed preview frame."""
+    """Renders the saved draft's HTML for the sandboxed preview frame: as the web version shows it,
+    or with the merge fields of the contact whose email is ?contact=."""
     campaign = _campaign_or_404(campaign_id)
-    response = make_response(permanent_html(campaign))
+    as_email = request.args.get("contact", "").strip()
+    contact = people.find_by_email(current_user.account_id, as_email) if as_email else None
+    if as_email and contact is None:
+        response = make_response(render_template("campaigns/_no_preview_contact.html", email=as_email), 404)
+    else:
+        response = make_response(permanent_html(campaign, contact))
     response.headers["Content-Security-Policy"] = (
         WEB_VIEW_POLICY.replace("allow-popups allow-popups-to-escape-sandbox", "")
         + "; frame-ancestors 'self'")

@@ -136,8 +136,10 @@ def update(contact_id: int):
     """Saves the contact's details; renders them, or the form again with its errors."""
     contact = _contact_or_404(contact_id)
     form = ContactEditForm()
-    typed = {field.key: request.form.get(f"field-{field.key}", "")
-             for field in people.editable_fields(current_user.account_id)}
+    # Only the fields the form had: one added since it was drawn keeps its values.
+    typed = {field.key: request.form[f"field-{field.key}"]
+             for field in people.editable_fields(current_user.account_id)
+             if f"field-{field.key}" in request.form}
     try:
         people.update_contact(contact, email=form.email.data, first_name=form.first_name.data,
                               last_name=form.last_name.data, phone=form.phone.data,
