@@ -147,14 +147,16 @@ def _send_email(automation: Automation, run: AutomationRun, contact: Contact, st
         return "not sent: unsubscribed"
     account_name = db.session.get(Account, automation.account_id).name
     message = Message(account_id=automation.account_id, body=step["body"], subject=step["subject"],
-                      from_name=step.get("from_name") or account_name, cid_message_id=automation.id,
+                      from_name=step.get("from_name") or "", cid_message_id=automation.id,
                       from_automation=True)
     email = mail.queue_email(account_id=automation.account_id, kind="automation", to_address=contact.email,
                              subject=step["subject"], text_body="", html_body="")
     rendered = Renderer(message, public_url()).email(contact, email_id=email.id)
     email.contact_id, email.text_body, email.html_body, email.headers = (
         contact.id, rendered["text_body"], rendered["html_body"], rendered["headers"])
-    email.subject, email.from_name = rendered["subject"], rendered["from_name"]
+    # The account's name is not a template: it is only what an empty From name comes out as.
+    email.subject = rendered["subject"]
+    email.from_name = rendered["from_name"] or mail.sender_name(account_name)
     db.session.get(AutomationStepRun, record_id).email_id = email.id
     return f"email {email.id} queued"
 

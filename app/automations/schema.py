@@ -162,16 +162,17 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict) -> dic
         for field, label in (("subject", "The subject"), ("from_name", "The From name")):
             if breaks_lines(fields.get(field)):
                 raise AutomationError(f"{label} must be on one line: remove the line break.", field)
-        keys = set(ids.get("fields") or ())
+        fields_ = list((ids.get("fields") or {}).values())
         for field, label, html in (("subject", "The subject", False), ("from_name", "The From name", False),
                                    ("body", "The message", True)):
-            _check_merge_fields(fields.get(field) or "", keys, html, label, field)
+            _check_merge_fields(fields.get(field) or "", fields_, html, label, field)
         step["subject"] = (fields.get("subject") or "").strip()[:300]
         # Empty: the account's name, at send time.
         step["from_name"] = sender_name(fields.get("from_name"))
         step["body"] = fields.get("body") or ""
     elif kind == "sms":
-        _check_merge_fields(fields.get("body") or "", set(ids.get("fields") or ()), False, "The text", "body")
+        _check_merge_fields(fields.get("body") or "", list((ids.get("fields") or {}).values()), False,
+                            "The text", "body")
         step["body"] = (fields.get("body") or "")[:1600]
     elif kind == "delay":
         try:
@@ -186,9 +187,9 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict) -> dic
     return step
 
 
-def _check_merge_fields(text: str, keys: set[str], html: bool, label: str, field: str) -> None:
+def _check_merge_fields(text: str, fields: list, html: bool, label: str, field: str) -> None:
     try:
-        personalise.check(text, keys, html=html, what=label)
+        personalise.check(text, fields, html=html, what=label)
     except personalise.MergeError as error:
         raise AutomationError(str(error), field) from None
 

@@ -54,6 +54,8 @@ class Field:
     default: str = ""
     built_in: bool = False
     id: int | None = None
+    # The longest text value (the column's length for a built-in field).
+    max_length: int = MAX_TEXT
 
     @property
     def type_name(self) -> str:
@@ -65,7 +67,7 @@ BUILT_IN = (
     Field("first_name", "First name", FieldType.TEXT, built_in=True),
     Field("last_name", "Last name", FieldType.TEXT, built_in=True),
     Field("phone", "Phone", FieldType.TEXT, built_in=True),
-    Field("company", "Company", FieldType.TEXT, built_in=True),
+    Field("company", "Company", FieldType.TEXT, built_in=True, max_length=200),
     Field("birthday", "Birthday", FieldType.DATE, built_in=True),
     Field("anniversary", "Anniversary", FieldType.DATE, built_in=True),
 )
@@ -73,8 +75,10 @@ BUILT_IN_KEYS = {field.key for field in BUILT_IN}
 # Built-in fields edited through this module (the others have their own rules in people.py).
 EXTRA_BUILT_IN = ("company", "birthday", "anniversary")
 # Keys that would be confused with something else a message or an export shows.
+# (true, false, nil, empty, blank are Liquid's literals: a field so named could not be used.)
 RESERVED_KEYS = BUILT_IN_KEYS | {"id", "name", "full_name", "contact", "account", "created_at", "lists",
-                                 "tags", "unsubscribe_url", "custom", "email_status", "sms_status"}
+                                 "tags", "unsubscribe_url", "custom", "true", "false", "nil", "null",
+                                 "empty", "blank", "email_status", "sms_status"}
 
 
 def _field(row: ContactField) -> Field:
@@ -159,8 +163,8 @@ def parse_value(field: Field, raw: Any) -> Any:
             if choice.lower() == raw.lower():
                 return choice
         raise FieldError(f"“{raw[:40]}” is not one of the choices: {', '.join(field.choices)}.")
-    if len(raw) > MAX_TEXT:
-        raise FieldError(f"Keep it under {MAX_TEXT} characters.")
+    if len(raw) > field.max_length:
+        raise FieldError(f"Keep it under {field.max_length} characters.")
     return raw
 
 
@@ -203,12 +207,19 @@ def shown(field: Field, contact: Contact, how: str = "display") -> str:
     return form_value(field, value) if how == "form" else display(field, value)
 
 
-def parse_values(fields: list[Field], raw: dict[str, Any]) -> dict[str, Any]:
+def parse_values(fields: list[Field], raw: dict[str, Any],
+                 stored: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stored values of those fields given in `raw` (key: text as typed); raises
-    FieldErrors naming every bad one."""
+    FieldErrors naming every bad one. A choice the contact has (`stored`) is kept as it is,
+    even when it has been taken off the field's list since."""
     values, errors = {}, {}
     for field in fields:
         if field.key in raw:
+            kept = (stored or {}).get(field.key)
+            typed = str(raw[field.key]).strip().lower()
+            if field.type == FieldType.CHOICE and kept and typed == str(kept).lower():
+                values[field.key] = kept
+                continue
             try:
                 values[field.key] = parse_value(field, raw[field.key])
             except FieldError as error:

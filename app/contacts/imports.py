@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from flask import current_app
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.contacts import fields as contact_fields
@@ -25,7 +25,7 @@ from app.models import Contact, ContactImport, ContactList, Tag, contact_tags, l
 from app.models.contacts import UNFINISHED_IMPORT, ImportStatus, Subscription
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit, pending_jobs
-from app.signals import list_joined, tag_added
+from app.signals import contact_fields_changed, list_joined, tag_added
 
 # The name the import's log lines have had since they were in app/contacts.py.
 log = logging.getLogger("app.contacts")
@@ -155,6 +155,14 @@ def confirm(contact_import: ContactImport, chosen: dict[int, str]) -> ContactImp
     if contact_import.status != ImportStatus.MAPPING:
         raise ContactError("This import has already started.", "mapping")
     proposed, _ = columns(contact_import)
+    # Claimed in one UPDATE: of two confirmations at once, the second finds it started (the
+    # caller's rollback on an error below gives it back).
+    claimed = db.session.execute(update(ContactImport).where(ContactImport.id == contact_import.id,
+                                                             ContactImport.status == ImportStatus.MAPPING)
+                                 .values(status=ImportStatus.QUEUED)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        raise ContactError("This import has already started.", "mapping")
     valid = {value for value, _ in targets(contact_import.account_id)}
     mapping: dict[str, str] = {}
     for column in proposed:
@@ -322,6 +330,8 @@ def _store_batch(account_id: int, batch: list[Row], known: _ExistingContacts, li
                      account_id, tag_added, existing_contacts=existing_contacts, now=now)
     progress.imported += len(new)
     progress.updated += len(by_key) - len(new)
+    # Segments comparing fields update for these contacts once the batch commits.
+    contact_fields_changed.send(account_id, contact_ids=sorted(ids.values()))
 
 
 def run_import(import_id: int) -> ContactImport | None:
@@ -358,6 +368,7 @@ def run_import(import_id: int) -> ContactImport | None:
         known, lists, tags = _ExistingContacts(account_id), _NamedRows(ContactList, account_id), \
             _NamedRows(Tag, account_id)
         first_row_of: dict[str, int] = {}
+        analyze_at = ANALYZE_AFTER
         batch: list[Row] = []
         for number, values in enumerate(rows, start=2):
             if not any(value.strip() for value in values):
@@ -377,6 +388,9 @@ def run_import(import_id: int) -> ContactImport | None:
                 progress.read, batch = number - 1, []
                 if not _save(import_id, progress.values()):
                     return db.session.get(ContactImport, import_id)
+                if progress.imported >= analyze_at:  # 2,000 new contacts, then 20,000, …
+                    _refresh_statistics()
+                    analyze_at *= 10
                 if time.monotonic() > deadline:
                     raise ImportTimedOut(f"the import ran longer than {_import_time_limit()}")
         if batch:
@@ -405,6 +419,20 @@ def run_import(import_id: int) -> ContactImport | None:
         return db.session.get(ContactImport, import_id)
     _finish_import(import_id, ImportStatus.DONE, progress)
     return db.session.get(ContactImport, import_id)
+
+
+# New contacts imported after which PostgreSQL's statistics of the table are refreshed (and
+# after ten times as many again): a table that grows from a few rows to many within one import
+# would otherwise be planned as if it were still small, finding each batch's contacts by
+# scanning all of the account's instead of through the (account, email) index, and the import
+# would slow down with every batch.
+ANALYZE_AFTER = 2_000
+
+
+def _refresh_statistics() -> None:
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE contacts"))
+        db.session.commit()
 
 
 def _start_afresh() -> None:

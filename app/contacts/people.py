@@ -96,7 +96,9 @@ def update_contact(contact: Contact, *, email: str, first_name: str, last_name: 
     """Change a contact's details, subscriptions and the fields given in `field_values` (key: the
     value as typed; empty clears it); raises FieldErrors naming every bad field value, or
     ContactError naming the bad detail. Nothing changes unless everything is valid."""
-    values = fields.parse_values(editable_fields(contact.account_id), field_values or {})
+    editable = editable_fields(contact.account_id)
+    values = fields.parse_values(editable, field_values or {},
+                                 {field.key: fields.value_of(contact, field) for field in editable})
     email = _valid_email(email)
     other = find_by_email(contact.account_id, email)
     if other is not None and other.id != contact.id:

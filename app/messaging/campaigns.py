@@ -201,12 +201,12 @@ def send_test(campaign: Campaign, user: User, public_url: str, as_contact: Conta
 
 def check_merge_fields(campaign: Campaign, subject: str, from_name: str, body: str) -> None:
     """CampaignError naming the first of the texts whose merge fields will not render."""
-    keys = {field.key for field in account_fields(campaign.account_id)}
+    fields = account_fields(campaign.account_id)
     texts = [("subject", subject, "The subject", False), ("from_name", from_name, "The From name", False),
              ("body", body, "The message" if campaign.channel == "email" else "The text", True)]
     for field, text, label, html in texts:
         try:
-            personalise.check(text or "", keys, html=html and campaign.channel == "email", what=label)
+            personalise.check(text or "", fields, html=html and campaign.channel == "email", what=label)
         except personalise.MergeError as error:
             raise CampaignError(str(error), field) from None
 

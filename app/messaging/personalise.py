@@ -12,14 +12,15 @@ or any other template error is named with its line, so nothing is sent that woul
 renders with every field known, so a template saved valid renders for every contact."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
 
 from liquid import Environment, Undefined
-from liquid.exceptions import LiquidError
+from liquid.exceptions import LiquidError, OutputStreamLimitError
 
-from app.contacts.fields import FieldType, account_fields, display
+from app.contacts.fields import Field, FieldError, FieldType, account_fields, display, parse_value
 from app.models import Contact
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,34 @@ class _Messages(Environment):
     local_namespace_limit = 10_000
 
 
-_HTML = _Messages(autoescape=True, undefined=Undefined)
-_TEXT = _Messages(autoescape=False, undefined=Undefined)
+# Filters whose text can grow past the output bound before anything is output ("a" | replace: "a",
+# "aaaaaaaaaa" nine times over is 10 GB): their results are bounded too.
+_GROWING = ("replace", "replace_first", "replace_last", "append", "prepend", "join", "newline_to_br")
+MAX_TEXT = 100_000
+MAX_TEMPLATE = 100_000
+
+
+def _bounded(filter_function):
+    @functools.wraps(filter_function)
+    def bounded(*args, **kwargs):
+        result = filter_function(*args, **kwargs)
+        if isinstance(result, str) and len(result) > MAX_TEXT:
+            raise OutputStreamLimitError(f"a filter's result is longer than {MAX_TEXT:,} characters",
+                                         token=None)
+        return result
+    return bounded
+
+
+def _environment(html: bool) -> _Messages:
+    environment = _Messages(autoescape=html, undefined=Undefined)
+    for name in _GROWING:
+        if name in environment.filters:
+            environment.filters[name] = _bounded(environment.filters[name])
+    return environment
+
+
+_HTML = _environment(True)
+_TEXT = _environment(False)
 
 
 def has_fields(source: str) -> bool:
@@ -65,11 +92,15 @@ def _describe(error: LiquidError) -> str:
     return f"{message[:1].upper()}{message[1:]}."
 
 
-def check(source: str, keys: set[str], *, html: bool = False, what: str = "The message") -> None:
+def check(source: str, fields: list[Field], *, html: bool = False, what: str = "The message") -> None:
     """MergeError unless `source` is a template that renders for every contact: valid Liquid, only
-    the account's fields (`keys`), known filters, no tags that read other templates."""
+    the account's `fields`, known filters, no tags that read other templates, within the bounds
+    for a contact without values and for one with every field's default."""
     if not has_fields(source):
         return
+    if len(source) > MAX_TEMPLATE:
+        raise MergeError(f"{what} is too long for merge fields: at most {MAX_TEMPLATE:,} characters.")
+    keys = {field.key for field in fields}
     refused = _REFUSED_TAG.search(source)
     if refused:
         raise MergeError(f"{what} uses the tag “{refused.group(1)}”, which messages cannot use.")
@@ -87,15 +118,28 @@ def check(source: str, keys: set[str], *, html: bool = False, what: str = "The m
     known_filters = set((_HTML if html else _TEXT).filters)
     if filters - known_filters:
         raise MergeError(f"{what} uses the unknown filter “{sorted(filters - known_filters)[0]}”.")
-    try:  # a loop or an output beyond the bounds, for a contact without values
+    try:  # a loop or an output beyond the bounds, or a comparison that fails, for these contacts
         template.render(**dict.fromkeys(keys))
+        template.render(**{field.key: default_value(field) for field in fields})
     except LiquidError as error:
         raise MergeError(f"{what}: {_describe(error)}") from None
 
 
-def checked(source: str, keys: set[str], *, html: bool = False, what: str = "The message") -> str:
-    check(source, keys, html=html, what=what)
-    return source
+def _readable(field: Field, value: Any) -> Any:
+    """A value as a template gets it: numbers and yes/no as such (tags compare them), the rest as
+    people read it ("10 December")."""
+    if field.type in (FieldType.NUMBER, FieldType.BOOLEAN):
+        return value
+    return display(field, value)
+
+
+def default_value(field: Field) -> Any:
+    """The field's default as a template gets it (a number's "5" is 5, a yes/no's "no" false), or None."""
+    try:
+        value = parse_value(field, field.default)
+    except FieldError:  # a default stored before its checks, or for choices changed since
+        return field.default or None
+    return None if value is None else _readable(field, value)
 
 
 class Personaliser:
@@ -103,46 +147,50 @@ class Personaliser:
 
     def __init__(self, account_id: int):
         self.fields = account_fields(account_id)
-        self.keys = {field.key for field in self.fields}
+        self.defaults = {field.key: default_value(field) for field in self.fields}
         self._templates: dict[tuple[str, bool], Any] = {}
 
     def values(self, contact: Contact | None) -> dict[str, Any]:
-        """Every field by key: the contact's value as a person reads it (numbers and yes/no as
-        such, for comparisons in tags), or the field's default, or None."""
-        values = {}
-        custom = (contact.custom or {}) if contact is not None else {}
+        """Every field by key: the contact's value as a template gets it, or the field's
+        default, or None."""
+        values = dict(self.defaults)
+        if contact is None:
+            return values
+        custom = contact.custom or {}
         for field in self.fields:
-            if contact is None:
-                value = None
-            elif field.built_in:
-                value = getattr(contact, field.key) or None
-            else:
-                value = custom.get(field.key)
-            if value is None or value == "":
-                values[field.key] = field.default or None
-            elif field.type in (FieldType.NUMBER, FieldType.BOOLEAN):
-                values[field.key] = value
-            else:
-                values[field.key] = display(field, value)
+            value = (getattr(contact, field.key) or None) if field.built_in else custom.get(field.key)
+            if value is not None and value != "":
+                values[field.key] = _readable(field, value)
         return values
 
     def render(self, source: str, contact: Contact | None, *, html: bool = False) -> str:
         """The source with the contact's values (None: no contact, as the web version shows it).
-        A template that reaches a bound with this contact's values (a loop over their number)
-        gives them the copy without values, rather than hold up the others' messages."""
+
+        Never fails, so one contact never holds up the others' messages: a template that
+        reaches a bound or fails a comparison with these values gives the copy without values;
+        one that cannot be read at all (saved before merge fields were checked, or a literal
+        "{{" in an old message) goes out as written. Both are logged."""
         if not has_fields(source):
             return source
         key = (source, html)
         if key not in self._templates:
-            self._templates[key] = _parse(source, html)
+            try:
+                self._templates[key] = _parse(source, html)
+            except MergeError as error:
+                log.warning("a message's merge fields cannot be read (%s): sent as written", error)
+                self._templates[key] = None
+        template = self._templates[key]
+        if template is None:
+            return source
         try:
-            return self._templates[key].render(**self.values(contact))
+            return template.render(**self.values(contact))
         except LiquidError as error:
-            if contact is None:
-                raise MergeError(_describe(error)) from None
-            log.warning("personalising for contact %d failed (%s): sent without their values", contact.id,
-                        _describe(error))
-            return self.render(source, None, html=html)
+            log.warning("personalising a message%s failed (%s): sent without values",
+                        f" for contact {contact.id}" if contact is not None else "", _describe(error))
+        try:
+            return template.render(**dict.fromkeys(self.defaults))
+        except LiquidError:
+            return source
 
 
 def menu(account_id: int) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from functools import partial
 from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.messaging import mail, sms
+from app.messaging import mail, personalise, sms
 from app.messaging.campaigns import CampaignError, audience_query, check_ready, message_model
 from app.messaging.rendering import Message, Renderer
 from app.models import Campaign, Contact, Email, SmsMessage
@@ -150,7 +150,10 @@ def send_email_batch(campaign_id: int, contact_ids: list[int], public_url: str, 
                                                           Email.status.in_(UNDELIVERED))
                                       .order_by(Email.id)))
     try:
-        sent = mail.deliver_many(pending, final_attempt=final_attempt, from_name=campaign.from_name)
+        # Each email has its own From name, personalised; one that came out empty gets MAIL_FROM's
+        # name, never the template. (The campaign's is for emails stored before they had one.)
+        fallback = "" if personalise.has_fields(campaign.from_name) else campaign.from_name
+        sent = mail.deliver_many(pending, final_attempt=final_attempt, from_name=fallback)
     except Exception:
         if final_attempt:  # the failed ones are handled too: the campaign may be done
             finish_if_done(campaign)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import and_, case, exists, false, func, not_, or_, select, true
 
 from app.contacts.fields import BUILT_IN_KEYS
+from app.extensions import db
 
 from app.models import (Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members,
                         segment_members)
@@ -68,6 +69,16 @@ def _month_days(today: date, days: int) -> list[str]:
     return sorted(month_days)
 
 
+def _typed(key: str, cast, postgresql_types: tuple[str, ...], sqlite_types: tuple[str, ...]):
+    """The cast value of a custom field, NULL unless the stored JSON value has a type it casts
+    from: PostgreSQL may cast before it filters by account, and another account's field of the
+    same key may hold text."""
+    if db.engine.dialect.name == "postgresql":
+        stored_type = func.jsonb_typeof(Contact.custom[key])
+        return case((stored_type.in_(postgresql_types), cast), else_=None)
+    return case((func.json_type(Contact.custom, f'$."{key}"').in_(sqlite_types), cast), else_=None)
+
+
 def field_condition(rule: dict, now: datetime):
     """A contact-field rule on the column of a built-in field or the value in Contact.custom. An
     empty built-in field holds "", an empty custom one is absent (NULL)."""
@@ -75,7 +86,7 @@ def field_condition(rule: dict, now: datetime):
     built_in = key in BUILT_IN_KEYS
     element = None if built_in else Contact.custom[key]
     if kind == "number":
-        column = element.as_float()
+        column = _typed(key, element.as_float(), ("number",), ("integer", "real"))
         if op in ("is_empty", "is_not_empty"):
             return column.is_(None) if op == "is_empty" else column.is_not(None)
         if op == "between":
@@ -85,7 +96,7 @@ def field_condition(rule: dict, now: datetime):
                         "gt": column > rule["value"]}[op]
         return and_(column.is_not(None), compared)  # negated, "not (score > 5)" includes no score
     if kind == "boolean":
-        column = func.coalesce(element.as_boolean(), false())
+        column = func.coalesce(_typed(key, element.as_boolean(), ("boolean",), ("true", "false")), false())
         return column == (true() if op == "is_yes" else false())
     column = getattr(Contact, key) if built_in else func.coalesce(element.as_string(), "")
     if op in ("is_empty", "is_not_empty"):
@@ -95,12 +106,16 @@ def field_condition(rule: dict, now: datetime):
     if kind == "date":
         # Dates with a year ("1990-03-15") sort after "" and "--03-15" (no year): ">= '0'" keeps them.
         today = now.date()
+        # Only dates with a year ("1990-03-15", not "--03-15" nor ""): compared as text, which
+        # for ISO dates of one length is their order under any collation.
+        dated = and_(column != "", not_(column.like("--%")))
         if op == "before":
-            return and_(column >= "0", column < rule["value"])
+            return and_(dated, column < rule["value"])
         if op == "after":
-            return column > rule["value"]
+            return and_(dated, column > rule["value"])
         if op == "last_days":
-            return column.between((today - timedelta(days=rule["days"])).isoformat(), today.isoformat())
+            return and_(dated, column.between((today - timedelta(days=rule["days"])).isoformat(),
+                                              today.isoformat()))
         return func.substr(column, func.length(column) - 4).in_(_month_days(today, rule["days"]))
     return _text_condition(column, op, rule["value"])
 

@@ -440,3 +440,25 @@ def test_a_column_of_addresses_is_taken_as_email_and_abandoned_uploads_are_dropp
     status = page_text(auth.client.get(f"/contacts/import/{import_id}"))
     assert "its columns were not matched within a day" in status
     assert auth.client.post(f"/contacts/import/{import_id}/columns").status_code == 302  # to its status
+
+
+def test_company_length_removed_choices_literal_keys_and_typed_casts(auth, site, account_fields):
+    ada = make_contact(site.account_id, "ada@customer.example", custom={"plan": "Legacy"})  # off the list
+    too_long = auth.client.post(f"/contacts/{ada.id}", headers=HX, data=contact_form(ada, company="x" * 201))
+    assert too_long.status_code == 422 and "Company: Keep it under 200 characters." in page_text(too_long)
+    kept = auth.client.post(f"/contacts/{ada.id}", headers=HX,
+                            data=contact_form(ada, plan="Legacy", score="2"))
+    assert kept.status_code == 200 and reload(ada.id).custom == {"plan": "Legacy", "score": 2}
+
+    with pytest.raises(fields.FieldError, match="taken by a built-in field"):
+        fields.create_field(site.account_id, "True", "boolean", key="true")
+
+    # Another account's field of the same key holds text: casting it never fails this account's rule.
+    from tests.conftest import make_user
+
+    other = make_user("other@else.example", account_name="Else")
+    fields.create_field(other.account_id, "Score", "text")
+    make_contact(other.account_id, "high@else.example", custom={"score": "high"})
+    db.session.commit()
+    assert members(site.account_id, field_rule("score", "gt", value="1")) == {"ada@customer.example"}
+    assert members(other.account_id, field_rule("score", "is", value="high")) == {"high@else.example"}

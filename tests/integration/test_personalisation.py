@@ -205,3 +205,77 @@ def test_values_are_those_a_person_reads(site, plan_field):
     values = personalise.Personaliser(site.account_id).values(ada)
     assert values["birthday"] == "10 December" and values["vip"] is False and values["plan"] == "Free"
     assert values["company"] is None
+
+
+def test_defaults_are_typed_like_values(site):
+    fields.create_field(site.account_id, "Score", "number", default="5")
+    fields.create_field(site.account_id, "VIP", "boolean", default="no")
+    db.session.commit()
+    source = "{% if score > 3 %}big{% endif %} {% if vip %}vip{% else %}regular{% endif %}"
+    personalise.check(source, fields.account_fields(site.account_id))  # compares the default 5 too
+    bare = make_contact(site.account_id, "bare@customer.example")
+    assert personalise.Personaliser(site.account_id).render(source, bare) == "big regular"
+
+
+def test_a_from_name_that_comes_out_empty_is_the_senders_never_the_template(auth, site, run_jobs, app):
+    from app.messaging import mail
+
+    bare = make_contact(site.account_id, "bare@customer.example")
+    newsletter = make_list(site.account_id, "Newsletter", [bare])
+    campaign_id, data = draft(auth, site, [newsletter.id], body="<p>Hi</p>", from_name="{{ company }}")
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "now"}, headers=HX)
+    run_jobs()
+    email = db.session.scalar(select(Email).where(Email.contact_id == bare.id))
+    assert email.from_name == ""
+    sender = mail.build_message(email, "")["From"]
+    sender_address = app.config["MAIL_FROM"].split("<")[-1].strip(">")
+    assert "{{" not in str(sender) and str(sender).endswith(sender_address + ">")
+
+
+def test_templates_cannot_grow_past_the_bounds(site):
+    chain = '{{ "aaaaaaaaaa"' + ' | replace: "a", "aaaaaaaaaa"' * 9 + " | size }}"
+    with pytest.raises(personalise.MergeError, match="longer than 100,000 characters"):
+        personalise.check(chain, fields.account_fields(site.account_id))
+    with pytest.raises(personalise.MergeError, match="too long for merge fields"):
+        personalise.check("{{ first_name }}" + "x" * 100_001, fields.account_fields(site.account_id))
+
+
+def test_a_template_that_cannot_be_read_goes_out_as_written(site):
+    ada = make_contact(site.account_id, "ada@customer.example", first_name="Ada")
+    personaliser = personalise.Personaliser(site.account_id)
+    assert personaliser.render("Hi {{ first_name", ada) == "Hi {{ first_name"  # saved before checks
+    assert personaliser.render("Hi {{ first_name }}", ada) == "Hi Ada"
+
+
+def test_the_account_name_is_not_a_template(auth, site, user):
+    from app.automations import engine
+    from app.models import Account, AutomationRun
+
+    account = db.session.get(Account, site.account_id)
+    account.name = "Shop {% oops"
+    ada = make_contact(site.account_id, "ada@customer.example", first_name="Ada")
+    db.session.commit()
+    automation = engine_automation(auth, site)
+    run = AutomationRun(account_id=site.account_id, automation_id=automation.id, contact_id=ada.id)
+    db.session.add(run)
+    db.session.flush()
+    step = {"kind": "email", "subject": "Hi {{ first_name }}", "from_name": "", "body": "<p>Hi</p>"}
+    engine._send_email(automation, run, ada, step, record_step(run))
+    email = db.session.scalar(select(Email).where(Email.kind == "automation"))
+    assert (email.subject, email.from_name) == ("Hi Ada", "Shop {% oops")
+
+
+def engine_automation(auth, site):
+    from app.models import Automation
+
+    response = auth.client.post("/automations/")
+    return db.session.get(Automation, int(response.headers["Location"].rsplit("/", 1)[1]))
+
+
+def record_step(run) -> int:
+    from app.models import AutomationStepRun
+
+    record = AutomationStepRun(run_id=run.id, step_id="s1")
+    db.session.add(record)
+    db.session.flush()
+    return record.id
