@@ -134,7 +134,8 @@ def ensure_welcome_campaign(user, website_url: str) -> None:
                                                        Campaign.name == "Welcome"))
     if welcome is None:
         welcome = Campaign(account_id=user.account_id, created_by_id=user.id, channel="email", name="Welcome",
-                           subject="Welcome to the Demo Shop", from_name="Demo Shop", lists=[customers],
+                           subject="Welcome to the Demo Shop, {{ first_name | default: \"friend\" }}",
+                           from_name="Demo Shop", lists=[customers],
                            status=CampaignStatus.DRAFT)
         db.session.add(welcome)
     if welcome.status == CampaignStatus.DRAFT:

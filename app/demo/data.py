@@ -81,7 +81,8 @@ FOLLOW_UP_BODY = """<p>Hello,</p>
 <p>You had a look at our prices: is anything unclear? Reply to this email and we will help you
 choose, or <a href="WEBSITE/pricing">compare the plans again</a>.</p>
 <p>The Demo Shop team</p>"""
-WELCOME_BODY = """<h1>Welcome!</h1>
+DEMO_COMPANIES = ("Analytical Engines", "Bletchley Works", "Navy Labs", "Harbour Books", "Northwind Traders")
+WELCOME_BODY = """<h1>Welcome, {{ first_name | default: "friend" }}!</h1>
 <p>Thanks for joining the Demo Shop. Have a look at <a href="WEBSITE/pricing">our prices</a>
 or read <a href="WEBSITE/blog">the blog</a>.</p>
 <p>Every link above carries your own <code>cid</code>: click one, and your visit appears on your

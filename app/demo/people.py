@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from app.contacts.lists import account_lists, add_to_list, create_list
 from app.contacts.people import add_contact, find_by_email, set_subscription
-from app.demo.data import CUSTOMERS, DEMO_CONTACTS, HISTORY_DAYS, NEWSLETTER, UNSUBSCRIBED_FROM_EMAIL
+from app.demo.data import (CUSTOMERS, DEMO_COMPANIES, DEMO_CONTACTS, HISTORY_DAYS, NEWSLETTER,
+                           UNSUBSCRIBED_FROM_EMAIL)
 from app.extensions import db
 from app.models.types import utcnow
 
@@ -28,6 +29,11 @@ def ensure_contacts(account_id: int, rng: random.Random) -> dict[str, int]:
         contact = find_by_email(account_id, email)
         if contact is None:
             contact = add_contact(account_id, email, first, last, phone)
+            # Some have a company and a birthday (without a year), for segments and merge fields.
+            if rng.random() < 0.6:
+                contact.company = rng.choice(DEMO_COMPANIES)
+            if rng.random() < 0.5:
+                contact.birthday = f"--{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
             # Customers for a while: they were seen on the website before this month's history.
             contact.created_at = now - timedelta(days=rng.randint(HISTORY_DAYS + 5, 240),
                                                  hours=rng.randint(0, 23))

@@ -104,6 +104,14 @@ def test_the_demo_campaign_is_sent_and_its_report_shows_clicks(app):
     welcome = db.session.scalar(select(Campaign).where(Campaign.account_id == user.account_id,
                                                        Campaign.name == "Welcome"))
     assert welcome.status == "draft" and [item.name for item in welcome.lists] == ["Customers"]
+    # It greets each contact by name, and is ready to send as it is.
+    from app.contacts.people import find_by_email
+    from app.messaging.campaigns import check_ready
+    from app.messaging.personalise import Personaliser
+
+    check_ready(welcome)
+    ada = find_by_email(user.account_id, "ada@example.com")
+    assert Personaliser(user.account_id).render(welcome.subject, ada) == "Welcome to the Demo Shop, Ada"
 
 
 def test_the_demo_login_shows_the_campaign_report_with_its_clicks(app, client):
