@@ -196,8 +196,6 @@ def form_value(field: Field, value: Any) -> str:
         return "yes" if value else "no"
     if field.type == FieldType.DATE and str(value).startswith("--"):
         return value[2:]
-    if field.type == FieldType.NUMBER:
-        return str(value)
     return str(value)
 
 

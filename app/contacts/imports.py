@@ -119,14 +119,12 @@ def columns(contact_import: ContactImport) -> tuple[list[Column], list[list[str]
     """The file's columns with the field each is matched to by its title (or, for email, by
     values that look like addresses), and the first rows."""
     by_key = contact_fields.fields_by_key(contact_import.account_id)
-    saved = {int(position): target for position, target in (contact_import.mapping or {}).items()}
     header, sample = _preview(contact_import)
     found, taken = [], set()
     for position, title in enumerate(header):
         samples = [values[position].strip()[:80] if position < len(values) else "" for values in sample]
-        target = (saved.get(position) if contact_import.mapping is not None
-                  else column_key(title, by_key))
-        if target and target in taken and not target.startswith("new:"):
+        target = column_key(title, by_key)
+        if target and target in taken:
             target = ""
         taken.add(target)
         found.append(Column(position, title.strip() or f"Column {position + 1}", samples, target or ""))
