@@ -67,6 +67,14 @@ def delay_delta(step: dict) -> timedelta:
 
 
 # ---- walking and editing the path --------------------------------------------------------------
+def rules_of(automation) -> list[dict]:
+    """Every rule an automation holds: its trigger, filters, auto-stop rules and split conditions
+    (what stops a segment or a contact field it names from being deleted)."""
+    rules = [automation.trigger or {}, *(automation.filters or []), *(automation.exit_rules or [])]
+    return rules + [step.get("condition") or {} for step in walk(automation.steps or [])
+                    if step["kind"] == "split"]
+
+
 def walk(steps: list[dict]):
     """Every step, depth first, in path order."""
     for step in steps:

@@ -357,8 +357,8 @@ def update_field(row: ContactField, *, name: str, choices: str | list[str] | Non
 def where_used(row: ContactField) -> list[str]:
     """The segments and automations whose rules compare the field: it cannot be deleted while
     they do."""
+    from app.automations.schema import rules_of
     from app.models import Automation, Segment
-    from app.automations.schema import walk
 
     used = []
     for segment in db.session.scalars(select(Segment).where(Segment.account_id == row.account_id)):
@@ -366,10 +366,7 @@ def where_used(row: ContactField) -> list[str]:
                for group in segment.rules.get("groups", []) for rule in group.get("rules", [])):
             used.append(f"segment “{segment.name}”")
     for automation in db.session.scalars(select(Automation).where(Automation.account_id == row.account_id)):
-        rules = [*(automation.filters or []), *(automation.exit_rules or [])]
-        rules += [step.get("condition") or {} for step in walk(automation.steps or [])
-                  if step["kind"] == "split"]
-        if any(rule.get("type") == "field" and rule.get("field") == row.key for rule in rules):
+        if any(rule.get("type") == "field" and rule.get("field") == row.key for rule in rules_of(automation)):
             used.append(f"automation “{automation.name}”")
     return used
 

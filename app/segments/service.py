@@ -115,11 +115,9 @@ def where_used(segment: Segment) -> list[str]:
 
 
 def _mentions_segment(automation: Automation, segment_id: int) -> bool:
-    from app.automations.schema import walk
+    from app.automations.schema import rules_of
 
-    rules = [automation.trigger, *(automation.filters or []), *(automation.exit_rules or [])]
-    rules += [step.get("condition") or {} for step in walk(automation.steps or []) if step["kind"] == "split"]
-    return any(rule.get("segment_id") == segment_id for rule in rules)
+    return any(rule.get("segment_id") == segment_id for rule in rules_of(automation))
 
 
 def delete(segment: Segment) -> None:
