@@ -79,6 +79,12 @@ class Settings:
     REGISTER_MAX_PER_HOUR: int = 10
     # Click and short-link redirects per second (bursts of 10x) from one address, per web process.
     REDIRECT_RATE_PER_ADDRESS: int = 10
+    # Seconds between the tries of a webhook call ("Call a webhook" steps): about a day in all.
+    WEBHOOK_RETRY_DELAYS: str = "60,300,1800,3600,7200,14400,28800,28800"
+    # Seconds one try of a webhook call may take, connecting and answering.
+    WEBHOOK_TIMEOUT: int = 10
+    # A "Notify the team" step emails about one contact at most once in this many minutes.
+    TEAM_NOTIFY_MINUTES: int = 60
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -157,6 +163,7 @@ class Settings:
             "SQLALCHEMY_DATABASE_URI": database_url,
             "MAIL_RETRY_DELAYS": _delays(self.MAIL_RETRY_DELAYS),
             "SMS_RETRY_DELAYS": _delays(self.SMS_RETRY_DELAYS),
+            "WEBHOOK_RETRY_DELAYS": _delays(self.WEBHOOK_RETRY_DELAYS),
             "PUBLIC_URL": self.PUBLIC_URL.rstrip("/"),
             "REGISTRATION": self.registration,
             "METRICS_PUBLIC": bool(self.METRICS_PUBLIC),

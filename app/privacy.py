@@ -10,8 +10,8 @@ from sqlalchemy import delete, or_, select, update
 from app.extensions import db
 from app.models import (Automation, AutomationRun, AutomationStepRun, Browser, Campaign, Contact,
                         ContactImport, ContactList, Email, IdentityChange, LinkClick, PageView, Segment,
-                        SegmentMembershipChange, ShortLink, SmsMessage, Tag, contact_tags, list_members,
-                        segment_members)
+                        SegmentMembershipChange, ShortLink, SmsMessage, Tag, WebhookDelivery, contact_tags,
+                        list_members, segment_members)
 from app.models.contacts import ImportStatus
 from app.models.types import utcnow
 
@@ -140,7 +140,8 @@ def _take_clicks(clicks: list[dict], belongs) -> list[dict]:
 def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | None = None) -> bool:
     """Delete a contact of the account and everything about them, in bulk statements: page views,
     list, tag and segment memberships and their history, emails, text messages, short links, link
-    clicks, automation runs and their steps. False when the account has no such contact.
+    clicks, automation runs and their steps, webhook calls about them. False when the account has
+    no such contact.
 
     Every row is deleted explicitly rather than left to the foreign keys' cascades, so erasure
     does not depend on the database enforcing them. Links already sent to the contact identify
@@ -151,6 +152,7 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
     emails = select(Email.id).where(Email.account_id == account_id, Email.contact_id == contact_id)
     runs = select(AutomationRun.id).where(AutomationRun.account_id == account_id,
                                           AutomationRun.contact_id == contact_id)
+    step_runs = select(AutomationStepRun.id).where(AutomationStepRun.run_id.in_(runs))
     member_of = select(segment_members.c.segment_id).where(segment_members.c.contact_id == contact_id)
     for statement in (
         update(Segment).where(Segment.account_id == account_id, Segment.id.in_(member_of))
@@ -166,6 +168,9 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
         delete(Browser).where(Browser.account_id == account_id,
                               or_(Browser.contact_id == contact_id,
                                   Browser.forwarded_contact_id == contact_id)),
+        delete(WebhookDelivery).where(WebhookDelivery.account_id == account_id,
+                                      or_(WebhookDelivery.contact_id == contact_id,
+                                          WebhookDelivery.step_run_id.in_(step_runs))),
         delete(AutomationStepRun).where(AutomationStepRun.run_id.in_(runs)),
         delete(AutomationRun).where(AutomationRun.id.in_(runs)),
         delete(Email).where(Email.id.in_(emails)),

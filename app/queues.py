@@ -78,11 +78,14 @@ JOBS = {
     "worker.jobs.sms.start_campaign": JobSpec(MESSAGES, "SMS_RETRY_DELAYS", "MESSAGE_JOB_TIMEOUT"),
     "worker.jobs.messages.send_sms_batch": JobSpec(MESSAGES, "SMS_RETRY_DELAYS", "MESSAGE_JOB_TIMEOUT"),
     "worker.jobs.automations.advance_run": JobSpec(MESSAGES),
+    # (Not on the messages queue: a slow receiver must not hold up email and SMS.)
+    "worker.jobs.webhooks.deliver_webhook": JobSpec(DEFAULT, retry_delays="WEBHOOK_RETRY_DELAYS"),
     # The periodic jobs (worker/schedule.py says when).
     "worker.jobs.tracking.delete_expired_anonymous_events": JobSpec(PERIODIC),
     "worker.jobs.messages.start_due_campaigns": JobSpec(PERIODIC),
     "worker.jobs.segments.evaluate_all_segments": JobSpec(PERIODIC),
     "worker.jobs.automations.wake_due_runs": JobSpec(PERIODIC),
+    "worker.jobs.webhooks.retry_stalled_webhooks": JobSpec(PERIODIC),
     "worker.jobs.tracking.ensure_page_view_partitions": JobSpec(PERIODIC),
     "worker.jobs.contacts.fail_stalled_imports": JobSpec(PERIODIC),
 }

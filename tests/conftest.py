@@ -49,6 +49,7 @@ def base_config(database_url, redis_url, **overrides) -> dict:
         "PUBLIC_URL": "https://footfall.test",
         "MAIL_URL": "",
         "MAIL_RETRY_DELAYS": "0,0,0",
+        "WEBHOOK_RETRY_DELAYS": "0,0,0",
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
     }

@@ -88,6 +88,53 @@ def database_refusing_update(table: str, status: str):
         db.session.commit()
 
 
+class ReceivedRequests(list):
+    """What a webhook receiver got: (path, headers, body) per request, and the answers it gives."""
+
+    def __init__(self, statuses=()):
+        super().__init__()
+        self.statuses = list(statuses)  # answered in turn; 200 once they run out
+
+    def bodies(self) -> list[dict]:
+        import json
+
+        return [json.loads(body) for _, _, body in self]
+
+
+@contextmanager
+def webhook_receiver(statuses=()):
+    """A real HTTP server on 127.0.0.1 that records every POST and answers `statuses` in turn
+    (then 200); yields (its address, the requests)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received = ReceivedRequests(statuses)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                received.append((self.path, dict(self.headers), body))
+                status = received.statuses.pop(0) if received.statuses else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
 def wait_until(condition, timeout: float = 10.0, interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

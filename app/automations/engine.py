@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.automations import schema
+from app.automations import actions, schema
 from app.contacts import fields
 from app.extensions import db
 from app.messaging import mail, sms
@@ -185,6 +185,7 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
     contact = db.session.get(Contact, run.contact_id)
     steps = schema.steps_by_id(automation.steps)
     following = schema.successors(automation.steps)
+    _reach_goal(automation, run)
     for _ in range(MAX_STEPS_PER_ADVANCE):
         now = now or utcnow()
         step = steps.get(run.step_id or "")
@@ -213,11 +214,14 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
             if existing is None:
                 _record(run, step, "yes" if answer else "no")
             run.step_id = schema.branch_start(automation.steps, step, answer)
+        elif step["kind"] == "goal":  # reached in order, its condition unmet: the run goes on
+            _record(run, step, "passed: the goal was not met")
+            run.step_id = following[step["id"]]
         else:
             record = _record(run, step, "")
             if record is not None:
-                send = _send_email if step["kind"] == "email" else _send_sms
-                outcome = send(automation, run, contact, step, record)
+                execute = {"email": _send_email, "sms": _send_sms}.get(step["kind"], actions.execute)
+                outcome = execute(automation, run, contact, step, record)
                 db.session.get(AutomationStepRun, record).outcome = outcome
             if run.status not in LIVE:
                 break
@@ -225,6 +229,44 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
         db.session.commit()
     db.session.commit()
     return run.status
+
+
+# ---- goals -------------------------------------------------------------------------------------
+def _reach_goal(automation: Automation, run: AutomationRun) -> bool:
+    """If the condition of a goal the run has not reached yet holds, the run jumps to it (skipping
+    whatever it was waiting for) and goes on from there. The goal's record is written with the
+    jump, so each goal is met at most once a run."""
+    goals = schema.goals(automation.steps or [])
+    if not goals or run.status not in LIVE:
+        return False
+    reached = set(db.session.scalars(select(AutomationStepRun.step_id).where(
+        AutomationStepRun.run_id == run.id, AutomationStepRun.step_id.in_([goal["id"] for goal in goals]))))
+    for goal in goals:
+        if goal["id"] in reached or run.step_id == goal["id"]:
+            continue
+        if condition_holds(automation, run, goal["condition"]) and _record(run, goal, "goal met") is not None:
+            run.step_id = schema.successors(automation.steps)[goal["id"]]
+            run.status, run.wake_at = RunStatus.ACTIVE, None
+            if run.step_id is None:
+                _finish(run, RunStatus.COMPLETED)
+            return True
+    return False
+
+
+def check_goals(automation_ids: set[int], contact_ids: list[int]) -> list[int]:
+    """Something happened to these contacts (page views, a segment joined): live runs of these
+    automations whose goal is now met jump to it, and move on in a job after the caller commits."""
+    runs = list(db.session.scalars(select(AutomationRun).where(
+        AutomationRun.automation_id.in_(automation_ids), AutomationRun.contact_id.in_(contact_ids),
+        AutomationRun.status.in_(LIVE))))
+    moved = []
+    for run in runs:
+        automation = db.session.get(Automation, run.automation_id)
+        if automation.status == AutomationStatus.ACTIVE and _reach_goal(automation, run):
+            moved.append(run.id)
+            if run.status in LIVE:
+                enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id)
+    return moved
 
 
 def wake_due_runs(now: datetime | None = None) -> list[int]:
@@ -250,8 +292,12 @@ def report(automation: Automation) -> dict:
                                       .where(AutomationRun.automation_id == automation.id,
                                              AutomationRun.status.in_(LIVE))
                                       .group_by(AutomationRun.step_id)).all())
+    done = dict(db.session.execute(select(AutomationStepRun.step_id, func.count())
+                                   .join(AutomationRun, AutomationRun.id == AutomationStepRun.run_id)
+                                   .where(AutomationRun.automation_id == automation.id)
+                                   .group_by(AutomationStepRun.step_id)).all())
     return {"entered": sum(counts.values()), **{status: counts.get(status, 0) for status in RunStatus},
-            "at_step": at_step}
+            "at_step": at_step, "done": done}
 
 
 def latest_run(automation: Automation, contact_id: int) -> AutomationRun | None:
@@ -284,6 +330,9 @@ def simulate(automation: Automation, contact: Contact) -> list[dict]:
         if kind == "split":
             answer = condition_holds(automation, probe, step["condition"])
             note, step_id = ("yes" if answer else "no"), schema.branch_start(automation.steps, step, answer)
+        elif kind == "goal":
+            met = condition_holds(automation, probe, step["condition"])
+            note, step_id = ("met" if met else "not met yet: passed"), following[step["id"]]
         else:
             if kind == "email":
                 subscribed = contact.email_status == Subscription.SUBSCRIBED

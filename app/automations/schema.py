@@ -12,6 +12,13 @@ Steps, a list; a split holds two lists. Every step has a short unique "id":
     {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months"}
     {"kind": "split", "condition": segment rule | {"type": "clicked", "step_id": <an earlier email>},
      "yes": [...], "no": [...]}
+    {"kind": "tag", "action": "add" | "remove", "tag": "hot"}        (a tag by name, made if missing)
+    {"kind": "list", "action": "add" | "remove", "list_id": 3}
+    {"kind": "field", "field": "company", "action": "set" | "clear" | "add", "value": "Acme"}
+        (value: as the field stores it; "add" is for number fields)
+    {"kind": "notify", "to": ["sales@shop.example"]}   an email to the team about the contact
+    {"kind": "webhook", "url": "https://…", "secret": "whsec_…"}
+    {"kind": "goal", "condition": segment rule}   met: the run jumps here from wherever it is
     {"kind": "end"}
 """
 from __future__ import annotations
@@ -19,13 +26,23 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from app import webhooks
+from app.contacts.fields import FieldError, parse_value
 from app.messaging import personalise
-from app.messaging.mail import breaks_lines, sender_name
+from app.messaging.mail import breaks_lines, email_addresses, sender_name
 from app.segments.rules import URL_OPS, RuleError, validate_rule
 
 MAX_STEPS = 50
+MAX_NOTIFY_ADDRESSES = 10
 STEP_KINDS = {"email": "Send email", "sms": "Send SMS", "delay": "Wait", "split": "Yes/no split",
-              "end": "End"}
+              "tag": "Add or remove a tag", "list": "Add to or remove from a list",
+              "field": "Update a contact field", "notify": "Notify the team", "webhook": "Call a webhook",
+              "goal": "Goal", "end": "End"}
+# Steps that act on the contact or tell someone, executed once each like a message.
+ACTION_KINDS = ("tag", "list", "field", "notify", "webhook")
+FIELD_ACTIONS = {"set": "Set", "clear": "Clear", "add": "Add to"}
+NEW_GOAL = {"type": "visit", "negate": False, "op": "contains", "value": "/thanks", "count_op": "at_least",
+            "count": 1, "window": "ever"}
 DELAY_UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "months": 30 * 86400}
 TRIGGER_TYPES = {"page_view": "Contact views a page", "list_joined": "Contact joins a list",
                  "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment"}
@@ -55,6 +72,18 @@ def new_step(kind: str) -> dict:
     elif kind == "split":
         step.update(condition={"type": "subscription", "channel": "email"},
                     yes=[{"id": new_id(), "kind": "end"}], no=[{"id": new_id(), "kind": "end"}])
+    elif kind == "tag":
+        step.update(action="add", tag="")
+    elif kind == "list":
+        step.update(action="add", list_id=None)
+    elif kind == "field":
+        step.update(field="", action="set", value="")
+    elif kind == "notify":
+        step.update(to=[])
+    elif kind == "webhook":
+        step.update(url="", secret=webhooks.new_secret())
+    elif kind == "goal":
+        step.update(condition=dict(NEW_GOAL))
     return step
 
 
@@ -72,7 +101,13 @@ def rules_of(automation) -> list[dict]:
     (what stops a segment or a contact field it names from being deleted)."""
     rules = [automation.trigger or {}, *(automation.filters or []), *(automation.exit_rules or [])]
     return rules + [step.get("condition") or {} for step in walk(automation.steps or [])
-                    if step["kind"] == "split"]
+                    if step["kind"] in ("split", "goal")] + [
+        {"type": "field", "field": step.get("field")} for step in walk(automation.steps or [])
+        if step["kind"] == "field"]
+
+
+def goals(steps: list[dict]) -> list[dict]:
+    return [step for step in walk(steps) if step["kind"] == "goal"]
 
 
 def walk(steps: list[dict]):
@@ -192,7 +227,70 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict) -> dic
         step["amount"], step["unit"] = amount, fields["unit"]
     elif kind == "split":
         step["condition"] = check_condition(fields.get("condition"), ids, steps)
+    elif kind == "goal":
+        condition = fields.get("condition")
+        if isinstance(condition, dict) and condition.get("type") == "clicked":
+            raise AutomationError("A goal is met by a page view, a segment or the contact's details.",
+                                  "condition")
+        step["condition"] = check_condition(condition, ids, steps)
+    elif kind in ACTION_KINDS:
+        step.update(check_action(kind, fields, ids))
     return step
+
+
+def check_action(kind: str, fields: dict, ids: dict) -> dict:
+    """An action step's settings from its form's fields, or AutomationError saying what is wrong."""
+    if kind == "tag":
+        action, tag = fields.get("action"), " ".join(str(fields.get("tag") or "").split())
+        if action not in ("add", "remove"):
+            raise AutomationError("Choose whether to add or remove the tag.", "action")
+        if not tag or len(tag) > 60:
+            raise AutomationError("Enter the tag, under 60 characters.", "tag")
+        return {"action": action, "tag": tag}
+    if kind == "list":
+        action = fields.get("action")
+        if action not in ("add", "remove"):
+            raise AutomationError("Choose whether to add to the list or remove from it.", "action")
+        try:
+            list_id = int(fields.get("list_id"))
+        except (TypeError, ValueError):
+            list_id = None
+        if list_id not in ids.get("list", set()):
+            raise AutomationError("Choose one of your lists.", "list_id")
+        return {"action": action, "list_id": list_id}
+    if kind == "field":
+        field = updatable_fields(ids).get(fields.get("field") or "")
+        if field is None:
+            raise AutomationError("Choose the field to update.", "field")
+        action = fields.get("action")
+        if action not in FIELD_ACTIONS or (action == "add" and field.type != "number"):
+            raise AutomationError("Choose to set or clear the field (or add to a number field).", "action")
+        if action == "clear":
+            return {"field": field.key, "action": action, "value": ""}
+        try:
+            value = parse_value(field, fields.get("value"))
+        except FieldError as error:
+            raise AutomationError(f"{field.name}: {error}", "value") from None
+        if value is None:
+            raise AutomationError(f"Enter the value to {'add' if action == 'add' else 'set'}.", "value")
+        return {"field": field.key, "action": action, "value": value}
+    if kind == "notify":
+        try:
+            to = email_addresses(str(fields.get("to") or ""), MAX_NOTIFY_ADDRESSES,
+                                 "Enter the addresses to notify.")
+        except ValueError as error:
+            raise AutomationError(str(error), "to") from None
+        return {"to": to}
+    try:
+        return {"url": webhooks.check_url(fields.get("url"))}
+    except webhooks.WebhookError as error:
+        raise AutomationError(str(error), "url") from None
+
+
+def updatable_fields(ids: dict) -> dict:
+    """The contact fields an "Update a contact field" step may change: all but email, name and phone."""
+    return {key: field for key, field in (ids.get("fields") or {}).items()
+            if key not in ("email", "first_name", "last_name", "phone")}
 
 
 def _check_merge_fields(text: str, fields: list, html: bool, label: str, field: str) -> None:
@@ -292,11 +390,17 @@ def activation_problems(automation, ids: dict[str, set[int]]) -> list[str]:
                 problems.append(f"{label} ({step['id']}) has an empty message.")
             if step["kind"] == "end" and step is not branch[-1]:
                 problems.append(f"Steps after an End step ({step['id']}) are never reached.")
-            if step["kind"] == "split":
+            if step["kind"] in ACTION_KINDS:
+                try:
+                    check_action(step["kind"], {**step, "to": ", ".join(step.get("to") or [])}, ids)
+                except AutomationError as error:
+                    problems.append(f"{label} ({step['id']}): {error}")
+            if step["kind"] in ("split", "goal"):
                 try:
                     check_condition(step.get("condition"), ids, steps)
                 except AutomationError as error:
                     problems.append(f"{label} ({step['id']}): {error}")
+            if step["kind"] == "split":
                 check_branch(step.get("yes", []), f"The yes branch of {step['id']}")
                 check_branch(step.get("no", []), f"The no branch of {step['id']}")
 

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import func, select
 
-from app.automations import engine, schema
+from app.automations import engine, schema, templates
 from app.automations.schema import AutomationError
 from app.extensions import db
 from app.models import Automation, AutomationRun, Segment
@@ -59,11 +59,16 @@ def check_editable(automation: Automation) -> None:
 
 
 # ---- creating and settings ----------------------------------------------------------------------
-def create(user) -> Automation:
+def create(user, template: str = "") -> Automation:
+    """A new draft: empty (a path of one End step), or filled from one of the templates by key."""
+    if template and template not in templates.TEMPLATES:
+        raise AutomationError("Choose one of the templates, or start from scratch.", "template")
     automation = Automation(account_id=user.account_id, name="Untitled automation",
                             status=AutomationStatus.DRAFT,
                             trigger=dict(DEFAULT_TRIGGER), filters=[], reentry="once", reentry_days=30,
                             exit_rules=[], steps=[schema.new_step("end")])
+    if template:
+        templates.fill(automation, templates.TEMPLATES[template], user.email)
     db.session.add(automation)
     db.session.flush()
     return automation
@@ -248,5 +253,27 @@ def describe_step(step: dict, known: dict[str, dict[int, str]], steps: list[dict
         return f"Wait {amount} {unit[:-1] if str(amount) == '1' else unit}"
     if kind == "split":
         return f"If {describe_condition(step.get('condition') or {}, known, steps)}"
+    if kind == "goal":
+        return f"Goal: {describe_condition(step.get('condition') or {}, known, steps)}"
+    if kind == "tag":
+        tag = f"“{step['tag']}”" if step.get("tag") else "(no tag yet)"
+        return f"{'Remove' if step.get('action') == 'remove' else 'Add'} the tag {tag}"
+    if kind == "list":
+        name = known["list"].get(step.get("list_id"), "(deleted)") if step.get("list_id") else "(no list yet)"
+        return f"{'Remove from' if step.get('action') == 'remove' else 'Add to'} the list {name}"
+    if kind == "field":
+        name = known.get("field", {}).get(step.get("field"), "(deleted field)") if step.get("field") else None
+        if name is None:
+            return "Update a contact field (not chosen yet)"
+        if step.get("action") == "clear":
+            return f"Clear {name}"
+        if step.get("action") == "add":
+            return f"Add {step.get('value')} to {name}"
+        return f"Set {name} to {step.get('value')}"
+    if kind == "notify":
+        to = step.get("to") or []
+        return f"Notify {', '.join(to)}" if to else "Notify the team (no address yet)"
+    if kind == "webhook":
+        return f"Call the webhook {step['url']}" if step.get("url") else "Call a webhook (no address yet)"
     return "End"
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app.automations import engine
+from app.automations import engine, schema
 from app.extensions import db
 from app.models import Automation, AutomationRun, PageView
 from app.models.automations import LIVE, AutomationStatus
@@ -29,6 +29,8 @@ class AccountRules:
     # (automation id, trigger, compiled URL predicate), (automation id, compiled URL predicate)
     page_triggers: list[tuple[int, dict, Callable]] = field(default_factory=list)
     page_exits: list[tuple[int, Callable]] = field(default_factory=list)
+    # Active automations with a goal step: a page view may meet it.
+    goal_automations: set[int] = field(default_factory=set)
     # Per URL form, texts one of which a page must contain to match any rule: most page views
     # contain none and are dismissed by a few substring tests. None: a rule cannot be prefiltered.
     prefilter: dict[str, tuple[str, ...]] | None = None
@@ -61,6 +63,8 @@ def account_rules(account_id: int) -> AccountRules:
                 literals = None
             else:
                 literals[implied[0]].append(implied[1])
+        if schema.goals(automation.steps or []):
+            rules.goal_automations.add(automation.id)
         trigger = automation.trigger
         if trigger.get("type") == "page_view":
             rules.page_triggers.append((automation.id, trigger,
@@ -97,6 +101,9 @@ def on_page_views(sender, views: list[IdentifiedPageView]) -> None:
         by_account[view.account_id].append(view)
     for account_id, account_views in by_account.items():
         rules = account_rules(account_id)
+        if rules.goal_automations:
+            engine.check_goals(rules.goal_automations, sorted({view.contact_id for view in account_views}))
+            db.session.commit()
         if not rules.page_triggers and not rules.page_exits:
             continue
         started = []
@@ -146,6 +153,9 @@ def _start(automations: list[Automation], kind: str, key: str, value: int, conta
 def on_segment_joined(account_id: int, segment_id: int, contact_ids: list[int]) -> None:
     """contacts_joined_segment: start segment automations, stop runs that joining it ends."""
     automations = _active(account_id)
+    with_goals = {automation.id for automation in automations if schema.goals(automation.steps or [])}
+    if with_goals:
+        engine.check_goals(with_goals, contact_ids)
     _start(automations, "segment_joined", "segment_id", segment_id, contact_ids)
     stopping = [a.id for a in automations
                 if any(r["type"] == "segment_joined" and r["segment_id"] == segment_id

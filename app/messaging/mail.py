@@ -18,6 +18,7 @@ from email.utils import formataddr, make_msgid, parseaddr
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -167,6 +168,26 @@ def sender_name(text: str | None) -> str:
     """A name for the From header: one line (no header can be added through it), at most 100
     characters (the longest the email row keeps)."""
     return " ".join((text or "").split())[:MAX_FROM_NAME]
+
+
+def email_addresses(raw: str, most: int, missing: str) -> list[str]:
+    """Comma, semicolon, space or line separated addresses, each valid, at most `most`, without
+    repeats; ValueError names the first that is wrong (`missing`: the words when there is none)."""
+    separated = raw.replace(";", ",").replace("\n", ",").replace(" ", ",")
+    candidates = [part.strip() for part in separated.split(",") if part.strip()]
+    if not candidates:
+        raise ValueError(missing)
+    if len(candidates) > most:
+        raise ValueError(f"Send to at most {most} addresses at once.")
+    addresses = []
+    for candidate in candidates:
+        try:
+            checked = validate_email(candidate, check_deliverability=False)
+        except EmailNotValidError:
+            raise ValueError(f"“{candidate[:80]}” is not a valid email address.") from None
+        if checked.normalized not in addresses:
+            addresses.append(checked.normalized)
+    return addresses
 
 
 def queue_email(*, account_id: int, kind: str, to_address: str, subject: str, text_body: str,

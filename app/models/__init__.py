@@ -7,9 +7,11 @@ from app.models.messaging import Campaign, Email, LinkClick, ShortLink, SmsMessa
 from app.models.segments import Segment, SegmentMembershipChange, campaign_segments, segment_members
 from app.models.tracking import (Browser, IdentityChange, PageView, RetentionRun, TrackingAuditEntry,
                                  TrackingSite)
+from app.models.webhooks import WebhookDelivery
 
 __all__ = ["Account", "User", "UserSession", "Automation", "AutomationRun", "AutomationStepRun",
            "Contact", "ContactField", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
            "Campaign", "Email", "LinkClick", "ShortLink", "SmsMessage", "campaign_lists",
            "Segment", "SegmentMembershipChange", "campaign_segments", "segment_members",
-           "Browser", "IdentityChange", "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite"]
+           "Browser", "IdentityChange", "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite",
+           "WebhookDelivery"]

@@ -97,6 +97,13 @@ def check_installation(website_url: str, site_key: str, *, allow_private: bool =
     return InstallCheckResult("unreachable", message, url)
 
 
+def private_allowed(config) -> bool:
+    """Whether requests the app makes on a user's behalf (the install check, webhook calls) may
+    reach private and loopback addresses: never in production, where they would reach the
+    instance's own network; in development, where the websites and receivers are local."""
+    return config["FOOTFALL_ENV"] != "production"
+
+
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 

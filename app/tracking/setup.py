@@ -6,14 +6,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy import or_, select
 
 from app.contacts import people
 from app.extensions import db
 from app.messaging.links import tag_url
-from app.messaging.mail import queue_email
+from app.messaging.mail import email_addresses, queue_email
 from app.models import Account, Email, PageView, TrackingAuditEntry, TrackingSite, User
 from app.models.types import utcnow
 from app.queues import enqueue, get_redis
@@ -180,23 +179,11 @@ def status(site: TrackingSite, now: datetime | None = None) -> Status:
 
 def parse_recipients(raw: str) -> list[str]:
     """Comma, semicolon or space separated addresses; every one must be valid."""
-    candidates = [part for part in raw.replace(";", ",").replace("\n", ",").replace(" ", ",").split(",")
-                  if part.strip()]
-    if not candidates:
-        raise SetupError("Enter your developer's email address.", "recipients")
-    most = current_app.config["DEVELOPER_EMAIL_MAX_RECIPIENTS"]
-    if len(candidates) > most:
-        raise SetupError(f"Send to at most {most} addresses at once.", "recipients")
-    addresses = []
-    for candidate in candidates:
-        try:
-            checked = validate_email(candidate.strip(), check_deliverability=False)
-        except EmailNotValidError:
-            raise SetupError(f"“{candidate.strip()[:80]}” is not a valid email address.",
-                             "recipients") from None
-        if checked.normalized not in addresses:
-            addresses.append(checked.normalized)
-    return addresses
+    try:
+        return email_addresses(raw, current_app.config["DEVELOPER_EMAIL_MAX_RECIPIENTS"],
+                               "Enter your developer's email address.")
+    except ValueError as error:
+        raise SetupError(str(error), "recipients") from None
 
 
 def send_code_to_developer(site: TrackingSite, user: User, recipients: list[str], note: str,

@@ -391,3 +391,75 @@ def test_an_email_step_has_a_from_name_defaulting_to_the_account_name(auth, site
     edit(auth.client, automation, step["id"], subject="Hello", body="<p>Hi</p>",
          from_name="  Ada   Lovelace ")
     assert fresh(automation).steps[0]["from_name"] == "Ada Lovelace"
+
+
+# Action steps and templates -----------------------------------------------------------------------
+
+def test_action_steps_are_edited_with_their_own_forms_and_errors(auth, site):
+    from app.contacts import fields
+    from app.models import ContactList
+
+    customers = ContactList(account_id=site.account_id, name="Customers")
+    db.session.add(customers)
+    score = fields.create_field(site.account_id, "Score", "number")
+    db.session.commit()
+    automation = create(auth.client)
+    for kind in ("webhook", "notify", "field", "list", "tag", "goal"):
+        assert add(auth.client, automation, kind).status_code == 200
+    goal, tag, member, field, notify, webhook = fresh(automation).steps[:6]
+
+    form = auth.client.get(f"/automations/{automation.id}/steps/{webhook['id']}/edit", headers=HX)
+    body = form.get_data(as_text=True)
+    assert '<label for="' + webhook["id"] + '-url">Receiver address</label>' in body
+    assert webhook["secret"] in body and "Footfall-Signature" in body
+    refused = edit(auth.client, automation, webhook["id"], url="http://")
+    assert refused.status_code == 422 and "The address has no host name." in refused.get_data(as_text=True)
+    assert refused.get_data(as_text=True).count('aria-invalid="true"') == 1
+    cases = [(tag, {"action": "add", "tag": ""}, "Enter the tag, under 60 characters."),
+             (member, {"action": "add", "list_id": "999999"}, "Choose one of your lists."),
+             (field, {"field": score.key, "action": "add", "value": "lots"}, "Score: "),
+             (notify, {"to": "sales@"}, "is not a valid email address.")]
+    for step, data, message in cases:
+        refused = edit(auth.client, automation, step["id"], **data)
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True), message
+        assert data.get("tag", data.get("to", "")) in refused.get_data(as_text=True)  # what was typed stays
+
+    saves = [(webhook, {"url": "https://hooks.example/footfall"}, "Call the webhook https://hooks.example/footfall"),
+             (notify, {"to": "sales@shop.example; boss@shop.example"},
+              "Notify sales@shop.example, boss@shop.example"),
+             (field, {"field": score.key, "action": "add", "value": "10"}, "Add 10 to Score"),
+             (member, {"action": "remove", "list_id": str(customers.id)}, "Remove from the list Customers"),
+             (tag, {"action": "add", "tag": " hot  lead "}, "Add the tag “hot lead”"),
+             (goal, {"condition-type": "visit", "condition-op": "contains", "condition-value": "/thanks",
+                     "condition-negate": "0", "condition-count": "1"},
+              "Goal: viewed a page whose URL contains /thanks")]
+    for step, data, summary in saves:
+        saved = edit(auth.client, automation, step["id"], **data)
+        assert saved.status_code == 200 and summary in saved.get_data(as_text=True), summary
+    assert fresh(automation).steps[4]["to"] == ["sales@shop.example", "boss@shop.example"]
+    page = auth.client.get(f"/automations/{automation.id}").get_data(as_text=True)
+    assert "Done: 0" in page and "Reached: 0" in page
+
+
+def test_new_automation_offers_templates_that_fill_a_draft(auth, site, user):
+    page = auth.client.get("/automations/").get_data(as_text=True)
+    for name in ("Pricing page follow-up", "Browse again", "Welcome series", "Birthday", "Hot-lead alert"):
+        assert name in page
+    assert '<legend>Start from</legend>' in page
+    response = auth.client.post("/automations/", data={"template": "hot_lead"})
+    automation = db.session.get(Automation, int(response.headers["Location"].rsplit("/", 1)[1]))
+    assert (automation.name, automation.status, automation.trigger["count"]) == ("Hot-lead alert", "draft", 3)
+    assert [step["kind"] for step in automation.steps] == ["tag", "notify", "end"]
+    assert automation.steps[1]["to"] == [user.email]
+    activated = auth.client.post(f"/automations/{automation.id}/activate", headers=HX)
+    assert activated.status_code == 204 and fresh(automation).status == "active"
+
+    welcome = auth.client.post("/automations/", data={"template": "welcome_series"})
+    automation = db.session.get(Automation, int(welcome.headers["Location"].rsplit("/", 1)[1]))
+    assert sum(step["kind"] == "email" for step in automation.steps) == 3
+    refused = auth.client.post(f"/automations/{automation.id}/activate", headers=HX)
+    assert refused.status_code == 422 and "Choose one of your lists." in refused.get_data(as_text=True)
+
+    unknown = auth.client.post("/automations/", data={"template": "nope"})
+    assert unknown.status_code == 422 and "Choose one of the templates" in unknown.get_data(as_text=True)
+    assert db.session.scalar(select(Automation).where(Automation.name == "Untitled automation")) is None

@@ -13,7 +13,8 @@ from app.extensions import db
 from app.messaging.clicks import CLICKS
 from app.messaging.rendering import Message, Renderer
 from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, ContactImport, Email,
-                        LinkClick, PageView, Segment, SegmentMembershipChange, SmsMessage, segment_members)
+                        LinkClick, PageView, Segment, SegmentMembershipChange, SmsMessage, WebhookDelivery,
+                        segment_members)
 from app.models.types import utcnow
 from app.queues import get_redis
 from app.tracking import cid as cid_module
@@ -97,6 +98,8 @@ def history(site, contact, when=None) -> dict:
     db.session.add_all([
         AutomationStepRun(run_id=run.id, step_id="welcome", email_id=welcome.id, outcome="sent"),
         AutomationStepRun(run_id=run.id, step_id="reminder", sms_id=text.id, outcome="sent"),
+        WebhookDelivery(account_id=account_id, event_id=f"evt_{contact.id}", url="https://hooks.example/",
+                        secret="s", payload=f'{{"email": "{contact.email}"}}', contact_id=contact.id),
         LinkClick(click_id=f"campaign-{contact.id}", account_id=account_id, campaign_id=campaign.id,
                   contact_id=contact.id, url="https://www.shop.example/sale", clicked_at=when),
         LinkClick(click_id=f"welcome-{contact.id}", account_id=account_id, contact_id=contact.id,

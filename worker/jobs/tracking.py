@@ -1,5 +1,6 @@
 """Jobs of website tracking."""
 from app.tracking import partitions, retention, setup
+from app.tracking.install_check import private_allowed
 from worker import job_context
 
 
@@ -12,7 +13,7 @@ def delete_expired_anonymous_events() -> dict[int, int]:
 def check_installation(site_id: int) -> dict | None:
     """Fetch the site's website and record whether the embed code is installed."""
     with job_context() as app:
-        return setup.run_install_check(site_id, allow_private=app.config["FOOTFALL_ENV"] != "production")
+        return setup.run_install_check(site_id, allow_private=private_allowed(app.config))
 
 
 def ensure_page_view_partitions() -> int:

@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from app.contacts import fields, people
-from app.automations import engine, schema, service
+from app.automations import engine, schema, service, templates
 from app.automations.schema import AutomationError
 from app.extensions import db, htmx
 from app.messaging import personalise
@@ -25,7 +25,8 @@ bp.add_app_template_filter(service.describe_exit, "describe_exit")
 CHOICES = dict(step_kinds=schema.STEP_KINDS, delay_units=schema.DELAY_UNITS,
                trigger_types=schema.TRIGGER_TYPES, reentry_choices=schema.REENTRY, url_ops=rules.URL_OPS,
                field_ops=rules.OPS_BY_TYPE, filter_types=forms.FILTER_TYPES,
-               condition_types=forms.CONDITION_TYPES, exit_types=forms.EXIT_TYPES)
+               condition_types=forms.CONDITION_TYPES, goal_types=forms.GOAL_TYPES,
+               exit_types=forms.EXIT_TYPES, field_actions=schema.FIELD_ACTIONS)
 
 
 def _automation_or_404(automation_id: int):
@@ -45,6 +46,8 @@ def _context(automation, **extra) -> dict:
                    editing=None, draft=None, step_error=None, result=None, header_oob=False,
                    clear_problems=False, earlier_emails=[],
                    contact_fields=fields.account_fields(automation.account_id),
+                   updatable_fields=[(field.key, field.name) for field in schema.updatable_fields(
+                       {"fields": fields.fields_by_key(automation.account_id)}).values()],
                    merge_fields=personalise.menu(automation.account_id), **CHOICES)
     context.update(extra)
     if context["editing"]:
@@ -71,15 +74,23 @@ def _path_change(automation, change):
 @bp.get("/")
 def index():
     """Renders the list of automations with their status, trigger and entries."""
+    return _index()
+
+
+def _index(status_code: int = 200, error=None):
     account_id = current_user.account_id
     return render_template("automations/index.html", automations=service.list_automations(account_id),
-                           entered=service.entered_counts(account_id), known=service.names(account_id))
+                           entered=service.entered_counts(account_id), known=service.names(account_id),
+                           templates=templates.TEMPLATES, create_error=error), status_code
 
 
 @bp.post("/")
 def create():
-    """Creates a draft automation and opens it."""
-    automation = service.create(current_user)
+    """Creates a draft automation, empty or from a template, and opens it."""
+    try:
+        automation = service.create(current_user, request.form.get("template", ""))
+    except AutomationError as error:
+        return _index(422, error)
     db.session.commit()
     return redirect(url_for("automations.show", automation_id=automation.id))
 

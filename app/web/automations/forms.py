@@ -11,11 +11,13 @@ from app.automations.service import MAX_EXIT_RULES, MAX_FILTERS
 FILTER_TYPES = {"segment": "is in a segment", "visit": "viewed a page"}
 CONDITION_TYPES = {"segment": "is in a segment", "visit": "viewed a page", "field": "has a contact field",
                    "subscription": "is subscribed", "clicked": "clicked a link in an email of this path"}
+GOAL_TYPES = {kind: text for kind, text in CONDITION_TYPES.items() if kind != "clicked"}
 EXIT_TYPES = {"page_view": "views a page", "segment_joined": "joins a segment"}
 NEW_FILTER = {"type": "visit", "op": "contains", "value": "", "count": 1, "window": "ever"}
 NEW_EXIT_RULE = {"type": "page_view", "op": "contains", "value": ""}
 TRIGGER_KEYS = {"list_joined": "list_id", "tag_added": "tag_id", "segment_joined": "segment_id"}
-STEP_FIELDS = ("subject", "from_name", "body", "amount", "unit")
+STEP_FIELDS = ("subject", "from_name", "body", "amount", "unit", "action", "tag", "list_id", "field", "value",
+               "to", "url")
 _INDEXED = re.compile(r"^(filters|exits)-(\d+)-(\w+)$")
 
 
@@ -90,7 +92,7 @@ def apply_settings_action(settings: dict, action: str) -> dict:
 
 def step_fields(step: dict, form) -> dict:
     """What the step's edit form posted, in the shape service.edit_step (schema.update_step) takes."""
-    if step["kind"] == "split":
+    if step["kind"] in ("split", "goal"):
         fields = {key.removeprefix("condition-"):
                   form.getlist(key) if key == "condition-values" else form.get(key)
                   for key in form.keys() if key.startswith("condition-")}
@@ -102,7 +104,7 @@ def draft_step(step: dict, form) -> dict:
     """The step as its edit form shows it: the saved step with the posted values on top."""
     draft = copy.deepcopy(step)
     fields = step_fields(step, form)
-    if step["kind"] == "split":
+    if step["kind"] in ("split", "goal"):
         draft["condition"] = fields["condition"]
     else:
         draft.update(fields)
