@@ -109,6 +109,9 @@ def create_app(config: dict | None = None) -> Flask:
     from app.web.segments import bp as segments_bp
     from app.web.settings import bp as settings_bp
 
+    from app.web import local_input, local_time
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_input, "local_input")
     for blueprint in (auth_bp, dashboard_bp, contacts_bp, segments_bp, automations_bp, campaigns_bp,
                       settings_bp, outbox_bp, public_bp, links_bp, ingest_bp, ops_bp):
         app.register_blueprint(blueprint)

@@ -14,7 +14,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app import sessions
+from app import sessions, timezones
 from app.extensions import db
 from app.messaging.mail import queue_email
 from app.models import Account, User
@@ -64,6 +64,19 @@ class TooManyAttempts(AccountError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def update_account(account: Account, *, name: str, time_zone: str) -> Account:
+    """Rename the account and set its time zone; AccountError names the field that will not do."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 200:
+        raise AccountError("Enter the account's name, under 200 characters.", "name")
+    try:
+        account.time_zone = timezones.check_zone(time_zone)
+    except ValueError as error:
+        raise AccountError(str(error), "time_zone") from None
+    account.name = name
+    return account
 
 
 def normalise_email(raw: str) -> str:

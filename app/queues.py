@@ -85,6 +85,7 @@ JOBS = {
     "worker.jobs.messages.start_due_campaigns": JobSpec(PERIODIC),
     "worker.jobs.segments.evaluate_all_segments": JobSpec(PERIODIC),
     "worker.jobs.automations.wake_due_runs": JobSpec(PERIODIC),
+    "worker.jobs.automations.start_date_runs": JobSpec(PERIODIC),
     "worker.jobs.webhooks.retry_stalled_webhooks": JobSpec(PERIODIC),
     "worker.jobs.tracking.ensure_page_view_partitions": JobSpec(PERIODIC),
     "worker.jobs.contacts.fail_stalled_imports": JobSpec(PERIODIC),

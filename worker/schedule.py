@@ -18,6 +18,7 @@ PERIODIC_JOBS = [
     ("worker.jobs.messages.start_due_campaigns", 60),
     ("worker.jobs.segments.evaluate_all_segments", 900),
     ("worker.jobs.automations.wake_due_runs", 60),
+    ("worker.jobs.automations.start_date_runs", 300),
     ("worker.jobs.webhooks.retry_stalled_webhooks", 300),
     ("worker.jobs.tracking.ensure_page_view_partitions", 3600),
     ("worker.jobs.contacts.fail_stalled_imports", 60),

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import timezones
 from app.automations import actions, schema
 from app.contacts import fields
 from app.extensions import db
@@ -64,7 +65,8 @@ def may_enter(automation: Automation, contact_id: int, now: datetime) -> bool:
                                        AutomationRun.contact_id == contact_id)
     if db.session.scalar(select(exists(runs.where(AutomationRun.status.in_(LIVE)).subquery()))):
         return False
-    if automation.reentry == "always":
+    # A date comes round once a year: the run's occurrence (unique) keeps it to one a year.
+    if automation.reentry == "always" or (automation.trigger or {}).get("type") == "date":
         return True
     last = db.session.scalar(select(func.max(AutomationRun.entered_at)).where(
         AutomationRun.automation_id == automation.id, AutomationRun.contact_id == contact_id))
@@ -74,11 +76,12 @@ def may_enter(automation: Automation, contact_id: int, now: datetime) -> bool:
 
 
 def enter(automation: Automation, contact_id: int, now: datetime | None = None, *,
-          advance_later: bool = True, page_view_id: int | None = None) -> AutomationRun | None:
+          advance_later: bool = True, page_view_id: int | None = None,
+          occurrence: str | None = None) -> AutomationRun | None:
     """Start a run for the contact if the automation is active and its filters and re-entry allow.
     The run moves on in a job once the caller commits, unless the caller hands it to begin() after
     its commit (advance_later=False). A page view (`page_view_id`) starts at most one run of an
-    automation, however often it is handed over."""
+    automation, however often it is handed over; so does a date trigger's `occurrence` (its year)."""
     now = now or utcnow()
     if automation.status != AutomationStatus.ACTIVE or not automation.steps:
         return None
@@ -86,7 +89,7 @@ def enter(automation: Automation, contact_id: int, now: datetime | None = None, 
         return None
     run = AutomationRun(account_id=automation.account_id, automation_id=automation.id, contact_id=contact_id,
                         status=RunStatus.ACTIVE, step_id=automation.steps[0]["id"], entered_at=now,
-                        page_view_id=page_view_id)
+                        page_view_id=page_view_id, occurrence=occurrence)
     try:
         with db.session.begin_nested():
             db.session.add(run)
@@ -198,7 +201,8 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
             record = _record(run, step, "")
             if record is not None:
                 run.status, run.wake_at = RunStatus.WAITING, now + schema.delay_delta(step)
-                waiting = f"wait until {run.wake_at:%Y-%m-%d %H:%M} UTC"
+                zone = db.session.get(Account, automation.account_id).time_zone
+                waiting = f"wait until {timezones.shown(run.wake_at, zone)}"
                 db.session.get(AutomationStepRun, record).outcome = waiting
                 db.session.commit()
                 enqueue("worker.jobs.automations.advance_run", run.id, at=run.wake_at)

@@ -4,6 +4,8 @@ Trigger (one):
     {"type": "page_view", "op": URL op, "value": "/pricing", "count": 1, "days": null | 30}
     {"type": "list_joined", "list_id": 3}    {"type": "tag_added", "tag_id": 4}
     {"type": "segment_joined", "segment_id": 5}
+    {"type": "date", "field": "birthday", "offset_days": -3 (before) | 0 | 2 (after), "time": "09:00"}
+        (a date field; the time of day in the account's time zone; once a year per contact)
 Filters: segment rules (app/segments/rules.py, including {"type": "segment", "segment_id"}), all must hold.
 Exit rules (auto-stop), any of:
     {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
@@ -23,6 +25,7 @@ Steps, a list; a split holds two lists. Every step has a short unique "id":
 """
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -45,7 +48,10 @@ NEW_GOAL = {"type": "visit", "negate": False, "op": "contains", "value": "/thank
             "count": 1, "window": "ever"}
 DELAY_UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "months": 30 * 86400}
 TRIGGER_TYPES = {"page_view": "Contact views a page", "list_joined": "Contact joins a list",
-                 "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment"}
+                 "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment",
+                 "date": "A date of the contact comes round"}
+MAX_DATE_OFFSET = 365
+_TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 REENTRY = {"once": "Once ever", "after_days": "Again after some days", "always": "Every time"}
 
 
@@ -316,6 +322,8 @@ def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
     if not isinstance(trigger, dict) or trigger.get("type") not in TRIGGER_TYPES:
         raise AutomationError("Choose what starts the automation.", "trigger")
     kind = trigger["type"]
+    if kind == "date":
+        return _check_date_trigger(trigger, ids)
     if kind == "page_view":
         if trigger.get("op") not in URL_OPS or not str(trigger.get("value") or "").strip():
             raise AutomationError("Enter the page that starts the automation.", "trigger")
@@ -337,6 +345,23 @@ def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
     if ref not in ids.get(names, set()):
         raise AutomationError(f"Choose one of your {names}s.", "trigger")
     return {"type": kind, key: ref}
+
+
+def _check_date_trigger(trigger: dict, ids: dict) -> dict:
+    field = (ids.get("fields") or {}).get(str(trigger.get("field") or ""))
+    if field is None or field.type != "date":
+        raise AutomationError("Choose one of the contacts' date fields, such as the birthday.", "trigger")
+    try:
+        offset = int(trigger.get("offset_days") or 0)
+    except (TypeError, ValueError):
+        raise AutomationError("The number of days must be a whole number.", "trigger") from None
+    if not -MAX_DATE_OFFSET <= offset <= MAX_DATE_OFFSET:
+        raise AutomationError(f"Start at most {MAX_DATE_OFFSET} days before or after the date.", "trigger")
+    matched = _TIME_OF_DAY.match(str(trigger.get("time") or "").strip())
+    if not matched:
+        raise AutomationError("Enter the time of day as HH:MM, such as 09:00.", "trigger")
+    return {"type": "date", "field": field.key, "offset_days": offset,
+            "time": f"{int(matched.group(1)):02d}:{matched.group(2)}"}
 
 
 def check_exit_rule(rule, ids: dict[str, set[int]]) -> dict:

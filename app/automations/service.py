@@ -210,6 +210,15 @@ def describe_trigger(trigger: dict, known: dict[str, dict[int, str]]) -> str:
         return f"Is tagged {known['tag'].get(trigger.get('tag_id'), '(deleted)')}"
     if kind == "segment_joined":
         return f"Joins the segment {known['segment'].get(trigger.get('segment_id'), '(deleted)')}"
+    if kind == "date":
+        field = known.get("field", {}).get(trigger.get("field"), "(deleted field)")
+        try:
+            offset = int(trigger.get("offset_days") or 0)
+        except (TypeError, ValueError):
+            offset = 0
+        days = f"{abs(offset)} day{'' if abs(offset) == 1 else 's'}"
+        when = "On" if not offset else f"{days} {'before' if offset < 0 else 'after'}"
+        return f"{when} {'the day of ' if not offset else ''}their {field}, at {trigger.get('time') or '?'}"
     return "No trigger yet"
 
 

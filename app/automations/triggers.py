@@ -1,5 +1,6 @@
 """What starts and stops automations: page views (rules compiled once per account and kept a few
-seconds, not read from the database per event), joining a list or segment, a tag added; and the
+seconds, not read from the database per event), joining a list or segment, a tag added, a date of
+the contact coming round (start_date_runs, a periodic job); and the
 auto-stop (exit) rules, checked on each new event of a contact in a path. The receivers of the
 signals in app/signals.py, connected by app/wiring.py."""
 from __future__ import annotations
@@ -8,16 +9,18 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time as time_of_day, timedelta
 
 from sqlalchemy import func, select
 
 from app.automations import engine, schema
 from app.extensions import db
-from app.models import Automation, AutomationRun, PageView
+from app import timezones
+from app.contacts import fields
+from app.models import Account, Automation, AutomationRun, Contact, PageView
 from app.models.automations import LIVE, AutomationStatus
 from app.models.types import utcnow
-from app.segments.compiler import url_condition
+from app.segments.compiler import field_condition, url_condition
 from app.signals import IdentifiedPageView
 from app.tracking.urls import compile_url_rule, match_forms, url_rule_literal
 
@@ -173,3 +176,37 @@ def on_list_joined(account_id: int, list_id: int, contact_ids: list[int]) -> Non
 def on_tag_added(account_id: int, tag_id: int, contact_ids: list[int]) -> None:
     """tag_added: start the tag's automations."""
     _start(_active(account_id), "tag_added", "tag_id", tag_id, contact_ids)
+
+
+def start_date_runs(now: datetime | None = None) -> list[int]:
+    """The periodic job of date triggers: for each active automation starting on a date field,
+    once the trigger's time of day has come in the account's time zone, enter the contacts whose
+    date (N days from today, for "N days before") is today, once a year each (the run's
+    occurrence, unique). A date without a year counts; 29 February comes round on the 28th in
+    other years. Runs started an earlier time today are not started again."""
+    now = now or utcnow()
+    started = []
+    active = select(Automation).where(Automation.status == AutomationStatus.ACTIVE)
+    dated = [item for item in db.session.scalars(active) if (item.trigger or {}).get("type") == "date"]
+    for automation in dated:
+        trigger = automation.trigger
+        here = timezones.local(now, db.session.get(Account, automation.account_id).time_zone)
+        hour, minute = (int(part) for part in trigger["time"].split(":"))
+        field = fields.fields_by_key(automation.account_id).get(trigger["field"])
+        if (here.hour, here.minute) < (hour, minute) or field is None or field.type != "date":
+            continue
+        day = here.date() - timedelta(days=trigger.get("offset_days", 0))
+        comes_round = field_condition({"field": field.key, "field_type": "date", "op": "anniversary_days",
+                                       "days": 0}, datetime.combine(day, time_of_day()))
+        already = select(AutomationRun.id).where(AutomationRun.automation_id == automation.id,
+                                                 AutomationRun.contact_id == Contact.id,
+                                                 AutomationRun.occurrence == str(day.year))
+        due = list(db.session.scalars(select(Contact.id).where(
+            Contact.account_id == automation.account_id, comes_round, ~already.exists())
+            .order_by(Contact.id)))
+        for contact_id in due:
+            run = engine.enter(automation, contact_id, now, occurrence=str(day.year))
+            if run is not None:
+                started.append(run.id)
+        db.session.commit()
+    return started

@@ -366,7 +366,9 @@ def where_used(row: ContactField) -> list[str]:
                for group in segment.rules.get("groups", []) for rule in group.get("rules", [])):
             used.append(f"segment “{segment.name}”")
     for automation in db.session.scalars(select(Automation).where(Automation.account_id == row.account_id)):
-        if any(rule.get("type") == "field" and rule.get("field") == row.key for rule in rules_of(automation)):
+        # (field rules, field updates and date triggers all name the field by "field")
+        if any(rule.get("type") in ("field", "date") and rule.get("field") == row.key
+               for rule in rules_of(automation)):
             used.append(f"automation “{automation.name}”")
     return used
 

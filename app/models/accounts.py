@@ -20,6 +20,8 @@ class Account(db.Model):
     # (within 30 days), and whether identifying a browser attaches its earlier anonymous views.
     browsers_per_contact: Mapped[int] = mapped_column(default=3, server_default="3")
     attach_earlier_visits: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The IANA time zone every time is shown and every schedule is read in (app/timezones.py).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="account")

@@ -69,6 +69,9 @@ class AutomationRun(db.Model):
         Index("uq_automation_runs_automation_page_view", "automation_id", "page_view_id", unique=True,
               sqlite_where=text("page_view_id IS NOT NULL"),
               postgresql_where=text("page_view_id IS NOT NULL")),
+        # A date trigger starts a contact once a year (occurrence: the year of the date).
+        Index("uq_automation_runs_occurrence", "automation_id", "contact_id", "occurrence", unique=True,
+              sqlite_where=text("occurrence IS NOT NULL"), postgresql_where=text("occurrence IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,6 +87,8 @@ class AutomationRun(db.Model):
     # The page view that started the run, for page-view triggers (no foreign key: page_views may
     # be partitioned, and the contact's erasure removes both).
     page_view_id: Mapped[int | None] = mapped_column()
+    # For date triggers: which year's date started the run ("2027").
+    occurrence: Mapped[str | None] = mapped_column(String(10))
 
 
 class AutomationStepRun(db.Model):

@@ -1,8 +1,9 @@
 """Blueprints for the marketer's pages, one per area."""
 from flask import make_response, redirect, render_template
 
-from flask_login import login_required
+from flask_login import current_user, login_required
 
+from app import timezones
 from app.extensions import htmx
 from app.models.types import MAX_ID
 from app.public_url import remember_request_url
@@ -37,3 +38,19 @@ def redirect_to(target: str):
         response.headers["HX-Redirect"] = target
         return response
     return redirect(target)
+
+
+def time_zone() -> str:
+    """The time zone of the signed-in user's account, which pages show times in (UTC for anyone
+    signed out)."""
+    return current_user.account.time_zone if current_user and current_user.is_authenticated else timezones.UTC
+
+
+def local_time(moment) -> str:
+    """{{ moment | local_time }}: "2026-12-03 09:15 CET", in the account's time zone."""
+    return timezones.shown(moment, time_zone())
+
+
+def local_input(moment) -> str:
+    """{{ moment | local_input }}: the value of a datetime-local input, in the account's time zone."""
+    return f"{timezones.local(moment, time_zone()):%Y-%m-%dT%H:%M}" if moment else ""

@@ -37,6 +37,7 @@ def _context(automation, **extra) -> dict:
     """What the automation's page and its fragments are drawn from; `summaries` holds each step's
     words ("Wait 1 day"), `earlier_emails` the emails before the step being edited."""
     steps, known = automation.steps or [], service.names(automation.account_id)
+    account_fields = fields.account_fields(automation.account_id)
     context = dict(automation=automation, known=known, editable=service.is_editable(automation),
                    report=engine.report(automation), numbers=service.step_numbers(steps),
                    steps_by_id=schema.steps_by_id(steps),
@@ -45,7 +46,8 @@ def _context(automation, **extra) -> dict:
                    settings=service.settings_of(automation), settings_error=None, saved=False, problems=[],
                    editing=None, draft=None, step_error=None, result=None, header_oob=False,
                    clear_problems=False, earlier_emails=[],
-                   contact_fields=fields.account_fields(automation.account_id),
+                   contact_fields=account_fields,
+                   date_fields=[(field.key, field.name) for field in account_fields if field.type == "date"],
                    updatable_fields=[(field.key, field.name) for field in schema.updatable_fields(
                        {"fields": fields.fields_by_key(automation.account_id)}).values()],
                    merge_fields=personalise.menu(automation.account_id), **CHOICES)

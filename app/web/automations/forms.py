@@ -52,6 +52,11 @@ def _trigger_from_form(form) -> dict:
         return {"type": kind, "op": form.get("trigger-op", "contains"),
                 "value": form.get("trigger-value", ""), "count": form.get("trigger-count") or 1,
                 "days": (form.get("trigger-days") or "").strip() or None}
+    if kind == "date":
+        days, direction = (form.get("trigger-days") or "").strip(), form.get("trigger-direction", "on")
+        offset = "0" if direction == "on" or not days else (f"-{days}" if direction == "before" else days)
+        return {"type": kind, "field": form.get("trigger-field", ""), "offset_days": offset,
+                "time": form.get("trigger-time", "")}
     key = TRIGGER_KEYS.get(kind, "")
     return {"type": kind, key: form.get(f"trigger-{key}")} if key else {"type": kind}
 

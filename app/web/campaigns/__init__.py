@@ -1,9 +1,10 @@
 """Campaigns: compose an email or SMS, preview, test, send now or schedule, and the report."""
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app import timezones
 from app.contacts import people
 from app.contacts.lists import account_lists
 from app.extensions import db
@@ -12,7 +13,7 @@ from app.messaging.rendering import permanent_html, permanent_url
 from app.models.messaging import CampaignStatus
 from app.messaging.sms import sms_segments
 from app.public_url import public_url
-from app.web import page_or_fragment, record_id, redirect_to, require_login
+from app.web import page_or_fragment, record_id, redirect_to, require_login, time_zone
 from app.web.links import WEB_VIEW_POLICY
 from app.tracking import identity
 
@@ -113,15 +114,20 @@ def save(campaign_id: int):
 
 
 def _send_time() -> datetime | None:
-    """None to send now, else the posted time (UTC); CampaignError for a time that will not do."""
+    """None to send now, else the posted time (typed in the account's time zone) in UTC;
+    CampaignError for a time that will not do."""
     if request.form.get("when") != "later":
         return None
     raw = request.form.get("scheduled_at", "")
     try:
         when = datetime.fromisoformat(raw) if raw else None
     except ValueError:
-        raise campaigns.CampaignError("Enter the date and time as YYYY-MM-DD HH:MM (UTC).",
+        raise campaigns.CampaignError(f"Enter the date and time as YYYY-MM-DD HH:MM ({time_zone()}).",
                                       "scheduled_at") from None
+    if when is not None and when.tzinfo is None:
+        when = timezones.to_utc(when, time_zone())
+    elif when is not None:
+        when = when.astimezone(timezone.utc)
     return campaigns.check_send_time(when)
 
 

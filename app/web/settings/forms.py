@@ -1,9 +1,14 @@
-"""The forms of Settings: Website tracking, Contact fields."""
+"""The forms of Settings: Account, Website tracking, Contact fields."""
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
 
 from app.contacts.fields import TYPE_NAMES
 from app.web.forms import Form
+
+
+class AccountForm(Form):
+    name = StringField("Account name")
+    time_zone = SelectField("Time zone", validate_choice=False)  # (checked by accounts.update_account)
 
 
 class WebsiteForm(Form):

@@ -1,0 +1,136 @@
+"""Date triggers (a birthday, an anniversary, any date field: on the day or N days before or after,
+at a time of day) and the account's time zone, which pages show times in and schedules are read in."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from app.automations import engine, schema, triggers
+from app.automations.schema import AutomationError
+from app.contacts import fields
+from app.extensions import db
+from app.models import Account, AutomationRun, Campaign, Email
+from app.models.types import utcnow
+from tests.conftest import HX, make_contact
+from tests.integration.test_automations_engine import automation, email, end
+from tests.integration.test_campaigns import draft, make_list
+
+
+def at(*moment) -> datetime:
+    return datetime(*moment, tzinfo=timezone.utc)
+
+
+def birthday_path(site, offset=0, at="09:00", field="birthday"):
+    return automation(site, [email("Happy birthday, {{ first_name }}!"), end()],
+                      trigger={"type": "date", "field": field, "offset_days": offset, "time": at})
+
+
+def started(now) -> list[tuple[str, str]]:
+    ids = triggers.start_date_runs(now)
+    return [(db.session.get(AutomationRun, run_id).occurrence,
+             db.session.get(AutomationRun, run_id).contact_id) for run_id in ids]
+
+
+def set_zone(site, zone):
+    db.session.get(Account, site.account_id).time_zone = zone
+    db.session.commit()
+
+
+def test_a_birthday_starts_the_path_once_a_year_at_the_time_of_day_in_the_accounts_zone(site, run_jobs):
+    set_zone(site, "America/New_York")
+    ada = make_contact(site.account_id, "ada@customer.example", first_name="Ada", birthday="1990-12-03")
+    grace = make_contact(site.account_id, "grace@customer.example", first_name="Grace", birthday="--12-03")
+    make_contact(site.account_id, "bob@customer.example", birthday="1990-12-04")
+    make_contact(site.account_id, "nobody@customer.example")
+    birthday_path(site)
+    assert started(at(2026, 12, 3, 13, 30)) == []  # 08:30 in New York: not yet
+    assert started(at(2026, 12, 3, 14, 5)) == [("2026", ada.id), ("2026", grace.id)]
+    run_jobs()
+    assert started(at(2026, 12, 3, 18, 0)) == []  # later the same day: not again
+    assert started(at(2026, 12, 4, 4, 0)) == []  # 23:00 on the 3rd in New York: still not again
+    subjects = sorted(db.session.scalars(select(Email.subject)))
+    assert subjects == ["Happy birthday, Ada!", "Happy birthday, Grace!"]
+    assert started(at(2027, 12, 3, 14, 5)) == [("2027", ada.id), ("2027", grace.id)]  # next year
+
+
+def test_days_before_a_date_and_a_custom_date_field(site):
+    renewal = fields.create_field(site.account_id, "Renewal", "date")
+    early = make_contact(site.account_id, "early@customer.example", birthday="1985-01-01")
+    renews = make_contact(site.account_id, "renews@customer.example", custom={renewal.key: "2024-01-10"})
+    db.session.commit()
+    birthday_path(site, offset=-3)
+    automation(site, [email("Your renewal"), end()],
+               trigger={"type": "date", "field": renewal.key, "offset_days": 2, "time": "08:00"})
+    assert started(at(2026, 12, 29, 9, 0)) == [("2027", early.id)]  # 3 days before 1 January 2027
+    assert started(at(2027, 1, 12, 9, 0)) == [("2027", renews.id)]  # 2 days after 10 January
+
+
+def test_a_leap_day_birthday_comes_round_on_the_28th_in_other_years(site, run_jobs):
+    leap = make_contact(site.account_id, "leap@customer.example", birthday="2000-02-29")
+    birthday_path(site)
+    assert started(at(2027, 2, 28, 9, 0)) == [("2027", leap.id)]
+    run_jobs()
+    assert started(at(2028, 2, 28, 9, 0)) == []  # 2028 has its own 29th
+    assert started(at(2028, 2, 29, 9, 0)) == [("2028", leap.id)]
+
+
+def test_a_date_trigger_says_what_is_wrong(site):
+    ids = engine.ids_for(site.account_id)
+
+    def refused(**trigger):
+        with pytest.raises(AutomationError) as error:
+            schema.check_trigger({"type": "date", "field": "birthday", "offset_days": 0, "time": "09:00",
+                                  **trigger}, ids)
+        return str(error.value)
+
+    assert refused(field="company") == "Choose one of the contacts' date fields, such as the birthday."
+    assert refused(time="25:00") == "Enter the time of day as HH:MM, such as 09:00."
+    assert refused(offset_days="400") == "Start at most 365 days before or after the date."
+    assert refused(offset_days="soon") == "The number of days must be a whole number."
+    assert schema.check_trigger({"type": "date", "field": "anniversary", "offset_days": "-7", "time": "7:30"},
+                                ids) == {"type": "date", "field": "anniversary", "offset_days": -7,
+                                         "time": "07:30"}
+
+
+def test_the_settings_form_sets_a_date_trigger_in_words(auth, site):
+    response = auth.client.post("/automations/", data={"template": "birthday"})
+    automation_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    form = {"name": "Birthday", "trigger-type": "date", "trigger-field": "anniversary", "trigger-days": "2",
+            "trigger-direction": "before", "trigger-time": "10:15", "reentry": "always"}
+    saved = auth.client.post(f"/automations/{automation_id}/settings", data=form, headers=HX)
+    assert saved.status_code == 200
+    page = auth.client.get(f"/automations/{automation_id}").get_data(as_text=True)
+    assert "2 days before their anniversary, at 10:15" in page
+    refused = auth.client.post(f"/automations/{automation_id}/settings",
+                               data={**form, "trigger-time": "late"}, headers=HX)
+    assert refused.status_code == 422 and "Enter the time of day as HH:MM" in refused.get_data(as_text=True)
+    activated = auth.client.post(f"/automations/{automation_id}/activate", headers=HX)
+    assert activated.status_code == 204
+
+
+def test_the_account_time_zone_is_chosen_in_settings_and_used_for_times_and_schedules(auth, site):
+    page = auth.client.get("/settings/account").get_data(as_text=True)
+    assert '<label for="time_zone">Time zone</label>' in page and '<option selected value="UTC">' in page
+    refused = auth.client.post("/settings/account", data={"name": "Shop", "time_zone": "Mars/Olympus"})
+    assert refused.status_code == 422 and "Choose a time zone from the list" in refused.get_data(as_text=True)
+    assert db.session.get(Account, site.account_id).time_zone == "UTC"
+    saved = auth.client.post("/settings/account", data={"name": "Shop & Co", "time_zone": "Europe/Paris"})
+    assert saved.status_code == 302
+    assert "Times are shown in Europe/Paris" in auth.client.get("/settings/account").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Account, site.account_id).name == "Shop & Co"
+
+    # A send time is typed in Paris time and stored in UTC; the editor shows it in Paris time.
+    customers = make_list(site.account_id, "Customers", [make_contact(site.account_id)])
+    campaign_id, data = draft(auth, site, [customers.id])
+    when = (utcnow() + timedelta(days=10)).replace(month=1, day=15, hour=9, minute=0, second=0, microsecond=0)
+    if when < utcnow():
+        when = when.replace(year=when.year + 1)
+    typed = when.strftime("%Y-%m-%dT%H:%M")
+    auth.client.post(f"/campaigns/{campaign_id}/send", data={**data, "when": "later", "scheduled_at": typed},
+                     headers=HX)
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign_id).scheduled_at == when - timedelta(hours=1)  # CET is UTC+1
+    editor = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert when.strftime("%Y-%m-%dT%H:%M") in editor and "At (Europe/Paris)" in editor
+    assert f"{when:%Y-%m-%d} 09:00 CET" in editor
