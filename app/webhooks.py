@@ -83,7 +83,7 @@ def queue_delivery(*, account_id: int, url: str, secret: str, event_type: str, d
     """Store a delivery (in the caller's transaction) and have it tried once the caller commits."""
     event_id = "evt_" + secrets.token_hex(12)
     now = utcnow()
-    payload = {"id": event_id, "type": event_type, "created_at": now.isoformat(timespec="seconds") + "Z",
+    payload = {"id": event_id, "type": event_type, "created_at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
                "data": data}
     delivery = WebhookDelivery(account_id=account_id, event_id=event_id, url=url, secret=secret,
                                payload=json.dumps(payload, separators=(",", ":"), default=str),

@@ -140,7 +140,7 @@ def webhook_data(automation: Automation, run: AutomationRun, contact: Contact, s
         "automation": {"id": automation.id, "name": automation.name, "step_id": step["id"], "run_id": run.id},
         "trigger": automation.trigger,
         "page_view": {"url": view.url, "path": view.path, "title": view.title,
-                      "viewed_at": view.received_at.isoformat(timespec="seconds") + "Z"} if view else None,
+                      "viewed_at": f"{view.received_at:%Y-%m-%dT%H:%M:%SZ}"} if view else None,
     }
 
 

@@ -1,9 +1,11 @@
-"""automation: 1,000 page views of distinct contacts trigger an automation whose first step sends
-an email; the time from each beacon's arrival (its entry in the stream) to the message handed to
-a local SMTP sink, with one real worker (`python -m worker`). Also the worker's time per stored
-event with 20 active automations (none matching) over none, in the same run.
+"""automation: 1,000 page views of distinct contacts trigger an automation whose path tags the
+contact, updates a contact field, sends an email and calls a webhook; the time from each beacon's
+arrival (its entry in the stream) to the message handed to a local SMTP sink, and from each
+stored webhook call to a local HTTP receiver, with one real worker (`python -m worker`). Also the
+worker's time per stored event with 20 active automations (none matching) over none, in the same run.
 
-Prints automation_latency_p50_ms (target ≤ 1000), automation_latency_p95_ms (target ≤ 2000) and
+Prints automation_latency_p50_ms (target ≤ 1000), automation_latency_p95_ms (target ≤ 2000),
+webhook_delivery_p95_ms (from the delivery stored by the step to the receiver's answer) and
 trigger_overhead_ratio (target ≤ 1.1).
 
 The overhead is measured in this process, as interleaved pairs (harness.interleaved_pairs()):
@@ -21,16 +23,18 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 
 from app import create_app
 from app.automations import engine, schema, triggers
 from app.config import PROJECT_ROOT
 from app.extensions import db
-from app.models import Automation, Contact, PageView, list_members
+from app.models import Automation, Contact, PageView, WebhookDelivery, contact_tags, list_members
 from app.queues import get_redis
 from app.tracking.cid import make_cid
 from app.tracking.events import store_records
@@ -77,14 +81,41 @@ def _record(site, contact_id: int, n: int, path: str) -> str:
     return event_record(beacon, info, BROWSER)
 
 
-def _automation(account_id: int, value: str) -> Automation:
+def _receiver(path: Path):
+    """A local webhook receiver (a thread of this process) writing "event-id time" per call."""
+    out = open(path, "a", buffering=1)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            out.write(f"{self.headers['Footfall-Event-Id']} {time.time()}\n")
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _automation(account_id: int, value: str, webhook_url: str = "") -> Automation:
+    """A path that sends an email; with a webhook address, one that first tags the contact and
+    updates a field, then sends the email and calls the webhook."""
+    actions = [{"id": schema.new_id(), "kind": "tag", "action": "add", "tag": "hot"},
+               {"id": schema.new_id(), "kind": "field", "field": "company", "action": "set",
+                "value": "Interested Ltd"}] if webhook_url else []
+    hooks = [{"id": schema.new_id(), "kind": "webhook", "url": webhook_url, "secret": "whsec_bench"}] \
+        if webhook_url else []
     item = Automation(account_id=account_id, name=f"On {value}", status="draft",
                       trigger={"type": "page_view", "op": "contains", "value": value, "count": 1,
                                "days": None},
                       exit_rules=[{"type": "page_view", "op": "contains", "value": value + "/thanks"}],
-                      steps=[{"id": schema.new_id(), "kind": "email", "subject": "Questions?",
+                      steps=[*actions,
+                             {"id": schema.new_id(), "kind": "email", "subject": "Questions?",
                               "body": '<p><a href="https://www.shop.example/contact">Talk to us</a></p>'},
-                             {"id": schema.new_id(), "kind": "end"}])
+                             *hooks, {"id": schema.new_id(), "kind": "end"}])
     db.session.add(item)
     db.session.flush()
     if engine.activate(item):
@@ -138,7 +169,9 @@ def run(env) -> dict[str, float]:
         if db.session.scalar(select(PageView.id).where(PageView.path == "/pricing")) is not None:
             raise BenchmarkFailed("unexpected page views")
 
-        _automation(user.account_id, "/pricing")
+        hooks_path = Path(env.directory) / "webhooks.txt"
+        receiver = _receiver(hooks_path)
+        _automation(user.account_id, "/pricing", f"http://127.0.0.1:{receiver.server_port}/hook")
         db.session.commit()
         context = multiprocessing.get_context("fork")
         ready, done = context.Event(), context.Event()
@@ -163,7 +196,8 @@ def run(env) -> dict[str, float]:
                 time.sleep(max(0.0, started + (n + 1) / PER_SECOND - time.perf_counter()))
             deadline = time.monotonic() + TIMEOUT
             while time.monotonic() < deadline:
-                if received_path.exists() and len(received_path.read_text().splitlines()) >= EVENTS:
+                if all(path.exists() and len(path.read_text().splitlines()) >= EVENTS
+                       for path in (received_path, hooks_path)):
                     break
                 time.sleep(0.2)
         finally:
@@ -171,14 +205,24 @@ def run(env) -> dict[str, float]:
             worker.wait(30)
             done.set()
             sink.join(10)
+            receiver.shutdown()
         lines = received_path.read_text().splitlines() if received_path.exists() else []
         received = {address: float(at) for address, at in (line.split() for line in lines)}
         if len(received) != EVENTS or redis.xlen(EVENTS_STREAM) < EVENTS:
             raise BenchmarkFailed(f"{len(received)} of {EVENTS} emails arrived; "
                                   "the worker's output is in the log")
         latencies = sorted((received[address] - at) * 1000 for address, at in pushed.items())
+        called = {event: float(at) for event, at in
+                  (line.split() for line in hooks_path.read_text().splitlines())}
+        stored = dict(db.session.execute(select(WebhookDelivery.event_id, WebhookDelivery.created_at)).all())
+        if len(called) != EVENTS or set(called) != set(stored):
+            raise BenchmarkFailed(f"{len(called)} of {EVENTS} webhook calls arrived")
+        if db.session.scalar(select(func.count()).select_from(contact_tags)) != EVENTS:
+            raise BenchmarkFailed("not every contact was tagged")
+        deliveries = sorted((called[event] - stored[event].timestamp()) * 1000 for event in called)
     return {
         "automation_latency_p50_ms": statistics.median(latencies),
         "automation_latency_p95_ms": latencies[int(len(latencies) * 0.95) - 1],
+        "webhook_delivery_p95_ms": deliveries[int(len(deliveries) * 0.95) - 1],
         "trigger_overhead_ratio": median_ratio(pairs),
     }

@@ -3,6 +3,7 @@ with its effect on the contact (or the receiver), its words in the journey, and 
 with a clear message."""
 import hashlib
 import hmac
+import re
 from datetime import timedelta
 
 import pytest
@@ -188,6 +189,8 @@ def test_a_webhook_is_signed_retried_until_accepted_and_shown_in_the_journey(sit
     assert payload["data"]["contact"]["first_name"] == "Ada"
     assert payload["data"]["trigger"]["value"] == "/pricing"
     assert payload["data"]["page_view"]["url"] == "https://www.shop.example/pricing"
+    for moment in (payload["created_at"], payload["data"]["page_view"]["viewed_at"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", moment), moment
     assert outcomes(item, contact)[0] == "webhook delivered (200) after 3 tries"
 
 
