@@ -200,8 +200,8 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
         if step["kind"] == "delay":
             record = _record(run, step, "")
             if record is not None:
-                run.status, run.wake_at = RunStatus.WAITING, now + schema.delay_delta(step)
                 zone = db.session.get(Account, automation.account_id).time_zone
+                run.status, run.wake_at = RunStatus.WAITING, schema.wake_time(step, now, zone)
                 waiting = f"wait until {timezones.shown(run.wake_at, zone)}"
                 db.session.get(AutomationStepRun, record).outcome = waiting
                 db.session.commit()
@@ -346,6 +346,8 @@ def simulate(automation: Automation, contact: Contact) -> list[dict]:
                 note = "to " + contact.phone if reachable else "skipped"
             elif kind == "delay":
                 note = f"{step['amount']} {step['unit']}"
+                if step.get("at"):
+                    note += f", then until {step['at']}"
             step_id = None if kind == "end" else following[step["id"]]
         path.append({"step_id": step["id"], "kind": kind, "label": label, "note": note})
     return path

@@ -11,7 +11,8 @@ Exit rules (auto-stop), any of:
     {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
 Steps, a list; a split holds two lists. Every step has a short unique "id":
     {"kind": "email", "subject", "from_name", "body"}   {"kind": "sms", "body"}
-    {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months"}
+    {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months",
+     "at": "" | "09:00"}   (then until that time of day in the account's time zone; amount 0 allowed)
     {"kind": "split", "condition": segment rule | {"type": "clicked", "step_id": <an earlier email>},
      "yes": [...], "no": [...]}
     {"kind": "tag", "action": "add" | "remove", "tag": "hot"}        (a tag by name, made if missing)
@@ -27,9 +28,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
-from app import webhooks
+from app import timezones, webhooks
 from app.contacts.fields import FieldError, parse_value
 from app.messaging import personalise
 from app.messaging.mail import breaks_lines, email_addresses, sender_name
@@ -99,6 +100,20 @@ def delay_seconds(step: dict) -> int:
 
 def delay_delta(step: dict) -> timedelta:
     return timedelta(seconds=delay_seconds(step))
+
+
+def wake_time(step: dict, now: datetime, zone: str) -> datetime:
+    """When a Wait step started `now` is over: after its amount, then (if it has one) at the next
+    time of day `at` in the account's time zone."""
+    wake = now + delay_delta(step)
+    if not step.get("at"):
+        return wake
+    hour, minute = (int(part) for part in step["at"].split(":"))
+    there = timezones.local(wake, zone)
+    target = there.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if target < there:
+        target += timedelta(days=1)  # (aware arithmetic in one zone: the same wall-clock time)
+    return target.astimezone(timezone.utc)
 
 
 # ---- walking and editing the path --------------------------------------------------------------
@@ -224,13 +239,19 @@ def update_step(steps: list[dict], step_id: str, fields: dict, ids: dict) -> dic
                             "The text", "body")
         step["body"] = (fields.get("body") or "")[:1600]
     elif kind == "delay":
+        at = str(fields.get("at") or "").strip()
+        matched = _TIME_OF_DAY.match(at)
+        if at and not matched:
+            raise AutomationError("Enter the time of day as HH:MM, such as 09:00, or leave it empty.", "at")
         try:
             amount = int(fields.get("amount", 0))
         except (TypeError, ValueError):
-            amount = 0
-        if not 1 <= amount <= 1000 or fields.get("unit") not in DELAY_UNITS:
-            raise AutomationError("Wait between 1 and 1,000 minutes, hours, days, weeks or months.", "amount")
+            amount = -1
+        if not (0 if at else 1) <= amount <= 1000 or fields.get("unit") not in DELAY_UNITS:
+            raise AutomationError("Wait between 1 and 1,000 minutes, hours, days, weeks or months "
+                                  "(or 0, then until a time of day).", "amount")
         step["amount"], step["unit"] = amount, fields["unit"]
+        step["at"] = f"{int(matched.group(1)):02d}:{matched.group(2)}" if matched else ""
     elif kind == "split":
         step["condition"] = check_condition(fields.get("condition"), ids, steps)
     elif kind == "goal":

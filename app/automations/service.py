@@ -258,8 +258,11 @@ def describe_step(step: dict, known: dict[str, dict[int, str]], steps: list[dict
         body = (step.get("body") or "").strip()
         return f"Send SMS: {body[:60] + '…' if len(body) > 60 else body or '(no message yet)'}"
     if kind == "delay":
-        amount, unit = step.get("amount", 1), step.get("unit", "days")
-        return f"Wait {amount} {unit[:-1] if str(amount) == '1' else unit}"
+        amount, unit, at = step.get("amount", 1), step.get("unit", "days"), step.get("at")
+        if at and str(amount) == "0":
+            return f"Wait until {at}"
+        text = f"Wait {amount} {unit[:-1] if str(amount) == '1' else unit}"
+        return f"{text}, then until {at}" if at else text
     if kind == "split":
         return f"If {describe_condition(step.get('condition') or {}, known, steps)}"
     if kind == "goal":

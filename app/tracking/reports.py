@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select
 
+from app import timezones
 from app.extensions import db
 from app.models import Automation, Browser, Campaign, Contact, IdentityChange, PageView
 from app.models.types import utcnow
@@ -67,22 +68,29 @@ class DayCount:
         return self.identified + self.anonymous
 
 
-def views_per_day(account_id: int, days: int = DASHBOARD_DAYS, now: datetime | None = None) -> list[DayCount]:
-    """Identified and anonymous page views per UTC day, oldest first, every day present."""
-    today = (now or utcnow()).date()
+def views_per_day(account_id: int, days: int = DASHBOARD_DAYS, now: datetime | None = None,
+                  zone: str = timezones.UTC) -> list[DayCount]:
+    """Identified and anonymous page views per day of the account's time zone, oldest first, every
+    day present. Counted per UTC hour in the database (at most 24 rows a day), and the hours added
+    up into local days here: exact across a change of the clocks, on SQLite and PostgreSQL alike."""
+    today = timezones.local(now or utcnow(), zone).date()
     first = today - timedelta(days=days - 1)
-    since = datetime(first.year, first.month, first.day, tzinfo=(now or utcnow()).tzinfo)
-    day = func.date(PageView.received_at) if db.engine.dialect.name == "sqlite" \
-        else func.to_char(PageView.received_at, "YYYY-MM-DD")
+    since = timezones.to_utc(datetime(first.year, first.month, first.day), zone)
+    hour = func.strftime("%Y-%m-%d %H", PageView.received_at) if db.engine.dialect.name == "sqlite" \
+        else func.to_char(PageView.received_at, "YYYY-MM-DD HH24")
     rows = db.session.execute(
-        select(day.label("day"),
+        select(hour.label("hour"),
                func.sum(case((PageView.contact_id.is_not(None), 1), else_=0)),
                func.sum(case((PageView.contact_id.is_(None), 1), else_=0)))
         .where(PageView.account_id == account_id, PageView.received_at >= since)
-        .group_by(day)).all()
-    counts = {str(row[0]): (int(row[1] or 0), int(row[2] or 0)) for row in rows}
-    return [DayCount(first + timedelta(days=offset),
-                     *counts.get((first + timedelta(days=offset)).isoformat(), (0, 0)))
+        .group_by(hour)).all()
+    counts: dict[date, list[int]] = {}
+    for stamp, identified, anonymous in rows:
+        moment = datetime.strptime(str(stamp), "%Y-%m-%d %H").replace(tzinfo=timezone.utc)
+        totals = counts.setdefault(timezones.local(moment, zone).date(), [0, 0])
+        totals[0] += int(identified or 0)
+        totals[1] += int(anonymous or 0)
+    return [DayCount(first + timedelta(days=offset), *counts.get(first + timedelta(days=offset), (0, 0)))
             for offset in range(days)]
 
 

@@ -1,6 +1,7 @@
 """Date triggers (a birthday, an anniversary, any date field: on the day or N days before or after,
 at a time of day) and the account's time zone, which pages show times in and schedules are read in."""
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from app.automations import engine, schema, triggers
 from app.automations.schema import AutomationError
 from app.contacts import fields
 from app.extensions import db
-from app.models import Account, AutomationRun, Campaign, Email
+from app.models import Account, Automation, AutomationRun, Campaign, Email
 from app.models.types import utcnow
 from tests.conftest import HX, make_contact
 from tests.integration.test_automations_engine import automation, email, end
@@ -134,3 +135,64 @@ def test_the_account_time_zone_is_chosen_in_settings_and_used_for_times_and_sche
     editor = auth.client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
     assert when.strftime("%Y-%m-%dT%H:%M") in editor and "At (Europe/Paris)" in editor
     assert f"{when:%Y-%m-%d} 09:00 CET" in editor
+
+
+def test_a_wait_until_a_time_of_day_is_in_the_accounts_zone(site, contact):
+    set_zone(site, "America/New_York")
+    until_nine = {"kind": "delay", "amount": 0, "unit": "days", "at": "09:00"}
+    # 10:00 in New York: the next 09:00 is tomorrow's (14:00 UTC).
+    assert schema.wake_time(until_nine, at(2026, 12, 3, 15, 0), "America/New_York") == at(2026, 12, 4, 14, 0)
+    # 08:00 there, one day, then 09:00: an hour after the day.
+    day_then_nine = {**until_nine, "amount": 1}
+    assert schema.wake_time(day_then_nine, at(2026, 12, 3, 13, 0), "America/New_York") == \
+        at(2026, 12, 4, 14, 0)
+    # Across the clocks going forward (8 March 2026 there), 09:00 is still 09:00 on the wall: 13:00 UTC.
+    assert schema.wake_time(until_nine, at(2026, 3, 7, 15, 0), "America/New_York") == at(2026, 3, 8, 13, 0)
+
+    item = automation(site, [{"id": "wait", **until_nine}, email(), end()])
+    run = engine.enter(item, contact.id, advance_later=False)
+    db.session.commit()
+    engine.advance(run.id)
+    db.session.rollback()
+    waiting = db.session.get(AutomationRun, run.id)
+    there = waiting.wake_at.astimezone(ZoneInfo("America/New_York"))
+    assert (there.hour, there.minute) == (9, 0) and waiting.wake_at > utcnow()
+    assert engine.journey(item, contact.id)[0]["outcome"].startswith(f"wait until {there:%Y-%m-%d} 09:00 E")
+
+
+def test_the_wait_step_form_takes_a_time_of_day(auth, site):
+    response = auth.client.post("/automations/")
+    automation_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    auth.client.post(f"/automations/{automation_id}/steps", data={"kind": "delay"}, headers=HX)
+    wait_id = db.session.get(Automation, automation_id).steps[0]["id"]
+    saved = auth.client.post(f"/automations/{automation_id}/steps/{wait_id}",
+                             data={"amount": "0", "unit": "days", "at": "9:30"}, headers=HX)
+    assert saved.status_code == 200 and "Wait until 09:30" in saved.get_data(as_text=True)
+    for data, message in (({"amount": "0", "unit": "days", "at": ""}, "Wait between 1 and 1,000"),
+                          ({"amount": "2", "unit": "days", "at": "noon"}, "Enter the time of day as HH:MM")):
+        refused = auth.client.post(f"/automations/{automation_id}/steps/{wait_id}", data=data, headers=HX)
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+    saved = auth.client.post(f"/automations/{automation_id}/steps/{wait_id}",
+                             data={"amount": "2", "unit": "days", "at": "18:00"}, headers=HX)
+    assert "Wait 2 days, then until 18:00" in saved.get_data(as_text=True)
+
+
+def test_the_dashboard_counts_page_views_per_day_of_the_accounts_zone(site, contact):
+    from app.models import PageView
+    from app.tracking import reports
+
+    def viewed(moment):
+        db.session.add(PageView(event_id=f"tz-{moment:%d%H}", account_id=site.account_id, site_id=site.id,
+                                contact_id=contact.id, visitor_id="v", host="www.shop.example",
+                                url="https://www.shop.example/", path="/", received_at=moment))
+
+    viewed(at(2026, 12, 3, 3, 0))   # 22:00 on the 2nd in New York, 04:00 on the 3rd in Paris
+    viewed(at(2026, 12, 3, 12, 0))  # the 3rd everywhere
+    db.session.commit()
+    now = at(2026, 12, 3, 20, 0)
+    new_york = reports.views_per_day(site.account_id, days=3, now=now, zone="America/New_York")
+    paris = reports.views_per_day(site.account_id, days=3, now=now, zone="Europe/Paris")
+    assert [(str(day.day), day.identified) for day in new_york] == [("2026-12-01", 0), ("2026-12-02", 1),
+                                                                     ("2026-12-03", 1)]
+    assert [(str(day.day), day.identified) for day in paris] == [("2026-12-01", 0), ("2026-12-02", 0),
+                                                                  ("2026-12-03", 2)]

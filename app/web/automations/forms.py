@@ -16,8 +16,8 @@ EXIT_TYPES = {"page_view": "views a page", "segment_joined": "joins a segment"}
 NEW_FILTER = {"type": "visit", "op": "contains", "value": "", "count": 1, "window": "ever"}
 NEW_EXIT_RULE = {"type": "page_view", "op": "contains", "value": ""}
 TRIGGER_KEYS = {"list_joined": "list_id", "tag_added": "tag_id", "segment_joined": "segment_id"}
-STEP_FIELDS = ("subject", "from_name", "body", "amount", "unit", "action", "tag", "list_id", "field", "value",
-               "to", "url")
+STEP_FIELDS = ("subject", "from_name", "body", "amount", "unit", "at", "action", "tag", "list_id", "field",
+               "value", "to", "url")
 _INDEXED = re.compile(r"^(filters|exits)-(\d+)-(\w+)$")
 
 
