@@ -85,6 +85,9 @@ class Settings:
     WEBHOOK_TIMEOUT: int = 10
     # A "Notify the team" step emails about one contact at most once in this many minutes.
     TEAM_NOTIFY_MINUTES: int = 60
+    # Team emails ("Notify the team" steps) per account and hour: the instance's sender address must
+    # not become anyone's mass mailer.
+    TEAM_NOTIFY_PER_HOUR: int = 200
     extra: dict = field(default_factory=dict)
 
     @classmethod

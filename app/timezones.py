@@ -37,13 +37,20 @@ def zone(name: str | None) -> ZoneInfo:
 def local(moment: datetime, name: str | None) -> datetime:
     """A time (naive ones are taken as UTC) in the zone."""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return aware.astimezone(zone(name))
+    try:
+        return aware.astimezone(zone(name))
+    except OverflowError:  # (the last hours of year 9999, east of UTC: shown in UTC)
+        return aware.astimezone(timezone.utc)
 
 
 def to_utc(wall: datetime, name: str | None) -> datetime:
     """A wall-clock time typed in the zone (naive), in UTC. A time skipped or repeated by a clock
-    change is read as the first of its two readings."""
-    return wall.replace(tzinfo=zone(name)).astimezone(timezone.utc)
+    change is read as the first of its two readings. ValueError for one beyond the years a
+    datetime holds once moved to UTC."""
+    try:
+        return wall.replace(tzinfo=zone(name)).astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("That time is out of range.") from None
 
 
 def shown(moment: datetime | None, name: str | None) -> str:

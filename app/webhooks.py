@@ -58,7 +58,10 @@ def check_url(raw: str | None) -> str:
         raise WebhookError("Enter the address of the webhook receiver.")
     if len(url) > MAX_URL_LENGTH or any(character.isspace() for character in url):
         raise WebhookError("Enter one address, without spaces, under 2,000 characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # ("https://[::1": an unclosed IPv6 address)
+        raise WebhookError("That is not a web address.") from None
     schemes = ("https", "http") if install_check.private_allowed(current_app.config) else ("https",)
     if parts.scheme.lower() not in schemes:
         raise WebhookError("The address must start with https://.")
@@ -154,9 +157,13 @@ def deliver(delivery_id: int, *, final_attempt: bool) -> WebhookDelivery | None:
     if not _claim(delivery_id, now):
         return db.session.get(WebhookDelivery, delivery_id)
     delivery = db.session.get(WebhookDelivery, delivery_id)
-    status, error = _post(delivery)
-    delivery.response_status, delivery.error = status, error[:300]
     retries = current_app.config["WEBHOOK_RETRY_DELAYS"]
+    if delivery.attempts > len(retries) + 3:  # (tries that never finished: the worker died each time)
+        status, error = None, "Every try was cut short (the worker stopped during it)."
+        final_attempt = True
+    else:
+        status, error = _post(delivery)
+    delivery.response_status, delivery.error = status, error[:300]
     if not error:
         delivery.status, delivery.delivered_at = WebhookStatus.DELIVERED, utcnow()
     elif final_attempt or delivery.attempts > len(retries):

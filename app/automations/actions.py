@@ -15,7 +15,7 @@ from app.contacts import fields, lists
 from app.contacts.errors import ContactError
 from app.extensions import db
 from app.messaging import mail
-from app.models import (Account, Automation, AutomationRun, AutomationStepRun, Contact, PageView, Tag)
+from app.models import Account, Automation, AutomationRun, AutomationStepRun, Contact, Email, PageView, Tag
 from app.models.types import utcnow
 from app.public_url import public_url
 from app.signals import contact_fields_changed
@@ -103,6 +103,12 @@ def notify(automation: Automation, run: AutomationRun, contact: Contact, step: d
     if _notified_recently(automation, contact, step):
         minutes = current_app.config["TEAM_NOTIFY_MINUTES"]
         return f"not sent: the team heard about this contact less than {minutes} minutes ago"
+    most = current_app.config["TEAM_NOTIFY_PER_HOUR"]
+    sent = db.session.scalar(select(func.count()).select_from(Email).where(
+        Email.account_id == automation.account_id, Email.kind == "team_notification",
+        Email.created_at >= utcnow() - timedelta(hours=1)))
+    if sent + len(step["to"]) > most:
+        return f"not sent: the account's {most} team emails an hour are used up"
     views = recent_views(contact)
     who = contact.name or contact.email
     if views:
@@ -117,8 +123,9 @@ def notify(automation: Automation, run: AutomationRun, contact: Contact, step: d
                             for field in fields.account_fields(contact.account_id)
                             if fields.shown(field, contact)])
     text, html = (render_template(f"emails/team_notification.{kind}", **context) for kind in ("txt", "html"))
+    subject = " ".join(subject.split())[:300]  # one line, whatever a page path or a name holds
     emails = [mail.queue_email(account_id=automation.account_id, kind="team_notification", to_address=address,
-                               subject=subject[:300], text_body=text, html_body=html)
+                               subject=subject, text_body=text, html_body=html)
               for address in step["to"]]
     for email in emails:
         email.contact_id = contact.id  # erased with the contact, whose details it holds

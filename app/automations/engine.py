@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import timezones
 from app.automations import actions, schema
@@ -26,6 +27,9 @@ from app.queues import enqueue, enqueue_after_commit
 from app.segments.compiler import members_query
 
 MAX_STEPS_PER_ADVANCE = 100
+# Times advance() starts again from the run's current state when another process changed it.
+STALE_RETRIES = 3
+GOAL_PASSED = "passed: the goal was not met"
 
 
 def ids_for(account_id: int) -> dict:
@@ -178,7 +182,19 @@ def _send_sms(automation: Automation, run: AutomationRun, contact: Contact, step
 
 
 def advance(run_id: int, now: datetime | None = None) -> str | None:
-    """Execute the run's steps until it waits, ends or leaves; each step once. Returns its status."""
+    """Execute the run's steps until it waits, ends or leaves; each step once. Returns its status.
+    A run changed by another process meanwhile (a goal met as the event consumer stored a page
+    view, an auto-stop) fails the step's commit (the run's version, StaleDataError): that step's
+    transaction is rolled back, effect and all, and the run goes on from where it is now."""
+    for _ in range(STALE_RETRIES):
+        try:
+            return _advance(run_id, now)
+        except StaleDataError:
+            db.session.rollback()
+    return _advance(run_id, now)
+
+
+def _advance(run_id: int, now: datetime | None) -> str | None:
     run = db.session.get(AutomationRun, run_id)
     if run is None or run.status not in LIVE:
         return run.status if run else None
@@ -219,7 +235,7 @@ def advance(run_id: int, now: datetime | None = None) -> str | None:
                 _record(run, step, "yes" if answer else "no")
             run.step_id = schema.branch_start(automation.steps, step, answer)
         elif step["kind"] == "goal":  # reached in order, its condition unmet: the run goes on
-            _record(run, step, "passed: the goal was not met")
+            _record(run, step, GOAL_PASSED)
             run.step_id = following[step["id"]]
         else:
             record = _record(run, step, "")
@@ -259,17 +275,23 @@ def _reach_goal(automation: Automation, run: AutomationRun) -> bool:
 
 def check_goals(automation_ids: set[int], contact_ids: list[int]) -> list[int]:
     """Something happened to these contacts (page views, a segment joined): live runs of these
-    automations whose goal is now met jump to it, and move on in a job after the caller commits."""
+    automations whose goal is now met jump to it (each committed on its own) and move on in a job."""
     runs = list(db.session.scalars(select(AutomationRun).where(
         AutomationRun.automation_id.in_(automation_ids), AutomationRun.contact_id.in_(contact_ids),
         AutomationRun.status.in_(LIVE))))
     moved = []
     for run in runs:
         automation = db.session.get(Automation, run.automation_id)
-        if automation.status == AutomationStatus.ACTIVE and _reach_goal(automation, run):
-            moved.append(run.id)
-            if run.status in LIVE:
-                enqueue_after_commit(db.session, "worker.jobs.automations.advance_run", run.id)
+        try:
+            if automation.status != AutomationStatus.ACTIVE or not _reach_goal(automation, run):
+                continue
+            db.session.commit()  # (the run's version: not over a worker that moved it meanwhile)
+        except StaleDataError:
+            db.session.rollback()  # the worker moving it checks the goals as it goes on
+            continue
+        moved.append(run.id)
+        if run.status in LIVE:
+            enqueue("worker.jobs.automations.advance_run", run.id)
     return moved
 
 
@@ -296,7 +318,9 @@ def report(automation: Automation) -> dict:
                                       .where(AutomationRun.automation_id == automation.id,
                                              AutomationRun.status.in_(LIVE))
                                       .group_by(AutomationRun.step_id)).all())
-    done = dict(db.session.execute(select(AutomationStepRun.step_id, func.count())
+    # (a goal passed in order, unmet, is not counted as met)
+    counted = func.sum(case((AutomationStepRun.outcome == GOAL_PASSED, 0), else_=1))
+    done = dict(db.session.execute(select(AutomationStepRun.step_id, counted)
                                    .join(AutomationRun, AutomationRun.id == AutomationStepRun.run_id)
                                    .where(AutomationRun.automation_id == automation.id)
                                    .group_by(AutomationStepRun.step_id)).all())

@@ -52,7 +52,7 @@ TRIGGER_TYPES = {"page_view": "Contact views a page", "list_joined": "Contact jo
                  "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment",
                  "date": "A date of the contact comes round"}
 MAX_DATE_OFFSET = 365
-_TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_TIME_OF_DAY = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")  # (ASCII digits: \d takes any script's)
 REENTRY = {"once": "Once ever", "after_days": "Again after some days", "always": "Every time"}
 
 
@@ -278,13 +278,7 @@ def check_action(kind: str, fields: dict, ids: dict) -> dict:
         action = fields.get("action")
         if action not in ("add", "remove"):
             raise AutomationError("Choose whether to add to the list or remove from it.", "action")
-        try:
-            list_id = int(fields.get("list_id"))
-        except (TypeError, ValueError):
-            list_id = None
-        if list_id not in ids.get("list", set()):
-            raise AutomationError("Choose one of your lists.", "list_id")
-        return {"action": action, "list_id": list_id}
+        return {"action": action, "list_id": _own_id(fields.get("list_id"), ids, "list", "list_id")}
     if kind == "field":
         field = updatable_fields(ids).get(fields.get("field") or "")
         if field is None:
@@ -359,13 +353,19 @@ def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
                 "count": count, "days": days}
     key, names = {"list_joined": ("list_id", "list"), "tag_added": ("tag_id", "tag"),
                   "segment_joined": ("segment_id", "segment")}[kind]
+    return {"type": kind, key: _own_id(trigger.get(key), ids, names, "trigger")}
+
+
+def _own_id(raw, ids: dict[str, set[int]], kind: str, field: str) -> int:
+    """The id of one of the account's lists, tags or segments, as a form posted it, or
+    AutomationError ("Choose one of your lists.") for anything else, another account's included."""
     try:
-        ref = int(trigger.get(key))
+        ref = int(raw)
     except (TypeError, ValueError):
         ref = None
-    if ref not in ids.get(names, set()):
-        raise AutomationError(f"Choose one of your {names}s.", "trigger")
-    return {"type": kind, key: ref}
+    if ref not in ids.get(kind, set()):
+        raise AutomationError(f"Choose one of your {kind}s.", field)
+    return ref
 
 
 def _check_date_trigger(trigger: dict, ids: dict) -> dict:
@@ -391,13 +391,8 @@ def check_exit_rule(rule, ids: dict[str, set[int]]) -> dict:
             raise AutomationError("Enter the page that stops the automation.", "exit_rules")
         return {"type": "page_view", "op": rule["op"], "value": str(rule["value"]).strip()[:500]}
     if isinstance(rule, dict) and rule.get("type") == "segment_joined":
-        try:
-            ref = int(rule.get("segment_id"))
-        except (TypeError, ValueError):
-            ref = None
-        if ref not in ids.get("segment", set()):
-            raise AutomationError("Choose one of your segments.", "exit_rules")
-        return {"type": "segment_joined", "segment_id": ref}
+        return {"type": "segment_joined", "segment_id": _own_id(rule.get("segment_id"), ids, "segment",
+                                                                "exit_rules")}
     raise AutomationError("Choose what stops the automation.", "exit_rules")
 
 

@@ -106,7 +106,6 @@ def on_page_views(sender, views: list[IdentifiedPageView]) -> None:
         rules = account_rules(account_id)
         if rules.goal_automations:
             engine.check_goals(rules.goal_automations, sorted({view.contact_id for view in account_views}))
-            db.session.commit()
         if not rules.page_triggers and not rules.page_exits:
             continue
         started = []
@@ -183,30 +182,37 @@ def start_date_runs(now: datetime | None = None) -> list[int]:
     once the trigger's time of day has come in the account's time zone, enter the contacts whose
     date (N days from today, for "N days before") is today, once a year each (the run's
     occurrence, unique). A date without a year counts; 29 February comes round on the 28th in
-    other years. Runs started an earlier time today are not started again."""
+    other years. Yesterday's are entered too when the job did not run between yesterday's time
+    and midnight (a time late in the evening, an outage), if the automation was active by then."""
     now = now or utcnow()
     started = []
     active = select(Automation).where(Automation.status == AutomationStatus.ACTIVE)
     dated = [item for item in db.session.scalars(active) if (item.trigger or {}).get("type") == "date"]
     for automation in dated:
         trigger = automation.trigger
-        here = timezones.local(now, db.session.get(Account, automation.account_id).time_zone)
-        hour, minute = (int(part) for part in trigger["time"].split(":"))
+        zone = db.session.get(Account, automation.account_id).time_zone
         field = fields.fields_by_key(automation.account_id).get(trigger["field"])
-        if (here.hour, here.minute) < (hour, minute) or field is None or field.type != "date":
+        if field is None or field.type != "date":
             continue
-        day = here.date() - timedelta(days=trigger.get("offset_days", 0))
-        comes_round = field_condition({"field": field.key, "field_type": "date", "op": "anniversary_days",
-                                       "days": 0}, datetime.combine(day, time_of_day()))
-        already = select(AutomationRun.id).where(AutomationRun.automation_id == automation.id,
-                                                 AutomationRun.contact_id == Contact.id,
-                                                 AutomationRun.occurrence == str(day.year))
-        due = list(db.session.scalars(select(Contact.id).where(
-            Contact.account_id == automation.account_id, comes_round, ~already.exists())
-            .order_by(Contact.id)))
-        for contact_id in due:
-            run = engine.enter(automation, contact_id, now, occurrence=str(day.year))
-            if run is not None:
-                started.append(run.id)
+        at = time_of_day(*(int(part) for part in trigger["time"].split(":")))
+        today = timezones.local(now, zone).date()
+        for local_day in (today - timedelta(days=1), today):
+            due_at = timezones.to_utc(datetime.combine(local_day, at), zone)
+            if due_at > now or (local_day < today and automation.updated_at > due_at):
+                continue
+            day = local_day - timedelta(days=trigger.get("offset_days", 0))  # the date that comes round
+            started += _enter_on_date(automation, field.key, day, now)
         db.session.commit()
     return started
+
+
+def _enter_on_date(automation: Automation, key: str, day, now: datetime) -> list[int]:
+    comes_round = field_condition({"field": key, "field_type": "date", "op": "anniversary_days", "days": 0},
+                                  datetime.combine(day, time_of_day()))
+    already = select(AutomationRun.id).where(AutomationRun.automation_id == automation.id,
+                                             AutomationRun.contact_id == Contact.id,
+                                             AutomationRun.occurrence == str(day.year))
+    due = list(db.session.scalars(select(Contact.id).where(
+        Contact.account_id == automation.account_id, comes_round, ~already.exists()).order_by(Contact.id)))
+    runs = [engine.enter(automation, contact_id, now, occurrence=str(day.year)) for contact_id in due]
+    return [run.id for run in runs if run is not None]

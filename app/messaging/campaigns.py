@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, false, func, or_, select, update
 
@@ -26,6 +26,8 @@ from app.segments.compiler import tree_condition
 
 MAX_BODY_LENGTH = 500_000
 MAX_SMS_LENGTH = 1600
+# A campaign is scheduled at most this far ahead.
+MAX_SCHEDULE_DAYS = 5 * 366
 
 
 class CampaignError(ValueError):
@@ -158,6 +160,8 @@ def check_send_time(when: datetime | None) -> datetime:
     when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
     if when <= utcnow():
         raise CampaignError("Choose a time in the future.", "scheduled_at")
+    if when > utcnow() + timedelta(days=MAX_SCHEDULE_DAYS):
+        raise CampaignError("Choose a time within the next five years.", "scheduled_at")
     return when
 
 

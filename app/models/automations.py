@@ -89,6 +89,11 @@ class AutomationRun(db.Model):
     page_view_id: Mapped[int | None] = mapped_column()
     # For date triggers: which year's date started the run ("2027").
     occurrence: Mapped[str | None] = mapped_column(String(10))
+    # Bumped by every change the ORM writes, and checked by it (StaleDataError): a worker moving the
+    # run on and a goal met meanwhile by the event consumer cannot both win (engine.advance).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class AutomationStepRun(db.Model):

@@ -50,6 +50,9 @@ def test_add_a_field_import_into_it_edit_it_and_segment_on_it(page: Page, server
     expect(details).to_contain_text("Pro")
     expect(details).to_contain_text("38")
     details.get_by_role("button", name="Edit").click()
+    # The form swapped in moves the focus to its first field: typing before then would land there.
+    expect(page.get_by_label("Email", exact=True)).to_be_focused()
+    htmx_settled(page)
     page.get_by_label("Birthday").fill("31-12")
     page.get_by_label("Shoe size").fill("thirty-nine")
     page.get_by_role("button", name="Save").click()

@@ -438,7 +438,7 @@ def test_action_steps_are_edited_with_their_own_forms_and_errors(auth, site):
         assert saved.status_code == 200 and summary in saved.get_data(as_text=True), summary
     assert fresh(automation).steps[4]["to"] == ["sales@shop.example", "boss@shop.example"]
     page = auth.client.get(f"/automations/{automation.id}").get_data(as_text=True)
-    assert "Done: 0" in page and "Reached: 0" in page
+    assert "Done: 0" in page and "Met: 0" in page
 
 
 def test_new_automation_offers_templates_that_fill_a_draft(auth, site, user):

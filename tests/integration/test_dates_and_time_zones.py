@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from app import timezones
 from app.automations import engine, schema, triggers
 from app.automations.schema import AutomationError
 from app.contacts import fields
@@ -196,3 +197,38 @@ def test_the_dashboard_counts_page_views_per_day_of_the_accounts_zone(site, cont
                                                                      ("2026-12-03", 1)]
     assert [(str(day.day), day.identified) for day in paris] == [("2026-12-01", 0), ("2026-12-02", 0),
                                                                   ("2026-12-03", 2)]
+
+
+def test_a_late_time_missed_before_midnight_is_caught_up_the_next_day(site):
+    late = make_contact(site.account_id, "late@customer.example", birthday="1990-12-03")
+    item = birthday_path(site, at="23:58")
+    item.updated_at = at(2026, 1, 1, 0, 0)  # active all year
+    db.session.commit()
+    assert started(at(2026, 12, 3, 23, 57)) == []
+    assert started(at(2026, 12, 4, 0, 2)) == [("2026", late.id)]  # yesterday's, caught up
+    assert started(at(2026, 12, 4, 0, 7)) == []
+
+
+def test_no_catching_up_for_an_automation_activated_since(site):
+    make_contact(site.account_id, "late@customer.example", birthday="1990-12-03")
+    item = birthday_path(site, at="20:00")
+    item.updated_at = at(2026, 12, 3, 22, 0)  # activated after yesterday's 20:00
+    db.session.commit()
+    assert started(at(2026, 12, 4, 8, 0)) == []
+
+
+def test_far_or_impossible_send_times_are_refused_in_words(auth, site):
+    db.session.get(Account, site.account_id).time_zone = "Asia/Tokyo"  # (ahead of UTC)
+    db.session.commit()
+    customers = make_list(site.account_id, "Customers", [make_contact(site.account_id)])
+    campaign_id, data = draft(auth, site, [customers.id])
+    for typed, message in (("0001-01-01T00:00", "Enter the date and time as YYYY-MM-DD HH:MM (Asia/Tokyo)"),
+                           ("9999-12-31T23:59", "Choose a time within the next five years.")):
+        refused = auth.client.post(f"/campaigns/{campaign_id}/confirm-send",
+                                   data={**data, "when": "later", "scheduled_at": typed}, headers=HX)
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True), typed
+    assert timezones.shown(datetime(9999, 12, 31, 23, 30, tzinfo=timezone.utc), "Europe/Paris") == \
+        "9999-12-31 23:30 UTC"  # (beyond what a datetime holds east of UTC: shown in UTC)
+    with pytest.raises(AutomationError, match="HH:MM"):
+        schema.check_trigger({"type": "date", "field": "birthday", "offset_days": 0, "time": "0\u0669:30"},
+                             engine.ids_for(site.account_id))

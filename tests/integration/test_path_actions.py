@@ -133,6 +133,7 @@ def test_bad_action_settings_get_a_clear_message(site, contact):
         "“not-an-address” is not a valid email address."
     assert refused("notify", to="") == "Enter the addresses to notify."
     assert refused("webhook", url="ftp://hooks.example/x") == "The address must start with https://."
+    assert refused("webhook", url="https://[::1") == "That is not a web address."
     assert refused("webhook", url="https://user:secret@hooks.example/x") == \
         "Leave the user name and password out of the address."
     assert refused("goal", condition={"type": "clicked", "step_id": path_steps[0]["id"]}).startswith(
@@ -241,7 +242,7 @@ def test_a_goal_met_while_waiting_skips_the_reminder(site, contact, run_jobs):
                                                                   "Welcome aboard"]
     assert "goal met" in outcomes(item, contact)
     assert "passed: the goal was not met" in outcomes(item, other)
-    assert engine.report(item)["done"][goal["id"]] == 2
+    assert engine.report(item)["done"][goal["id"]] == 1  # met by Ada; Grace passed it
 
 
 def test_at_most_50_steps_a_path(site):
@@ -287,3 +288,86 @@ def test_a_webhook_call_whose_job_was_lost_is_made_by_the_sweep(site, contact, r
         assert webhooks.retry_stalled() == [delivery.id]
         run_jobs()
     assert len(received) == 1 and outcomes(item, contact)[0] == "webhook delivered (200) after 1 try"
+
+
+def test_a_goal_met_while_a_worker_moves_the_run_on_is_not_overwritten(app, site, contact, run_jobs,
+                                                                        monkeypatch):
+    """The worker wakes the run and finds the goal unmet; meanwhile the event consumer stores the
+    /thanks view and makes the run jump. The worker's next commit must not put the run back."""
+    import threading
+
+    goal = step("goal", condition=dict(schema.NEW_GOAL))
+    item = automation(site, [email("Thanks for looking"), step("delay", amount=3, unit="days"),
+                             email("Still deciding?"), goal, email("Welcome aboard"), end()])
+    view(site, contact)
+    run_jobs()
+    (run,) = runs()
+    run.wake_at = utcnow() - timedelta(minutes=1)  # three days later
+    db.session.commit()
+    run_id, account_id, site_id, contact_id = run.id, site.account_id, site.id, contact.id
+
+    checked, resume = threading.Event(), threading.Event()
+    reach_goal = engine._reach_goal
+
+    def slow_worker(automation_, run_):
+        met = reach_goal(automation_, run_)
+        if threading.current_thread().name == "worker":
+            checked.set()
+            resume.wait(10)
+        return met
+
+    monkeypatch.setattr(engine, "_reach_goal", slow_worker)
+
+    def worker():
+        with app.app_context():
+            engine.advance(run_id)
+            db.session.remove()
+
+    thread = threading.Thread(target=worker, name="worker")
+    thread.start()
+    assert checked.wait(10)
+    with app.app_context():  # the consumer, meanwhile
+        from types import SimpleNamespace
+        view(SimpleNamespace(id=site_id, account_id=account_id), SimpleNamespace(id=contact_id), "/thanks")
+        db.session.remove()
+    resume.set()
+    thread.join(30)
+    run_jobs()
+    subjects = list(db.session.scalars(select(Email.subject).where(Email.kind == "automation")
+                                       .order_by(Email.id)))
+    assert subjects == ["Thanks for looking", "Welcome aboard"]  # the reminder the goal skips is never sent
+    assert "goal met" in outcomes(item, contact) and runs()[0].status == "completed"
+
+
+def test_team_emails_are_one_line_and_capped_per_account(app, site, contact, run_jobs):
+    contact.first_name = "Ada\u2028Bcc: everyone@example.com"  # (as an import may bring it)
+    db.session.commit()
+    item = automation(site, [step("notify", to=["sales@shop.example"]), end()], reentry="always")
+    view(site, contact)
+    run_jobs()
+    (subject,) = db.session.scalars(select(Email.subject).where(Email.kind == "team_notification"))
+    assert subject == "Ada Bcc: everyone@example.com Lovelace viewed /pricing once in the last day"
+    assert db.session.scalar(select(Email.status).where(Email.kind == "team_notification")) != "failed"
+
+    other = make_contact(site.account_id, "grace@customer.example", first_name="Grace")
+    app.config["TEAM_NOTIFY_PER_HOUR"] = 1
+    view(site, other)
+    run_jobs()
+    assert outcomes(item, other)[0] == "not sent: the account's 1 team emails an hour are used up"
+
+
+def test_a_webhook_call_cut_short_every_time_is_given_up(site, contact):
+    from app import webhooks
+    from app.queues import get_redis
+
+    with webhook_receiver() as (url, received):
+        item = automation(site, [step("webhook", url=url, secret="s"), end()])
+        view(site, contact)
+        get_redis().flushdb()
+        delivery = db.session.scalar(select(WebhookDelivery))
+        delivery.attempts = 7  # tries begun and never finished: a worker killed during each
+        db.session.commit()
+        webhooks.deliver(delivery.id, final_attempt=False)
+    assert received == []
+    assert outcomes(item, contact)[0] == \
+        "webhook failed after 8 tries: Every try was cut short (the worker stopped during it)."

@@ -114,7 +114,30 @@ def _webhook(site, contact, receiver):
     return step("webhook", url=receiver.url, secret="whsec_test"), effect, (1, 1)
 
 
-ACTIONS = {"tag": _tag, "list": _list, "field": _field, "notify": _notify, "webhook": _webhook}
+def _untag(site, contact):
+    lists.add_tag(contact, "cold")
+    db.session.commit()
+    return (step("tag", action="remove", tag="cold"),
+            lambda: [tag.name for tag in db.session.get(Contact, contact.id).tags], [])
+
+
+def _unlist(site, contact):
+    lists.add_to_list(contact, new_name="Old leads")
+    db.session.commit()
+    old = db.session.scalar(select(ContactList))
+    return (step("list", action="remove", list_id=old.id),
+            lambda: [item.name for item in db.session.get(Contact, contact.id).lists], [])
+
+
+def _field_set(site, contact):
+    contact.company = "Before"
+    db.session.commit()
+    return (step("field", field="company", action="set", value="After"),
+            lambda: db.session.get(Contact, contact.id).company, "After")
+
+
+ACTIONS = {"tag": _tag, "untag": _untag, "list": _list, "unlist": _unlist, "field": _field,
+           "field_set": _field_set, "notify": _notify, "webhook": _webhook}
 
 
 @pytest.mark.parametrize("moment", ["before_commit", "after_commit"])

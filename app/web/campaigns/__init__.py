@@ -121,13 +121,13 @@ def _send_time() -> datetime | None:
     raw = request.form.get("scheduled_at", "")
     try:
         when = datetime.fromisoformat(raw) if raw else None
-    except ValueError:
+        if when is not None and when.tzinfo is None:
+            when = timezones.to_utc(when, time_zone())
+        elif when is not None:
+            when = when.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise campaigns.CampaignError(f"Enter the date and time as YYYY-MM-DD HH:MM ({time_zone()}).",
                                       "scheduled_at") from None
-    if when is not None and when.tzinfo is None:
-        when = timezones.to_utc(when, time_zone())
-    elif when is not None:
-        when = when.astimezone(timezone.utc)
     return campaigns.check_send_time(when)
 
 
