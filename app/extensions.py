@@ -75,6 +75,8 @@ def after_commit(session, callback: Callable, *args, **kwargs) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session):
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy announces it as a commit): nothing is in the database yet
     failure = None
     for _, callback, args, kwargs in session.info.pop(_AFTER_COMMIT, []):
         try:

@@ -29,7 +29,7 @@ from app.segments.compiler import members_query
 MAX_STEPS_PER_ADVANCE = 100
 # Times advance() starts again from the run's current state when another process changed it.
 STALE_RETRIES = 3
-GOAL_PASSED = "passed: the goal was not met"
+GOAL_MET, GOAL_PASSED = "goal met", "passed: the goal was not met"
 
 
 def ids_for(account_id: int) -> dict:
@@ -234,8 +234,9 @@ def _advance(run_id: int, now: datetime | None) -> str | None:
             if existing is None:
                 _record(run, step, "yes" if answer else "no")
             run.step_id = schema.branch_start(automation.steps, step, answer)
-        elif step["kind"] == "goal":  # reached in order, its condition unmet: the run goes on
-            _record(run, step, GOAL_PASSED)
+        elif step["kind"] == "goal":  # reached in order: met, or passed unmet; the run goes on either way
+            met = condition_holds(automation, run, step["condition"])
+            _record(run, step, GOAL_MET if met else GOAL_PASSED)
             run.step_id = following[step["id"]]
         else:
             record = _record(run, step, "")
@@ -264,7 +265,7 @@ def _reach_goal(automation: Automation, run: AutomationRun) -> bool:
     for goal in goals:
         if goal["id"] in reached or run.step_id == goal["id"]:
             continue
-        if condition_holds(automation, run, goal["condition"]) and _record(run, goal, "goal met") is not None:
+        if condition_holds(automation, run, goal["condition"]) and _record(run, goal, GOAL_MET) is not None:
             run.step_id = schema.successors(automation.steps)[goal["id"]]
             run.status, run.wake_at = RunStatus.ACTIVE, None
             if run.step_id is None:

@@ -17,6 +17,7 @@ def test_the_next_page_after_turning_tracking_on_is_stored(page: Page, browser: 
     demo, site = website
     sign_in(page, server, user.email)
     page.get_by_role("link", name="Settings").click()
+    page.wait_for_load_state()  # (the switch opens its dialog once the deferred app.js has run)
     page.get_by_role("switch").click()
     page.get_by_role("button", name="Yes, turn it off").click()
     expect(page.locator("#tracking-status")).to_contain_text("Disabled")

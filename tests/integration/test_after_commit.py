@@ -16,6 +16,18 @@ def test_a_savepoint_rolled_back_forgets_only_what_was_asked_inside_it(app, site
     assert done == ["outer"]
 
 
+def test_a_savepoint_released_runs_nothing_before_the_transaction_commits(app, site, contact):
+    """SQLAlchemy announces a savepoint's release as a commit: a job enqueued then would look for
+    rows not yet in the database (a second automation entered in the same transaction, say)."""
+    done = []
+    after_commit(db.session, done.append, "outer")
+    with db.session.begin_nested():
+        after_commit(db.session, done.append, "inside the savepoint")
+    assert done == []
+    db.session.commit()
+    assert done == ["outer", "inside the savepoint"]
+
+
 def test_one_failing_callback_does_not_stop_the_others(app, site):
     done = []
 

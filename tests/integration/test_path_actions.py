@@ -371,3 +371,13 @@ def test_a_webhook_call_cut_short_every_time_is_given_up(site, contact):
     assert received == []
     assert outcomes(item, contact)[0] == \
         "webhook failed after 8 tries: Every try was cut short (the worker stopped during it)."
+
+
+def test_a_goal_reached_in_order_counts_as_met_when_it_holds_by_then(site, contact, run_jobs):
+    goal = step("goal", condition={"type": "field", "negate": False, "field": "company", "op": "contains",
+                                   "value": "Acme"})
+    item = automation(site, [step("field", field="company", action="set", value="Acme Ltd"), goal, end()])
+    view(site, contact)
+    run_jobs()
+    assert outcomes(item, contact) == ["Company set to Acme Ltd", "goal met", "end"]
+    assert engine.report(item)["done"][goal["id"]] == 1
