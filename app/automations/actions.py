@@ -15,7 +15,7 @@ from app.contacts import fields, lists
 from app.contacts.errors import ContactError
 from app.extensions import db
 from app.messaging import mail
-from app.models import Account, Automation, AutomationRun, AutomationStepRun, Contact, Email, PageView, Tag
+from app.models import Account, Automation, AutomationRun, AutomationStepRun, Contact, Email, PageView
 from app.models.types import utcnow
 from app.public_url import public_url
 from app.signals import contact_fields_changed
@@ -28,8 +28,7 @@ def tag(automation: Automation, run: AutomationRun, contact: Contact, step: dict
         had = any(existing.name.lower() == step["tag"].lower() for existing in contact.tags)
         added = lists.add_tag(contact, step["tag"])  # (tag_added may start other automations)
         return f"already tagged {added.name}" if had else f"tagged {added.name}"
-    found = db.session.scalar(select(Tag).where(Tag.account_id == contact.account_id,
-                                                func.lower(Tag.name) == step["tag"].lower()))
+    found = lists.tag_named(contact.account_id, step["tag"])
     if found is None or found not in contact.tags:
         return f"was not tagged {step['tag']}"
     lists.remove_tag(contact, found.id)
@@ -54,7 +53,7 @@ def list_membership(automation: Automation, run: AutomationRun, contact: Contact
 
 def field_update(automation: Automation, run: AutomationRun, contact: Contact, step: dict,
                  record_id: int) -> str:
-    field = schema.updatable_fields({"fields": fields.fields_by_key(contact.account_id)}).get(step["field"])
+    field = schema.updatable_fields(fields.fields_by_key(contact.account_id)).get(step["field"])
     if field is None:
         return "not done: the field was deleted"
     current = fields.value_of(contact, field)
@@ -119,9 +118,8 @@ def notify(automation: Automation, run: AutomationRun, contact: Contact, step: d
     context = dict(contact=contact, who=who, views=views, automation=automation,
                    account=db.session.get(Account, automation.account_id),
                    contact_url=f"{public_url()}/contacts/{contact.id}", hours=RECENT_VIEWS_HOURS,
-                   details=[(field.name, fields.shown(field, contact))
-                            for field in fields.account_fields(contact.account_id)
-                            if fields.shown(field, contact)])
+                   details=[(field.name, value) for field in fields.account_fields(contact.account_id)
+                            if (value := fields.shown(field, contact))])
     text, html = (render_template(f"emails/team_notification.{kind}", **context) for kind in ("txt", "html"))
     subject = " ".join(subject.split())[:300]  # one line, whatever a page path or a name holds
     emails = [mail.queue_email(account_id=automation.account_id, kind="team_notification", to_address=address,

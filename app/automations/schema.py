@@ -280,7 +280,7 @@ def check_action(kind: str, fields: dict, ids: dict) -> dict:
             raise AutomationError("Choose whether to add to the list or remove from it.", "action")
         return {"action": action, "list_id": _own_id(fields.get("list_id"), ids, "list", "list_id")}
     if kind == "field":
-        field = updatable_fields(ids).get(fields.get("field") or "")
+        field = updatable_fields(ids.get("fields") or {}).get(fields.get("field") or "")
         if field is None:
             raise AutomationError("Choose the field to update.", "field")
         action = fields.get("action")
@@ -308,9 +308,10 @@ def check_action(kind: str, fields: dict, ids: dict) -> dict:
         raise AutomationError(str(error), "url") from None
 
 
-def updatable_fields(ids: dict) -> dict:
-    """The contact fields an "Update a contact field" step may change: all but email, name and phone."""
-    return {key: field for key, field in (ids.get("fields") or {}).items()
+def updatable_fields(fields_by_key: dict) -> dict:
+    """Of the account's contact fields (by key), those an "Update a contact field" step may change:
+    all but email, name and phone."""
+    return {key: field for key, field in fields_by_key.items()
             if key not in ("email", "first_name", "last_name", "phone")}
 
 

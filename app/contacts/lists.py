@@ -51,7 +51,8 @@ def _list_named(account_id: int, name: str) -> ContactList | None:
                                                        func.lower(ContactList.name) == name.lower()))
 
 
-def _tag_named(account_id: int, name: str) -> Tag | None:
+def tag_named(account_id: int, name: str) -> Tag | None:
+    """The account's tag of that name, whatever its case."""
     return db.session.scalar(select(Tag).where(Tag.account_id == account_id,
                                                func.lower(Tag.name) == name.lower()))
 
@@ -109,7 +110,7 @@ def remove_from_list(contact: Contact, list_id: int) -> None:
 def add_tag(contact: Contact, name: str) -> Tag:
     """Tag a contact, creating the account's tag of that name if missing."""
     name = _clean_name(name, 60, "tag")
-    tag = _tag_named(contact.account_id, name)
+    tag = tag_named(contact.account_id, name)
     if tag is None:
         tag = Tag(account_id=contact.account_id, name=name)
         db.session.add(tag)

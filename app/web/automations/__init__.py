@@ -49,7 +49,7 @@ def _context(automation, **extra) -> dict:
                    contact_fields=account_fields,
                    date_fields=[(field.key, field.name) for field in account_fields if field.type == "date"],
                    updatable_fields=[(field.key, field.name) for field in schema.updatable_fields(
-                       {"fields": fields.fields_by_key(automation.account_id)}).values()],
+                       {field.key: field for field in account_fields}).values()],
                    merge_fields=personalise.menu(automation.account_id), **CHOICES)
     context.update(extra)
     if context["editing"]:
