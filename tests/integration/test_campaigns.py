@@ -445,3 +445,16 @@ def test_a_scheduled_campaign_must_stay_ready_to_send(auth, site, contact):
     assert emptied.status_code == 422 and "Write a subject before sending." in emptied.get_data(as_text=True)
     db.session.rollback()
     assert db.session.get(Campaign, campaign_id).subject == "Our fall sale"
+
+
+def test_a_refused_draft_shows_what_was_typed_without_storing_it(auth, site):
+    """Bad input re-renders the editor with it, on every database: a subject longer than its
+    column, shown back beside another field's error, is never flushed."""
+    campaign_id, data = draft(auth, site, [])
+    typed = {**data, "subject": "S" * 400, "from_name": "Shop\nBcc: x"}
+    for path in ("", "/confirm-send", "/send", "/test"):
+        refused = auth.client.post(f"/campaigns/{campaign_id}{path}", data=typed, headers=HX)
+        assert refused.status_code == 422 and "must be on one line" in refused.get_data(as_text=True), path
+        assert "S" * 400 in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Campaign, campaign_id).subject == "Our fall sale"

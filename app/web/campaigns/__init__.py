@@ -97,9 +97,12 @@ def _save(campaign) -> dict:
 
 
 def _editor(campaign, errors: dict, status_code: int = 200, **extra):
-    response = make_response(page_or_fragment("campaigns/edit.html", "campaigns/_editor.html",
-                                              status_code,
-                                              **_editor_context(campaign, errors=errors, **extra)))
+    # (After an error the campaign holds what was typed, for the editor to show, never to be stored:
+    # a subject too long for its column must not be flushed by the queries the editor makes.)
+    with db.session.no_autoflush:
+        response = make_response(page_or_fragment("campaigns/edit.html", "campaigns/_editor.html",
+                                                  status_code,
+                                                  **_editor_context(campaign, errors=errors, **extra)))
     if not errors:
         response.headers["HX-Trigger"] = "preview-changed"
     return response
