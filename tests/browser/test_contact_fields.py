@@ -58,6 +58,8 @@ def test_add_a_field_import_into_it_edit_it_and_segment_on_it(page: Page, server
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Shoe size: “thirty-nine” is not a number.")).to_be_visible()
     expect(page.get_by_text("Birthday: “31-12” is not a date")).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_be_focused()  # (the form drawn again, focused)
+    htmx_settled(page)
     page.get_by_label("Birthday").fill("12-31")
     page.get_by_label("Shoe size").fill("39")
     page.get_by_label("Plan").select_option("Team")
