@@ -158,15 +158,14 @@ def deliver(delivery_id: int, *, final_attempt: bool) -> WebhookDelivery | None:
         return db.session.get(WebhookDelivery, delivery_id)
     delivery = db.session.get(WebhookDelivery, delivery_id)
     retries = current_app.config["WEBHOOK_RETRY_DELAYS"]
-    if delivery.attempts > len(retries) + 3:  # (tries that never finished: the worker died each time)
-        status, error = None, "Every try was cut short (the worker stopped during it)."
-        final_attempt = True
-    else:
-        status, error = _post(delivery)
+    # Tries begun and never finished (the worker died during each) stop at some point too.
+    cut_short = delivery.attempts > len(retries) + 3
+    status, error = (None, "Every try was cut short (the worker stopped during it).") if cut_short \
+        else _post(delivery)
     delivery.response_status, delivery.error = status, error[:300]
     if not error:
         delivery.status, delivery.delivered_at = WebhookStatus.DELIVERED, utcnow()
-    elif final_attempt or delivery.attempts > len(retries):
+    elif cut_short or final_attempt or delivery.attempts > len(retries):
         delivery.status = WebhookStatus.FAILED
     else:
         delivery.next_attempt_at = utcnow() + timedelta(seconds=retries[delivery.attempts - 1])
