@@ -4,11 +4,13 @@ from __future__ import annotations
 import sqlite3
 from itertools import chain
 
-from flask import Flask, abort, render_template, request
+from flask import abort, render_template, request
+from flask_openapi3 import Info, OpenAPI
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from app.config import INSTANCE_DIR, PROJECT_ROOT, Settings
 from app.extensions import csrf, db, htmx, login_manager, migrate
@@ -38,6 +40,19 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class ApiIdConverter(BaseConverter):
+    """`<id:…>` in the REST API's routes: any digits, checked by the route's path model (a 422
+    naming the parameter, as the OpenAPI document says), never a 404 or 405 of the URL map."""
+
+    regex = r"\d+"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     # The web app and the worker write to the same SQLite file: WAL lets them share it.
@@ -53,7 +68,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
-def create_app(config: dict | None = None) -> Flask:
+def _api_app() -> OpenAPI:
+    """The Flask app, as flask-openapi3's subclass: it makes the REST API's OpenAPI document
+    (app/api/) from the routes' models; its own document pages are off (app/api/docs.py serves them)."""
+    import app.api.problems as problems
+    from app.api.docs import DESCRIPTION
+    return OpenAPI(__name__, info=Info(title="Footfall API", version="1", description=DESCRIPTION),
+                   security_schemes={"bearer": {
+                       "type": "http", "scheme": "bearer",
+                       "description": "An API key of the account (Settings → API)."}},
+                   doc_ui=False, validation_error_status=422, validation_error_model=problems.Problem,
+                   validation_error_callback=problems.from_validation_error,
+                   instance_path=str(INSTANCE_DIR), static_folder=str(PROJECT_ROOT / "static"))
+
+
+def create_app(config: dict | None = None) -> OpenAPI:
     settings = Settings.from_environ()
     for name, value in (config or {}).items():
         if name != "extra" and hasattr(settings, name):
@@ -62,8 +91,9 @@ def create_app(config: dict | None = None) -> Flask:
             settings.extra[name] = value
     settings.check()
 
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), static_folder=str(PROJECT_ROOT / "static"))
+    app = _api_app()
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["id"] = ApiIdConverter
     app.config.update(settings.flask_config())
     configure_logging(app)
     app.after_request(echo_request_id)
@@ -117,6 +147,18 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     csrf.exempt(ingest_bp)
 
+    from app import api
+    api.load_routes()
+    app.register_api(api.bp)
+    app.register_blueprint(api.docs_bp)
+    csrf.exempt(api.bp)
+    from app.api.problems import ApiError, from_api_error, from_http_exception
+
+    def for_the_api() -> bool:
+        return request.path.startswith(api.PREFIX + "/")
+
+    app.register_error_handler(ApiError, from_api_error)
+
     from app.cli import register_commands
     register_commands(app)
 
@@ -124,8 +166,8 @@ def create_app(config: dict | None = None) -> Flask:
     def refuse_nul_characters():
         # PostgreSQL cannot store NUL in text: a form or query carrying one gets a clear 400 here
         # rather than a 500 from the database. Beacons are validated on their own hot path.
-        if request.blueprint == "ingest":
-            return
+        if request.blueprint in ("ingest", "api"):
+            return  # (the API's models refuse NUL in what they store)
         fields = chain(request.args.items(multi=True), request.form.items(multi=True),
                        ((name, upload.filename or "") for name, upload in request.files.items(multi=True)))
         if any("\x00" in name or "\x00" in value for name, value in fields):
@@ -149,15 +191,25 @@ def create_app(config: dict | None = None) -> Flask:
             response.vary.add("HX-Request")
         return response
 
+    @app.errorhandler(HTTPException)
+    def other_http_error(error):
+        """A problem for the API; otherwise Flask's own page."""
+        return from_http_exception(error) if for_the_api() else error
+
     @app.errorhandler(404)
     def not_found(error):
-        """Renders the not-found page."""
+        """Renders the not-found page (a problem for the API)."""
+        if for_the_api():
+            return from_http_exception(error)
         return render_template("errors.html", title="Page not found",
                                message="There is nothing at this address."), 404
 
     @app.errorhandler(500)
     def server_error(error):
         """Renders the error page with the request id to quote, never a stack trace."""
+        if for_the_api():
+            from app.api.problems import problem_response
+            return problem_response(500, f"The error was logged with the reference {current_request_id()}.")
         return render_template("errors.html", title="Something went wrong",
                                message="The error was logged. Please try again.",
                                reference=current_request_id()), 500
@@ -166,6 +218,8 @@ def create_app(config: dict | None = None) -> Flask:
     def bad_request(error):
         """Renders the bad-request page (for example an expired form)."""
         message = getattr(error, "description", None) or "The request could not be understood."
+        if for_the_api():
+            return from_http_exception(error)
         if request.path.startswith("/collect"):
             return message, 400
         return render_template("errors.html", title="Bad request", message=message), 400

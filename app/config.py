@@ -88,6 +88,8 @@ class Settings:
     # Team emails ("Notify the team" steps) per account and hour: the instance's sender address must
     # not become anyone's mass mailer.
     TEAM_NOTIFY_PER_HOUR: int = 200
+    # REST API requests per key and minute (app/api/): past it, 429 with Retry-After.
+    API_REQUESTS_PER_MINUTE: int = 1200
     extra: dict = field(default_factory=dict)
 
     @classmethod

@@ -12,6 +12,7 @@ from app.models import (Automation, AutomationRun, AutomationStepRun, Browser, C
                         ContactImport, ContactList, Email, IdentityChange, LinkClick, PageView, Segment,
                         SegmentMembershipChange, ShortLink, SmsMessage, Tag, WebhookDelivery, contact_tags,
                         list_members, segment_members)
+from app.models.api import IdempotentRequest
 from app.models.contacts import ImportStatus
 from app.models.types import utcnow
 
@@ -140,7 +141,8 @@ def _take_clicks(clicks: list[dict], belongs) -> list[dict]:
 def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | None = None) -> bool:
     """Delete a contact of the account and everything about them, in bulk statements: page views,
     list, tag and segment memberships and their history, emails, text messages, short links, link
-    clicks, automation runs and their steps, webhook calls about them. False when the account has
+    clicks, automation runs and their steps, webhook calls about them, API answers showing
+    them. False when the account has
     no such contact.
 
     Every row is deleted explicitly rather than left to the foreign keys' cascades, so erasure
@@ -171,6 +173,8 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
         delete(WebhookDelivery).where(WebhookDelivery.account_id == account_id,
                                       or_(WebhookDelivery.contact_id == contact_id,
                                           WebhookDelivery.step_run_id.in_(step_runs))),
+        delete(IdempotentRequest).where(IdempotentRequest.account_id == account_id,
+                                        IdempotentRequest.contact_id == contact_id),
         delete(AutomationStepRun).where(AutomationStepRun.run_id.in_(runs)),
         delete(AutomationRun).where(AutomationRun.id.in_(runs)),
         delete(Email).where(Email.id.in_(emails)),

@@ -89,6 +89,7 @@ JOBS = {
     "worker.jobs.webhooks.retry_stalled_webhooks": JobSpec(PERIODIC),
     "worker.jobs.tracking.ensure_page_view_partitions": JobSpec(PERIODIC),
     "worker.jobs.contacts.fail_stalled_imports": JobSpec(PERIODIC),
+    "worker.jobs.api.forget_old_idempotent_answers": JobSpec(PERIODIC),
 }
 
 

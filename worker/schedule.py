@@ -22,6 +22,7 @@ PERIODIC_JOBS = [
     ("worker.jobs.webhooks.retry_stalled_webhooks", 300),
     ("worker.jobs.tracking.ensure_page_view_partitions", 3600),
     ("worker.jobs.contacts.fail_stalled_imports", 60),
+    ("worker.jobs.api.forget_old_idempotent_answers", 3600),
 ]
 TICK_SECONDS = 1.0
 

@@ -1,7 +1,7 @@
 """An account's lists and tags of contacts, and a contact's memberships of them."""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.contacts.errors import ContactError
 from app.extensions import db
@@ -46,15 +46,21 @@ def get_list(account_id: int, list_id: int) -> ContactList | None:
                                                        ContactList.account_id == account_id))
 
 
+def _named(model, account_id: int, name: str):
+    """The account's list or tag of that name, whatever its case. (The exact name too: SQLite's
+    lower() changes ASCII letters only, and the unique constraint compares names exactly.)"""
+    same = or_(model.name == name, func.lower(model.name) == name.lower())
+    return db.session.scalar(select(model).where(model.account_id == account_id, same)
+                             .order_by((model.name == name).desc()).limit(1))
+
+
 def _list_named(account_id: int, name: str) -> ContactList | None:
-    return db.session.scalar(select(ContactList).where(ContactList.account_id == account_id,
-                                                       func.lower(ContactList.name) == name.lower()))
+    return _named(ContactList, account_id, name)
 
 
 def tag_named(account_id: int, name: str) -> Tag | None:
     """The account's tag of that name, whatever its case."""
-    return db.session.scalar(select(Tag).where(Tag.account_id == account_id,
-                                               func.lower(Tag.name) == name.lower()))
+    return _named(Tag, account_id, name)
 
 
 def create_list(account_id: int, name: str) -> ContactList:

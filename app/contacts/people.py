@@ -147,3 +147,68 @@ def unsubscribe_by_link(account_id: int, contact_id: int, channel: str,
         return None
     set_subscription(contact, channel, False)
     return contact
+
+
+def change_contact(contact: Contact, changes: dict) -> bool:
+    """Change only what `changes` names (the REST API's create, upsert and update): email,
+    first_name, last_name, phone, email_status and sms_status ("subscribed" or "unsubscribed"), and
+    fields (key: value; None clears it) among the editable ones. Raises FieldErrors naming every bad
+    or unknown field, or ContactError naming the bad detail; nothing changes unless all is valid.
+    Whether anything changed (segments hear of it after the commit)."""
+    editable = editable_fields(contact.account_id)
+    raw_fields = changes.get("fields") or {}
+    known = {field.key for field in editable}
+    unknown = {key: f"{key}: there is no such field (Settings → Contact fields)."
+               for key in raw_fields if key not in known}
+    if unknown:
+        raise fields.FieldErrors(unknown)
+    values = fields.parse_values(editable, raw_fields,
+                                 {field.key: fields.value_of(contact, field) for field in editable})
+    email = _valid_email(changes["email"]) if "email" in changes else contact.email
+    if email.lower() != (contact.email or "").lower() or contact.id is None:
+        other = find_by_email(contact.account_id, email)
+        if other is not None and other.id != contact.id:
+            raise ContactError("Another contact has this email address.")
+    phone = normalise_phone(changes["phone"] or "") if "phone" in changes else contact.phone
+    for status in ("email_status", "sms_status"):
+        if status in changes and changes[status] not in (Subscription.SUBSCRIBED, Subscription.UNSUBSCRIBED):
+            raise ContactError("Either subscribed or unsubscribed.", status)
+    before = (contact.email, contact.first_name, contact.last_name, contact.phone,
+              contact.email_status, contact.sms_status)
+    contact.email, contact.phone = email, phone
+    for name in ("first_name", "last_name"):
+        if name in changes:
+            setattr(contact, name, (changes[name] or "").strip()[:100])
+    for channel in CHANNELS:
+        if f"{channel}_status" in changes:
+            set_subscription(contact, channel, changes[f"{channel}_status"] == Subscription.SUBSCRIBED)
+    changed = fields.apply_values(contact, values)
+    changed |= before != (contact.email, contact.first_name, contact.last_name, contact.phone,
+                          contact.email_status, contact.sms_status)
+    db.session.add(contact)
+    db.session.flush()
+    if changed:
+        contact_fields_changed.send(contact.account_id, contact_ids=[contact.id])
+    return changed
+
+
+def upsert_contact(account_id: int, changes: dict) -> tuple[Contact, bool]:
+    """The contact with changes["email"] changed, or a new one made of `changes`; (contact, created)."""
+    email = _valid_email(changes.get("email"))
+    contact = find_by_email(account_id, email)
+    if contact is not None:
+        change_contact(contact, {**changes, "email": contact.email})
+        return contact, False
+    return new_contact(account_id, changes), True
+
+
+def new_contact(account_id: int, changes: dict) -> Contact:
+    """A new contact made of `changes` (as change_contact reads them); ContactError if its email is taken."""
+    email = _valid_email(changes.get("email"))
+    if find_by_email(account_id, email):
+        raise ContactError("A contact with this email already exists.")
+    contact = Contact(account_id=account_id, email=email, first_name="", last_name="", phone="", custom={},
+                      email_status=Subscription.SUBSCRIBED, sms_status=Subscription.SUBSCRIBED)
+    if not change_contact(contact, {**changes, "email": email}):
+        contact_fields_changed.send(account_id, contact_ids=[contact.id])  # (segments count them in)
+    return contact

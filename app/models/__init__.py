@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and create_app() see every table."""
 from app.models.accounts import Account, User, UserSession
+from app.models.api import ApiKey, IdempotentRequest
 from app.models.automations import Automation, AutomationRun, AutomationStepRun
 from app.models.contacts import (Contact, ContactField, ContactImport, ContactList, Tag, contact_tags,
                                  list_members)
@@ -9,7 +10,8 @@ from app.models.tracking import (Browser, IdentityChange, PageView, RetentionRun
                                  TrackingSite)
 from app.models.webhooks import WebhookDelivery
 
-__all__ = ["Account", "User", "UserSession", "Automation", "AutomationRun", "AutomationStepRun",
+__all__ = ["Account", "User", "UserSession", "ApiKey", "IdempotentRequest",
+           "Automation", "AutomationRun", "AutomationStepRun",
            "Contact", "ContactField", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
            "Campaign", "Email", "LinkClick", "ShortLink", "SmsMessage", "campaign_lists",
            "Segment", "SegmentMembershipChange", "campaign_segments", "segment_members",

@@ -288,7 +288,10 @@ def test_a_changed_click_token_never_leads_elsewhere(client, click_link, positio
     assert clicks_recorded() == before + (response.status_code == 302)
 
 
+# (The REST API's routes take keys, not sessions, and answer a number out of range with a 422:
+# Schemathesis drives them, tests/api/test_schema_fuzz.py.)
 OBJECT_GET_ROUTES = [rule for rule in ROUTES if "GET" in rule.methods and rule.arguments
+                     and not rule.endpoint.startswith("api.")
                      and rule.arguments <= {"contact_id", "list_id", "tag_id", "campaign_id", "segment_id",
                                             "automation_id", "step_id", "import_id", "email_id"}]
 

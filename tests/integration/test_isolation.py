@@ -16,7 +16,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from app import create_app
+from app import api_keys, create_app
 from app.automations import service as automations
 from app.contacts import fields, imports, lists
 from app.extensions import db
@@ -31,8 +31,10 @@ from app.tracking.cid import make_cid
 from app.tracking.ingest import event_record
 from app.tracking.sites import SiteInfo
 
-# Blueprints whose URLs carry signed tokens or public keys rather than an account's object ids.
+# Blueprints whose URLs carry signed tokens or public keys rather than an account's object ids; the
+# REST API's are checked with API keys (tests/api/test_api_isolation.py).
 PUBLIC_BLUEPRINTS = {"links", "ingest"}
+KEY_BLUEPRINTS = {"api"}
 _VARIABLE = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
 
 
@@ -70,6 +72,7 @@ def account_objects(user, site, contact) -> dict:
     email = mail.queue_email(account_id=account_id, kind="test", to_address=user.email, subject="Hello",
                              text_body="Hello", html_body="<p>Hello</p>")
     short_link = sms.make_short_link(account_id=account_id, url="https://www.shop.example/sale")
+    api_key, _ = api_keys.create_key(account_id, "Shop", "read")
     db.session.commit()
     # A browser identified as the contact, as the event pipeline records one.
     events.store_records([event_record(
@@ -84,7 +87,8 @@ def account_objects(user, site, contact) -> dict:
         "contact_id": contact.id, "list_id": newsletter.id, "tag_id": tag.id, "campaign_id": campaign.id,
         "segment_id": segment.id, "automation_id": automation.id, "step_id": step["id"],
         "import_id": contact_import.id, "email_id": email.id, "code": short_link.code,
-        "browser_id": browser_id, "field_id": field.id, "site_key": site.site_key, "filename": "css/app.css",
+        "browser_id": browser_id, "field_id": field.id,
+        "key_id": api_key.id, "site_key": site.site_key, "filename": "css/app.css",
         "tokens": {"links.click": urlsplit(click).path.rsplit("/", 1)[1],
                    "links.unsubscribe": unsubscribe_token(Unsubscribe(account_id, contact.id, "email")),
                    "links.web_view": permanent_token(campaign.id)},
@@ -125,7 +129,7 @@ TAKE_OVER = {"name": "Taken over", "email": "mallory@other.example", "first_name
 
 OBJECT_ROUTES = [pytest.param(rule, method, id=f"{method} {rule.rule}")
                  for rule in ROUTES if rule.arguments and rule.endpoint != "static"
-                 and rule.endpoint.split(".")[0] not in PUBLIC_BLUEPRINTS
+                 and rule.endpoint.split(".")[0] not in PUBLIC_BLUEPRINTS | KEY_BLUEPRINTS
                  for method in methods(rule)]
 
 

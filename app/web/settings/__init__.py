@@ -298,3 +298,4 @@ def install_check():
 # Settings → Contact fields: its routes are on this blueprint, in their own module.
 from app.web.settings import fields as _fields  # noqa: E402,F401
 from app.web.settings import account as _account  # noqa: E402,F401
+from app.web.settings import api as _api  # noqa: E402,F401

@@ -1,5 +1,5 @@
 """The forms of Settings: Account, Website tracking, Contact fields."""
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField, URLField
+from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField, URLField
 from wtforms.fields.choices import SelectChoice
 
 from app.contacts.fields import TYPE_NAMES
@@ -52,3 +52,10 @@ class EditFieldForm(Form):
     name = StringField("Name")
     choices = TextAreaField("Choices, one a line")
     default = StringField("Default (optional)")
+
+
+class ApiKeyForm(Form):
+    name = StringField("Name")
+    # (the choice is checked by api_keys.create_key)
+    scope = RadioField("Access", default="read", validate_choice=False,
+                       choices=[SelectChoice("read", "Read only"), SelectChoice("write", "Read and write")])
