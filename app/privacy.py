@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select, update
 
 from app.extensions import db
-from app.models import (Automation, AutomationRun, AutomationStepRun, Browser, Campaign, Contact,
+from app.models import (Automation, AutomationRun, AutomationStepRun, Browser, Campaign, Contact, CustomEvent,
                         ContactImport, ContactList, Email, IdentityChange, LinkClick, PageView, Segment,
                         SegmentMembershipChange, ShortLink, SmsMessage, Tag, WebhookDelivery, contact_tags,
                         list_members, segment_members)
@@ -99,6 +99,10 @@ def export_contact(account_id: int, contact_id: int) -> dict | None:
                                    PageView.utm_content, PageView.device, PageView.visitor_id)
                             .where(PageView.account_id == account_id, PageView.contact_id == contact_id)
                             .order_by(PageView.received_at, PageView.id)),
+        "events": _rows(select(CustomEvent.name, CustomEvent.properties, CustomEvent.source, CustomEvent.url,
+                               CustomEvent.occurred_at, CustomEvent.received_at)
+                        .where(CustomEvent.account_id == account_id, CustomEvent.contact_id == contact_id)
+                        .order_by(CustomEvent.occurred_at, CustomEvent.id)),
         "browsers": _rows(select(Browser.device, Browser.first_seen_at, Browser.last_seen_at,
                                  Browser.channel.label("identified_by"), Browser.visitor_id)
                           .where(Browser.account_id == account_id, Browser.contact_id == contact_id)
@@ -162,6 +166,7 @@ def erase_contact(account_id: int, contact_id: int, *, erased_by_user_id: int | 
         delete(LinkClick).where(LinkClick.account_id == account_id,
                                 or_(LinkClick.contact_id == contact_id, LinkClick.email_id.in_(emails))),
         delete(PageView).where(PageView.account_id == account_id, PageView.contact_id == contact_id),
+        delete(CustomEvent).where(CustomEvent.account_id == account_id, CustomEvent.contact_id == contact_id),
         delete(IdentityChange).where(IdentityChange.account_id == account_id,
                                      IdentityChange.contact_id == contact_id),
         update(IdentityChange).where(IdentityChange.account_id == account_id,

@@ -60,6 +60,17 @@ class IdentifiedPageView:
     match_path: str = ""
 
 
+@dataclass(frozen=True)
+class StoredEvent:
+    """A stored custom event of a known contact (app/tracking/custom_events.py)."""
+
+    event_id: int
+    account_id: int
+    contact_id: int
+    name: str
+    occurred_at: datetime
+
+
 # No sender (a batch spans accounts); keyword argument: views, a non-empty list of
 # IdentifiedPageView. Sent by the event pipeline once per stored batch, after its commit, also for
 # the views of a batch handed over again (an earlier try may have failed in a receiver).
@@ -69,6 +80,10 @@ page_views_stored = OrderedSignal("page-views-stored")
 # views were just attached to them (app/tracking/identity.py): segments count them, automations
 # never hear of them. Sent after the commit.
 earlier_views_attached = OrderedSignal("earlier-views-attached")
+
+# No sender; keyword argument: events, a non-empty list of StoredEvent: the identified custom events
+# of a stored batch (also those an earlier try stored), after its commit.
+custom_events_stored = OrderedSignal("custom-events-stored")
 
 # sender: the account id; keyword arguments: segment_id and contact_ids (those who just joined).
 # Sent once the new membership is committed.

@@ -51,6 +51,7 @@ def error_responses(*statuses: int) -> dict:
         **_ERROR_STATUSES,
         404: "No such object in this account.",
         409: "It conflicts with an existing object (an email taken, a request in flight).",
+        503: "A part of Footfall is unreachable for a moment: try again after `Retry-After`.",
     }
     responses = {}
     for status in statuses:
@@ -58,7 +59,7 @@ def error_responses(*statuses: int) -> dict:
             "description": described[status],
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        if status == 429:
+        if status in (429, 503):
             response["headers"] = {
                 "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
             }
@@ -88,6 +89,7 @@ TAGS = {
         ("Segments", "Segments and their members (evaluated by Footfall, read only here)."),
         ("Automations", "Automations; enrol a contact in one, or take them out."),
         ("Campaigns", "Campaigns and their report figures."),
+    ("Events", "Custom events: what contacts did besides viewing pages, from your servers or the website."),
     )
 }
 
@@ -275,4 +277,4 @@ def no_content():
 
 def load_routes() -> None:
     """Import the route modules (they register on `bp`)."""
-    from app.api import contacts, lists, reads  # noqa: F401
+    from app.api import contacts, events, lists, reads  # noqa: F401

@@ -293,3 +293,44 @@ class CampaignOut(BaseModel):
 
 class CampaignList(BaseModel):
     data: list[CampaignOut]
+
+
+# Custom events -----------------------------------------------------------------------------------
+
+PropertyName = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")]
+PropertyValue = Annotated[str, Field(max_length=500)] | int | float | bool | None
+
+
+class EventIn(Strict):
+    contact_id: Id | None = Field(None, description="The contact, by id; or give `email`.")
+    email: Text | None = Field(None, max_length=254, description="The contact, by email.")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                      description="As signup or order.placed: what segments and automations match.")
+    properties: dict[PropertyName, PropertyValue] = Field(default_factory=dict, max_length=50,
+                                            description="Flat: text, numbers, true, false or null.")
+    time: Moment | None = Field(None, description="When it happened (default: now); up to a year ago.")
+    id: Text | None = Field(None, min_length=1, max_length=100,
+                            description="Your id of the event: sent again, it is stored once.")
+
+
+class EventBatch(Strict):
+    events: list[EventIn] = Field(min_length=1, max_length=1000, description="1 to 1,000 events.")
+
+
+class EventsAccepted(BaseModel):
+    accepted: int = Field(description="Events queued for storage (a few seconds; sent twice, stored once).")
+
+
+class EventOut(BaseModel):
+    id: int
+    name: str
+    properties: dict[str, PropertyValue]
+    source: Literal["website", "api"]
+    url: str
+    occurred_at: datetime
+    received_at: datetime
+
+
+class EventPage(BaseModel):
+    data: list[EventOut]
+    next_cursor: str | None

@@ -170,7 +170,8 @@ def change_contact(contact: Contact, changes: dict) -> bool:
         if other is not None and other.id != contact.id:
             raise ContactError("Another contact has this email address.")
     phone = normalise_phone(changes["phone"] or "") if "phone" in changes else contact.phone
-    for status in ("email_status", "sms_status"):
+    for channel in CHANNELS:
+        status = f"{channel}_status"
         if status in changes and changes[status] not in (Subscription.SUBSCRIBED, Subscription.UNSUBSCRIBED):
             raise ContactError("Either subscribed or unsubscribed.", status)
     before = (contact.email, contact.first_name, contact.last_name, contact.phone,

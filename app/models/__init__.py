@@ -6,7 +6,8 @@ from app.models.contacts import (Contact, ContactField, ContactImport, ContactLi
                                  list_members)
 from app.models.messaging import Campaign, Email, LinkClick, ShortLink, SmsMessage, campaign_lists
 from app.models.segments import Segment, SegmentMembershipChange, campaign_segments, segment_members
-from app.models.tracking import (Browser, IdentityChange, PageView, RetentionRun, TrackingAuditEntry,
+from app.models.tracking import (Browser, CustomEvent, IdentityChange, PageView, RetentionRun,
+                                 TrackingAuditEntry,
                                  TrackingSite)
 from app.models.webhooks import WebhookDelivery
 
@@ -15,5 +16,6 @@ __all__ = ["Account", "User", "UserSession", "ApiKey", "IdempotentRequest",
            "Contact", "ContactField", "ContactImport", "ContactList", "Tag", "contact_tags", "list_members",
            "Campaign", "Email", "LinkClick", "ShortLink", "SmsMessage", "campaign_lists",
            "Segment", "SegmentMembershipChange", "campaign_segments", "segment_members",
-           "Browser", "IdentityChange", "PageView", "RetentionRun", "TrackingAuditEntry", "TrackingSite",
+           "Browser", "CustomEvent", "IdentityChange", "PageView", "RetentionRun", "TrackingAuditEntry",
+           "TrackingSite",
            "WebhookDelivery"]

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.accounts import User
-from app.models.contacts import Contact
+from app.models.contacts import Contact, JSONDocument
 from app.models.types import UTCDateTime, utcnow
 
 
@@ -163,3 +163,36 @@ class RetentionRun(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted: Mapped[int] = mapped_column(default=0)
+
+
+class CustomEvent(db.Model):
+    """Something a contact (or an anonymous visitor) did that is not a page view: sent by the
+    website (`footfall('track', 'signup', {plan: 'pro'})`) or by a server (POST /api/v1/events).
+    Append-only, stored in batches by the event pipeline like page views; anonymous ones are
+    deleted with the anonymous page views (the site's retention)."""
+
+    __tablename__ = "custom_events"
+    __table_args__ = (
+        Index("ix_custom_events_account_contact_at", "account_id", "contact_id", "occurred_at"),
+        # Segment and automation rules: one name over a window, then the contacts.
+        Index("ix_custom_events_account_name_at", "account_id", "name", "occurred_at", "contact_id"),
+        Index("ix_custom_events_anonymous_received", "account_id", "received_at",
+              postgresql_where=text("contact_id IS NULL"), sqlite_where=text("contact_id IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The browser's random id, or (from the API) a digest of the account and the sender's id: a
+    # second store of the same event is a no-op.
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # The website it came from (None: from the API) and its browser.
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("tracking_sites.id", ondelete="CASCADE"))
+    visitor_id: Mapped[str] = mapped_column(String(64), default="")
+    source: Mapped[str] = mapped_column(String(10))  # website | api
+    name: Mapped[str] = mapped_column(String(64))
+    # {key: text, number, yes/no or null}, at most 50 keys.
+    properties: Mapped[dict] = mapped_column(JSONDocument, default=dict)
+    url: Mapped[str] = mapped_column(String(2048), default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import and_, case, exists, false, func, not_, or_, select, true
+from sqlalchemy import String, and_, case, cast, exists, false, func, not_, or_, select, true
 
 from app.contacts.fields import BUILT_IN_KEYS
 from app.extensions import db
 
-from app.models import (Contact, Email, LinkClick, PageView, SmsMessage, contact_tags, list_members,
+from app.models import (Contact, CustomEvent, Email, LinkClick, PageView, SmsMessage, contact_tags,
+                        list_members,
                         segment_members)
 from app.models.contacts import Subscription
 from app.models.messaging import DELIVERED
@@ -138,16 +139,61 @@ def visit_condition(account_id: int, rule: dict, now: datetime, contact_ids=None
     # covering (account, time, contact, URL) index instead of walking every view of every contact.
     contact = func.coalesce(PageView.contact_id, 0)
     views = select(contact).where(*conditions).group_by(contact)
-    count, n = func.count(PageView.id), rule["count"]
-    # Contacts with no matching view are not in the grouped subquery: "at most" and "exactly 0"
-    # are the complement of a "more than" set.
+    return _counted(views, func.count(PageView.id), rule)
+
+
+def _property_condition(rule: dict):
+    """An event property compared as text (its JSON text: 42, pro) or as a number."""
+    element = CustomEvent.properties[rule["property"]]
+    op, value = rule["property_op"], rule["property_value"]
+    if op in ("gt", "lt"):
+        if db.engine.dialect.name == "postgresql":
+            number = case((func.jsonb_typeof(element) == "number", element.as_float()), else_=None)
+        else:
+            stored_type = func.json_type(CustomEvent.properties, f'$."{rule["property"]}"')
+            number = case((stored_type.in_(("integer", "real")), element.as_float()), else_=None)
+        return and_(number.is_not(None), number > value if op == "gt" else number < value)
+    if db.engine.dialect.name == "postgresql":
+        text = CustomEvent.properties.op("->>")(rule["property"])
+    else:  # (yes/no as PostgreSQL writes them: true, false)
+        path = f'$."{rule["property"]}"'
+        kind = func.json_type(CustomEvent.properties, path)
+        text = case((kind == "true", "true"), (kind == "false", "false"),
+                    else_=cast(func.json_extract(CustomEvent.properties, path), String))
+    text = func.coalesce(text, "")
+    return {"is": text == value, "is_not": text != value,
+            "contains": text.like(f"%{_like_literal(value)}%", escape=_ESCAPE)}[op]
+
+
+def event_condition(account_id: int, rule: dict, now: datetime, contact_ids=None):
+    """An event rule binds name, property, window and count to the same events, as a visit rule
+    does to page views."""
+    conditions = [CustomEvent.account_id == account_id, CustomEvent.contact_id.is_not(None),
+                  CustomEvent.name == rule["name"]]
+    if rule.get("property"):
+        conditions.append(_property_condition(rule))
+    if contact_ids is not None:
+        conditions.append(CustomEvent.contact_id.in_(contact_ids))
+    if rule["window"] == "last_days":
+        conditions.append(CustomEvent.occurred_at >= now - timedelta(days=rule["days"]))
+    elif rule["window"] == "between":
+        conditions += [CustomEvent.occurred_at >= _day_start(rule["start"]),
+                       CustomEvent.occurred_at < _day_start(rule["end"]) + timedelta(days=1)]
+    events = select(CustomEvent.contact_id).where(*conditions).group_by(CustomEvent.contact_id)
+    return _counted(events, func.count(CustomEvent.id), rule)
+
+
+def _counted(grouped, count, rule: dict):
+    """Contacts whose grouped rows (a subquery of contact ids) number as the rule says. Contacts
+    with none are not in it: "at most" and "exactly 0" are the complement of a "more than" set."""
+    n = rule["count"]
     if rule["count_op"] == "at_least":
-        return true() if n == 0 else Contact.id.in_(views.having(count >= n))
+        return true() if n == 0 else Contact.id.in_(grouped.having(count >= n))
     if rule["count_op"] == "at_most":
-        return Contact.id.not_in(views.having(count > n))
+        return Contact.id.not_in(grouped.having(count > n))
     if n == 0:
-        return Contact.id.not_in(views)
-    return Contact.id.in_(views.having(count == n))
+        return Contact.id.not_in(grouped)
+    return Contact.id.in_(grouped.having(count == n))
 
 
 def _activity_condition(account_id: int, rule: dict, now: datetime):
@@ -174,6 +220,8 @@ def rule_condition(account_id: int, rule: dict, now: datetime, contact_ids=None)
     kind = rule["type"]
     if kind == "visit":
         condition = visit_condition(account_id, rule, now, contact_ids)
+    elif kind == "event":
+        condition = event_condition(account_id, rule, now, contact_ids)
     elif kind == "field":
         condition = field_condition(rule, now)
     elif kind == "created":

@@ -93,6 +93,19 @@ def queue_incremental_updates(sender, views: list[IdentifiedPageView]) -> None:
     queue_updates_for_contacts(sender, [(view.account_id, view.contact_id) for view in views])
 
 
+def queue_event_updates(sender, events) -> None:
+    """New identified custom events (app.signals.custom_events_stored): per account, a job updates
+    its segments with event rules for those contacts."""
+    by_account: dict[int, set[int]] = defaultdict(set)
+    for event in events:
+        by_account[event.account_id].add(event.contact_id)
+    with_rules = {segment.account_id for segment in db.session.scalars(
+        select(Segment).where(Segment.account_id.in_(by_account))) if has_rule(segment.rules, ("event",))}
+    for account_id in with_rules:
+        enqueue("worker.jobs.segments.update_for_contacts", account_id, sorted(by_account[account_id]),
+                ["event"])
+
+
 def queue_updates_for_contacts(sender, contacts: list[tuple[int, int]]) -> None:
     """Contacts with page views new to them, (account id, contact id) (earlier views attached,
     app.signals.earlier_views_attached, or new ones): one job per account updates its segments."""

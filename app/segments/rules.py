@@ -27,6 +27,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from app.tracking.custom_events import NAME as EVENT_NAME, PROPERTY_KEY
+
 from app.contacts.fields import BUILT_IN
 
 MAX_RULES = 50
@@ -51,7 +53,10 @@ COUNT_OPS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly"}
 # The built-in fields, for rules checked without the account's own (and their summaries).
 BUILT_IN_FIELDS = {field.key: field for field in BUILT_IN}
 FIELDS = {field.key: field.name.lower() for field in BUILT_IN}
-RULE_TYPES = ("visit", "field", "created", "list", "tag", "subscription", "activity", "segment")
+RULE_TYPES = ("visit", "field", "created", "list", "tag", "subscription", "activity", "segment", "event")
+# How an event rule compares a property: as text (is, is not, contains) or as a number.
+PROPERTY_OPS = {"is": "is", "is_not": "is not", "contains": "contains", "gt": "is more than",
+                "lt": "is less than"}
 
 
 class RuleError(ValueError):
@@ -158,12 +163,30 @@ def validate_rule(rule: Any, ids: dict[str, Any]) -> dict:
         raise RuleError("A rule must be an object.")
     kind = _choice(rule.get("type"), RULE_TYPES, "a rule type")
     clean: dict[str, Any] = {"type": kind, "negate": bool(rule.get("negate", False))}
-    if kind == "visit":
-        clean["op"] = _choice(rule.get("op"), URL_OPS, "how to compare the page URL")
-        clean["value"] = _text(rule.get("value"), "a page URL")
+    if kind == "event":
+        name = rule.get("name")
+        if not isinstance(name, str) or not EVENT_NAME.match(name.strip()):
+            raise RuleError("Enter the event's name, as signup or order.placed.")
+        clean["name"] = name.strip()
+        prop = rule.get("property") or ""
+        if prop:
+            if not isinstance(prop, str) or not PROPERTY_KEY.match(prop.strip()):
+                raise RuleError("A property's name is 1 to 40 letters, digits and _ . -.")
+            clean["property"] = prop.strip()
+            clean["property_op"] = _choice(rule.get("property_op", "is"), PROPERTY_OPS,
+                                           "how to compare the property")
+            if clean["property_op"] in ("gt", "lt"):
+                clean["property_value"] = _number(rule.get("property_value"), "The property's value")
+            else:
+                clean["property_value"] = _text(rule.get("property_value"), "the property's value")
+    if kind in ("visit", "event"):
+        if kind == "visit":
+            clean["op"] = _choice(rule.get("op"), URL_OPS, "how to compare the page URL")
+            clean["value"] = _text(rule.get("value"), "a page URL")
         clean["count_op"] = _choice(rule.get("count_op", "at_least"), COUNT_OPS,
                                     "at least, at most or exactly")
-        clean["count"] = _int(rule.get("count", 1), 0, 100_000, "The number of views")
+        clean["count"] = _int(rule.get("count", 1), 0, 100_000,
+                              "The number of views" if kind == "visit" else "The number of times")
         clean["window"] = _choice(rule.get("window", "ever"), ("last_days", "between", "ever"),
                                   "a time window")
         if clean["window"] == "last_days":
@@ -232,6 +255,14 @@ def validate(tree: Any, ids: dict[str, Any]) -> dict:
 
 def describe_rule(rule: dict, names: dict[str, dict[int, str]]) -> str:
     kind, negate = rule["type"], rule.get("negate", False)
+    if kind == "event":
+        window = {"ever": "", "last_days": f" in the last {rule.get('days')} days",
+                  "between": f" between {rule.get('start')} and {rule.get('end')}"}[rule["window"]]
+        times = "time" if rule["count"] == 1 else "times"
+        where = (f" with {rule['property']} {PROPERTY_OPS[rule['property_op']]} {rule['property_value']}"
+                 if rule.get("property") else "")
+        text = f"did {rule['name']}{where} {COUNT_OPS[rule['count_op']]} {rule['count']} {times}{window}"
+        return ("did not do " + text[4:]) if negate else text
     if kind == "visit":
         window = {"ever": "", "last_days": f" in the last {rule.get('days')} days",
                   "between": f" between {rule.get('start')} and {rule.get('end')}"}[rule["window"]]

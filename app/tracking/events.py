@@ -16,7 +16,7 @@ from app.models import Contact, PageView, TrackingSite
 from app.models.types import insert_new
 from app.signals import IdentifiedPageView, earlier_views_attached, page_views_stored
 from app.streams import Stream
-from app.tracking import identity
+from app.tracking import custom_events, identity
 from app.tracking.cid import issued_to_contact, read_cid
 from app.tracking.ingest import EVENTS_STREAM
 from app.tracking.urls import host_matches, match_forms, site_host
@@ -114,19 +114,26 @@ def _received(record: dict) -> datetime:
 
 
 def store_records(raw_records: list[bytes | str]) -> int:
-    """Store a batch of stream records; returns how many new page views were stored. A record
-    with `x` is a verified identify (app/tracking/identity.py): it identifies its browser and is
-    not a page view."""
-    records = []
+    """Store a batch of stream records; returns how many new page views and custom events were
+    stored. A record with `x` is a verified identify (app/tracking/identity.py): it identifies its
+    browser and is not a page view; one with `n` is a custom event."""
+    records, custom = [], []
     for raw in raw_records:
         try:
             record = json.loads(raw)
+            if isinstance(record, dict) and "n" in record:
+                custom.append(record)  # a custom event (app/tracking/custom_events.py)
+                continue
             int(record["s"]), int(record["a"]), str(record["e"]), str(record["u"])
         except (ValueError, TypeError, KeyError):
             continue  # a record this code did not write: nothing to store
         records.append(record)
-    if not records:
-        return 0
+    stored = _store_page_views(records) if records else 0
+    # (after the page views: a browser a view of this batch identified is its events' contact)
+    return stored + (custom_events.store(custom) if custom else 0)
+
+
+def _store_page_views(records: list[dict]) -> int:
     site_ids = {int(record["s"]) for record in records}
     sites = {site.id: site
              for site in db.session.scalars(select(TrackingSite).where(TrackingSite.id.in_(site_ids)))}

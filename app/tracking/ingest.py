@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from app.metrics import BEACON_ACCEPTED, BufferedCounts, series
 from app.ratelimit import RateLimiter, client_key
 from app.streams import push_entry
-from app.tracking import first_party
+from app.tracking import custom_events, first_party
 from app.tracking.first_party import Proxied
 from app.tracking.identity import signature_matches
 from app.tracking.sites import SITE_VERSIONS, SiteCache, SiteInfo, SiteUnavailable, count_dropped, dropped_key
@@ -48,6 +48,8 @@ _FIELDS = {
     # server's signature of it; `x` (1) when the beacon is only that, not a page view.
     "i": (False, 254, _EMAIL),
     "g": (False, 64, _HEX),
+    # A custom event (app/tracking/custom_events.py): its name; its properties are `p`.
+    "n": (False, 64, custom_events.NAME),
 }
 
 
@@ -79,6 +81,8 @@ def parse_beacon(raw: bytes) -> dict:
         raise BeaconRejected(400, "invalid_json") from None
     if not isinstance(beacon, dict):
         raise BeaconRejected(400, "invalid_json")
+    if isinstance(beacon.get("t"), str):
+        beacon["t"] = beacon["t"][:500]  # (the script sends the whole title: a long one is cut here)
     for name, (required, max_length, pattern) in _FIELDS.items():
         value = beacon.get(name)
         if value is None or value == "":
@@ -98,6 +102,14 @@ def parse_beacon(raw: bytes) -> dict:
         raise BeaconRejected(400, "invalid_id")
     if not _is_page_address(beacon["u"]):
         raise BeaconRejected(400, "invalid_u")
+    if beacon["n"]:
+        if beacon.get("x"):
+            raise BeaconRejected(400, "invalid_n")
+        beacon["i"] = beacon["g"] = ""  # (an identify waits for the next page view)
+        try:
+            beacon["p"] = custom_events.check_properties(beacon.get("p"))
+        except custom_events.EventRejected:
+            raise BeaconRejected(400, "invalid_p") from None
     return beacon
 
 
@@ -123,6 +135,7 @@ def event_record(beacon: dict, site: SiteInfo, user_agent: str) -> str:
         "v": beacon["v"], "c": beacon["c"], "e": beacon["e"], "ts": beacon.get("ts"),
         "rt": int(time.time() * 1000), "ua": user_agent[:300],
         **({"i": beacon["i"]} if beacon.get("i") else {}), **({"x": 1} if beacon.get("x") else {}),
+        **({"n": beacon["n"], "p": beacon["p"]} if beacon.get("n") else {}),
     }, separators=(",", ":"))
 
 

@@ -8,21 +8,26 @@ from sqlalchemy import case, func, select
 
 from app import timezones
 from app.extensions import db
-from app.models import Automation, Browser, Campaign, Contact, IdentityChange, PageView
+from app.models import Automation, Browser, Campaign, Contact, CustomEvent, IdentityChange, PageView
 from app.models.types import utcnow
-from app.tracking import identity
+from app.tracking import custom_events, identity
 
 DASHBOARD_DAYS = 30
 
 
-def timeline(account_id: int, contact_id: int, limit: int = 200) -> list[PageView | IdentityChange]:
-    """The contact's page views and what happened to their browsers, the latest first."""
+def timeline(account_id: int, contact_id: int,
+             limit: int = 200) -> list[PageView | IdentityChange | CustomEvent]:
+    """The contact's page views, custom events and what happened to their browsers, the latest first."""
     views = list(db.session.scalars(
         select(PageView).where(PageView.account_id == account_id, PageView.contact_id == contact_id)
         .order_by(PageView.received_at.desc()).limit(limit)))
     changes = identity.timeline_changes(account_id, contact_id)
-    return sorted(views + changes, key=lambda entry: entry.received_at if isinstance(entry, PageView)
-                  else entry.at, reverse=True)[:limit]
+    events = custom_events.contact_events(account_id, contact_id, limit)
+
+    def moment(entry):
+        return (entry.received_at if isinstance(entry, PageView) else
+                entry.occurred_at if isinstance(entry, CustomEvent) else entry.at)
+    return sorted(views + changes + events, key=moment, reverse=True)[:limit]
 
 
 def identified_by(account_id: int, browsers: list[Browser]) -> dict[int, str]:

@@ -1,4 +1,5 @@
-"""Anonymous page views are deleted once older than the account's retention (1 to 30 days)."""
+"""Anonymous page views and custom events are deleted once older than the account's retention (1 to
+30 days)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -6,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from app.extensions import db
-from app.models import PageView, RetentionRun, TrackingSite
+from app.models import CustomEvent, PageView, RetentionRun, TrackingSite
 from app.models.types import utcnow
 
 MAX_RETENTION_DAYS = 30
@@ -28,6 +29,12 @@ def delete_expired_anonymous(now: datetime | None = None, batch_size: int = DELE
                                               PageView.received_at < cutoff).limit(batch_size)
             count = db.session.execute(delete(PageView)
                                        .where(PageView.id.in_(batch.scalar_subquery()))).rowcount
+            # (anonymous custom events go with them, by when they were received)
+            events = select(CustomEvent.id).where(CustomEvent.account_id == account_id,
+                                                  CustomEvent.contact_id.is_(None),
+                                                  CustomEvent.received_at < cutoff).limit(batch_size)
+            count += db.session.execute(delete(CustomEvent)
+                                        .where(CustomEvent.id.in_(events.scalar_subquery()))).rowcount
             db.session.commit()
             total += count
             if count < batch_size:

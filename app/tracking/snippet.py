@@ -47,7 +47,7 @@ def served_script(site_key: str, site: SiteInfo, collect_url: str) -> str:
     """The script for the site; in first-party mode it finds its endpoint beside its own address."""
     if not site.enabled:
         return DISABLED_SCRIPT
-    settings = {"k": site_key, "p": site.respect_privacy_signals}
+    settings = {"k": site_key, "p": int(site.respect_privacy_signals)}
     if not site.first_party:
         settings["e"] = collect_url
     return _build(site.first_party)[1].replace(PLACEHOLDER, json.dumps(settings, separators=(",", ":")))

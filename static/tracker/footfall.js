@@ -33,6 +33,8 @@
  *   footfall('identify', {email, signature})   a signed-in customer, vouched for by the website's
  *                                server (an HMAC-SHA256 of the email with the site's identify secret):
  *                                sent with the page view, or alone if this page's was sent already
+ *   footfall('track', 'signup', {plan: 'pro'})   a custom event with flat properties (text,
+ *                                numbers, true/false): the contact's, once the browser is identified
  *
  * It never throws into the host page: everything runs inside try/catch.
  */
@@ -75,34 +77,39 @@
       return [cid, kept.length ? "?" + kept.join("&") : ""];
     };
 
-    // force: even for the same address; only: an identify alone, not a page view.
-    var send = function (force, only) {
+    // force: even for the same address; only: an identify alone, not a page view; name and
+    // props: a custom event, not a page view either.
+    var send = function (force, only, name, props) {
       try {
         var url = loc.protocol + "//" + loc.host + loc.pathname + splitCid()[1];
         if (blocked || !consent || (url == lastUrl && !force)) return;
         var visitor = "", identity = pending;
-        pending = "";
-        if (!FIRST_PARTY) {
+        if (FIRST_PARTY) {
+          if (!name) pending = ""; // (a cid found in the address goes with the page view)
+        } else {
           visitor = cookie(VID) || randomId();
           identity = cookie(ID);
           cookie(VID, visitor);
           if (identity) cookie(ID, identity);
         }
         var body = JSON.stringify({
-          k: cfg.k, u: url, t: d.title.slice(0, 500), r: referrer,
+          k: cfg.k, u: url, t: d.title, r: referrer, // (a long title is cut by the server)
           v: visitor, c: identity, e: randomId(), ts: Date.now(),
-          i: signed.email, g: signed.signature, x: only
+          i: signed.email, g: signed.signature, x: only, n: name, p: props
         });
-        signed = {};
-        referrer = lastUrl = url;
+        if (!name) {
+          signed = {};
+          referrer = lastUrl = url;
+        }
         if (!(nav.sendBeacon && nav.sendBeacon(endpoint, body))) {
-          w.fetch(endpoint, {method: "POST", body: body, keepalive: true, mode: "no-cors"});
+          w.fetch(endpoint, {method: "POST", body: body, keepalive: true}); // (/collect allows any origin)
         }
       } catch (e) {}
     };
 
     var run = function (args) {
       if (args[0] == "pageview") send(1);
+      if (args[0] == "track") send(1, 0, args[1], args[2]);
       // Verified identify: sent with the next page view, or alone once this page's was sent.
       if (args[0] == "identify") {
         signed = args[1] || {};
@@ -133,16 +140,14 @@
       hist.replaceState(hist.state, "", loc.pathname + arrived[1] + loc.hash);
     }
 
-    var hook = function (name) {
+    ["pushState", "replaceState"].map(function (name) {
       var original = hist[name];
       hist[name] = function () {
         var result = original.apply(this, arguments);
         send();
         return result;
       };
-    };
-    hook("pushState");
-    hook("replaceState");
+    });
     w.addEventListener("popstate", function () { send(); });
     send();
   } catch (e) {}

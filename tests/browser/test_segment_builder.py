@@ -55,3 +55,41 @@ def test_two_groups_live_count_save_and_use_as_audience(page: Page, server, site
     page.get_by_label("Segment: Warm leads").check()
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("2 subscribed contacts in the saved lists and segments.")).to_be_visible()
+
+
+def test_an_event_rule_with_a_property(page: Page, server, site, user):
+    from app.extensions import db
+    from app.models import CustomEvent
+    from app.models.types import utcnow
+
+    ada = make_contact(site.account_id, "ada@customer.example", first_name="Ada")
+    bob = make_contact(site.account_id, "bob@customer.example", first_name="Bob")
+    for contact, plan in ((ada, "pro"), (bob, "free")):
+        db.session.add(CustomEvent(event_id=f"signup-{contact.id}", account_id=site.account_id,
+                                   contact_id=contact.id, source="api", name="signup", properties={"plan": plan},
+                                   occurred_at=utcnow(), received_at=utcnow()))
+    db.session.commit()
+
+    sign_in(page, server, user.email)
+    page.get_by_role("link", name="Segments").click()
+    page.get_by_role("link", name="New segment").click()
+    page.get_by_label("Segment name").fill("Pro sign-ups")
+    page.get_by_label("Rule type").select_option(label="Custom event")
+    htmx_settled(page)
+    page.get_by_label("Event name, as signup").fill("signup")
+    preview = page.locator("#segment-preview")
+    expect(preview.locator(".count")).to_have_text("2")
+    page.get_by_label("Property name (optional)").fill("plan")
+    page.get_by_label("Property value").fill("pro")
+    expect(preview.locator(".count")).to_have_text("1")
+    expect(preview).to_contain_text("ada@customer.example")
+    expect(preview).to_contain_text("did signup with plan is pro at least 1 time in the last 30 days")
+    page.screenshot(path="/tmp/footfall-segment-event-rule.png", full_page=True)
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.get_by_role("row", name="Pro sign-ups")).to_be_visible()
+
+    page.goto(f"{server}/contacts/{ada.id}")
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("signup")
+    expect(timeline).to_contain_text("plan: pro")
+    expect(timeline).to_contain_text("through the API")

@@ -111,3 +111,21 @@ def test_the_command_queue_and_consent(page: Page, website, drain, beacons):
     wait_until(lambda: len(beacons) == 1)
     assert (page.evaluate("Object.keys(window).filter(k => k.toLowerCase().includes('footfall'))")
             == ["footfall"])
+
+
+def test_track_sends_a_custom_event_of_the_identified_contact(page: Page, website, contact, drain):
+    from app.models import CustomEvent
+
+    demo, site = website
+    page.goto(f"{demo.url}/pricing?cid={make_cid(site.account_id, contact.id)}")
+    expect(page).to_have_url(f"{demo.url}/pricing")
+    stored_after(1, drain)  # the page view identifies the browser
+    page.evaluate("footfall('track', 'signup', {plan: 'pro', seats: 3, annual: true})")
+    page.evaluate("footfall('track', 'bad name!', {})")  # refused by /collect, the page is unharmed
+    wait_until(lambda: get_redis().xlen(EVENTS_STREAM) >= 2)
+    drain()
+    events = list(db.session.scalars(select(CustomEvent)))
+    assert [(e.name, e.contact_id, e.source, e.properties) for e in events] == [
+        ("signup", contact.id, "website", {"plan": "pro", "seats": 3, "annual": True})]
+    assert events[0].url == f"{demo.url}/pricing"
+    assert len(stored_after(2, drain)) == 1  # a custom event is no page view

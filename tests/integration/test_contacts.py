@@ -103,7 +103,7 @@ def test_edit_in_place(auth, site, contact):
     assert cancel.startswith('<div id="contact-details">') and "+442079460958" in cancel
     without_htmx = auth.client.get(f"/contacts/{contact.id}/edit").get_data(as_text=True)
     assert ("<html" in without_htmx and '<form id="contact-details"' in without_htmx
-            and "Website visits" in without_htmx)
+            and "Website visits and events" in without_htmx)
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -12,9 +12,9 @@ from app.contacts import lists, people
 from app.extensions import db
 from app.messaging.clicks import CLICKS
 from app.messaging.rendering import Message, Renderer
-from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, ContactImport, Email,
-                        LinkClick, PageView, Segment, SegmentMembershipChange, SmsMessage, WebhookDelivery,
-                        segment_members)
+from app.models import (Automation, AutomationRun, AutomationStepRun, Campaign, ContactImport, CustomEvent,
+                        Email, IdempotentRequest, LinkClick, PageView, Segment, SegmentMembershipChange,
+                        SmsMessage, WebhookDelivery, segment_members)
 from app.models.types import utcnow
 from app.queues import get_redis
 from app.tracking import cid as cid_module
@@ -100,6 +100,12 @@ def history(site, contact, when=None) -> dict:
         AutomationStepRun(run_id=run.id, step_id="reminder", sms_id=text.id, outcome="sent"),
         WebhookDelivery(account_id=account_id, event_id=f"evt_{contact.id}", url="https://hooks.example/",
                         secret="s", payload=f'{{"email": "{contact.email}"}}', contact_id=contact.id),
+        CustomEvent(event_id=f"signup-{contact.id}", account_id=account_id, contact_id=contact.id,
+                    source="api", name="signup", properties={"plan": "pro"}, occurred_at=when,
+                    received_at=when),
+        IdempotentRequest(account_id=account_id, key=f"create-{contact.id}", request="POST /api/v1/contacts",
+                          body_hash="0" * 64, status=201, response=f'{{"email": "{contact.email}"}}',
+                          contact_id=contact.id),
         LinkClick(click_id=f"campaign-{contact.id}", account_id=account_id, campaign_id=campaign.id,
                   contact_id=contact.id, url="https://www.shop.example/sale", clicked_at=when),
         LinkClick(click_id=f"welcome-{contact.id}", account_id=account_id, contact_id=contact.id,

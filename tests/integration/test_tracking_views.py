@@ -66,7 +66,7 @@ def test_privacy_settings(auth, site, client):
     stored = db.session.scalar(select(TrackingSite))
     assert (stored.respect_privacy_signals, stored.anonymous_retention_days) == (False, 7)
     script = client.get(f"/t/{site.site_key}.js").get_data(as_text=True)
-    assert '"p":false' in script
+    assert '"p":0' in script
     trail = auth.client.get("/settings/tracking/audit").get_data(as_text=True)
     assert "browser privacy signals ignored" in trail
 

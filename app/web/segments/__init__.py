@@ -23,7 +23,7 @@ def _builder_context(tree: dict, segment=None, name: str = "", error=None) -> di
     """What the builder is drawn from: the tree, the account's names, and the choices of its rules."""
     return dict(tree=tree, segment=segment, name=name, error=error,
                 names=service.choices(current_user.account_id), url_ops=rules.URL_OPS,
-                count_ops=rules.COUNT_OPS, field_ops=rules.OPS_BY_TYPE,
+                count_ops=rules.COUNT_OPS, field_ops=rules.OPS_BY_TYPE, property_ops=rules.PROPERTY_OPS,
                 contact_fields=fields.account_fields(current_user.account_id))
 
 

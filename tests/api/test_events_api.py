@@ -1,0 +1,62 @@
+"""Custom events through the API and the website's script: queued in the page views' stream, stored
+by the same consumer in batches, shown on the contact's timeline and read back through the API."""
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import CustomEvent
+from app.models.types import utcnow
+from app.queues import get_redis
+from app.tracking.ingest import EVENTS_STREAM
+from tests.conftest import make_contact
+
+
+def test_a_batch_is_queued_without_a_database_write_then_stored_once(api, site, contact, drain):
+    other = make_contact(site.account_id, "grace@customer.example")
+    batch = {"events": [
+        {"contact_id": contact.id, "name": "order.placed", "id": "order-1001",
+         "properties": {"total": 42.5, "items": 3, "gift": True}},
+        {"email": "GRACE@customer.example", "name": "signup", "properties": {"plan": "pro"},
+         "time": (utcnow() - timedelta(days=2)).isoformat()},
+    ]}
+    accepted = api.post("/events", batch)
+    assert accepted.status_code == 202 and accepted.json == {"accepted": 2}
+    assert db.session.scalar(select(func.count()).select_from(CustomEvent)) == 0  # queued, not stored
+    assert get_redis().xlen(EVENTS_STREAM) == 2
+    api.post("/events", {"events": [batch["events"][0]]})  # sent again: stored once
+    drain()
+    rows = {row.name: row for row in db.session.scalars(select(CustomEvent))}
+    assert set(rows) == {"order.placed", "signup"}
+    assert rows["order.placed"].contact_id == contact.id and rows["order.placed"].properties["items"] == 3
+    assert rows["signup"].contact_id == other.id and rows["signup"].source == "api"
+    assert utcnow() - rows["signup"].occurred_at > timedelta(days=1)
+
+    read = api.get(f"/contacts/{contact.id}/events")
+    assert [event["name"] for event in read.json["data"]] == ["order.placed"]
+    assert read.json["data"][0]["properties"] == {"total": 42.5, "items": 3, "gift": True}
+
+
+def test_a_wrong_event_refuses_the_whole_batch_and_names_it(api, site, contact):
+    refused = api.post("/events", {"events": [
+        {"contact_id": contact.id, "name": "fine"},
+        {"email": "nobody@customer.example", "name": "signup"},
+        {"contact_id": contact.id, "name": "bad name!"},
+    ]})
+    assert refused.status_code == 422
+    assert refused.json["field"] in ("events.1.email", "events.2.name")
+    nested = api.post("/events", {"events": [{"contact_id": contact.id, "name": "x",
+                                              "properties": {"a": {"b": 1}}}]})
+    assert nested.status_code == 422
+    old = api.post("/events", {"events": [{"contact_id": contact.id, "name": "x",
+                                           "time": (utcnow() - timedelta(days=400)).isoformat()}]})
+    assert old.status_code == 422 and old.json["field"] == "events.0.time"
+    too_many = api.post("/events", {"events": [{"contact_id": contact.id, "name": "x"}] * 1001})
+    assert too_many.status_code == 422 and too_many.json["field"] == "events"
+    assert get_redis().xlen(EVENTS_STREAM) == 0
+
+
+def test_a_contact_of_another_account_is_not_found(api, other_api, site, contact):
+    refused = other_api.post("/events", {"events": [{"contact_id": contact.id, "name": "signup"}]})
+    assert refused.status_code == 422 and refused.json["field"] == "events.0.contact_id"
+    assert other_api.get(f"/contacts/{contact.id}/events").status_code == 404
