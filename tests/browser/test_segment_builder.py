@@ -66,8 +66,8 @@ def test_an_event_rule_with_a_property(page: Page, server, site, user):
     bob = make_contact(site.account_id, "bob@customer.example", first_name="Bob")
     for contact, plan in ((ada, "pro"), (bob, "free")):
         db.session.add(CustomEvent(event_id=f"signup-{contact.id}", account_id=site.account_id,
-                                   contact_id=contact.id, source="api", name="signup", properties={"plan": plan},
-                                   occurred_at=utcnow(), received_at=utcnow()))
+                                   contact_id=contact.id, source="api", name="signup",
+                                   properties={"plan": plan}, occurred_at=utcnow(), received_at=utcnow()))
     db.session.commit()
 
     sign_in(page, server, user.email)
