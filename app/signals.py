@@ -69,6 +69,7 @@ class StoredEvent:
     contact_id: int
     name: str
     occurred_at: datetime
+    properties: dict
 
 
 # No sender (a batch spans accounts); keyword argument: views, a non-empty list of

@@ -16,7 +16,9 @@ def connect() -> None:
     signals.page_views_stored.connect(membership.queue_incremental_updates)
     signals.page_views_stored.connect(triggers.on_page_views)
     signals.earlier_views_attached.connect(membership.queue_updates_for_contacts)
+    # Stored custom events: segments with event rules (a job per account), then automations.
     signals.custom_events_stored.connect(membership.queue_event_updates)
+    signals.custom_events_stored.connect(triggers.on_custom_events)
     signals.contact_fields_changed.connect(membership.queue_field_updates)
     signals.contacts_joined_segment.connect(triggers.on_segment_joined)
     signals.list_joined.connect(triggers.on_list_joined)

@@ -6,9 +6,12 @@ Trigger (one):
     {"type": "segment_joined", "segment_id": 5}
     {"type": "date", "field": "birthday", "offset_days": -3 (before) | 0 | 2 (after), "time": "09:00"}
         (a date field; the time of day in the account's time zone; once a year per contact)
+    {"type": "event", "name": "signup", "property": "plan", "property_op": "is", "property_value": "pro"}
+        (a custom event, app/tracking/custom_events.py; the property optional)
 Filters: segment rules (app/segments/rules.py, including {"type": "segment", "segment_id"}), all must hold.
 Exit rules (auto-stop), any of:
     {"type": "page_view", "op", "value"} | {"type": "segment_joined", "segment_id"}
+    | {"type": "event", "name"}
 Steps, a list; a split holds two lists. Every step has a short unique "id":
     {"kind": "email", "subject", "from_name", "body"}   {"kind": "sms", "body"}
     {"kind": "delay", "amount": 1, "unit": "minutes" | "hours" | "days" | "weeks" | "months",
@@ -50,7 +53,7 @@ NEW_GOAL = {"type": "visit", "negate": False, "op": "contains", "value": "/thank
 DELAY_UNITS = {"minutes": 60, "hours": 3600, "days": 86400, "weeks": 7 * 86400, "months": 30 * 86400}
 TRIGGER_TYPES = {"page_view": "Contact views a page", "list_joined": "Contact joins a list",
                  "tag_added": "A tag is added to the contact", "segment_joined": "Contact joins a segment",
-                 "date": "A date of the contact comes round"}
+                 "date": "A date of the contact comes round", "event": "Contact does a custom event"}
 MAX_DATE_OFFSET = 365
 _TIME_OF_DAY = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")  # (ASCII digits: \d takes any script's)
 REENTRY = {"once": "Once ever", "after_days": "Again after some days", "always": "Every time"}
@@ -340,6 +343,8 @@ def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
     kind = trigger["type"]
     if kind == "date":
         return _check_date_trigger(trigger, ids)
+    if kind == "event":
+        return _check_event(trigger, "trigger")
     if kind == "page_view":
         if trigger.get("op") not in URL_OPS or not str(trigger.get("value") or "").strip():
             raise AutomationError("Enter the page that starts the automation.", "trigger")
@@ -355,6 +360,17 @@ def check_trigger(trigger, ids: dict[str, set[int]]) -> dict:
     key, names = {"list_joined": ("list_id", "list"), "tag_added": ("tag_id", "tag"),
                   "segment_joined": ("segment_id", "segment")}[kind]
     return {"type": kind, key: _own_id(trigger.get(key), ids, names, "trigger")}
+
+
+def _check_event(trigger: dict, field: str) -> dict:
+    """An event trigger or auto-stop rule: its name, and (a trigger) a property condition, checked
+    as a segment's event rule checks them."""
+    try:
+        rule = validate_rule({**trigger, "type": "event", "count": 1, "window": "ever"}, {})
+    except RuleError as error:
+        raise AutomationError(str(error), field) from None
+    keys = ("name", "property", "property_op", "property_value") if field == "trigger" else ("name",)
+    return {"type": "event", **{key: rule[key] for key in keys if key in rule}}
 
 
 def _own_id(raw, ids: dict[str, set[int]], kind: str, field: str) -> int:
@@ -394,6 +410,8 @@ def check_exit_rule(rule, ids: dict[str, set[int]]) -> dict:
     if isinstance(rule, dict) and rule.get("type") == "segment_joined":
         return {"type": "segment_joined", "segment_id": _own_id(rule.get("segment_id"), ids, "segment",
                                                                 "exit_rules")}
+    if isinstance(rule, dict) and rule.get("type") == "event":
+        return _check_event(rule, "exit_rules")
     raise AutomationError("Choose what stops the automation.", "exit_rules")
 
 

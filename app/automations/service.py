@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import Automation, AutomationRun, Segment
 from app.models.automations import EDITABLE, AutomationStatus
 from app.models.types import utcnow
-from app.segments.rules import URL_OPS, RuleError, describe_rule, validate_rule
+from app.segments.rules import PROPERTY_OPS, URL_OPS, RuleError, describe_rule, validate_rule
 from app.segments.service import choices
 
 MAX_FILTERS = 10
@@ -219,7 +219,16 @@ def describe_trigger(trigger: dict, known: dict[str, dict[int, str]]) -> str:
         days = f"{abs(offset)} day{'' if abs(offset) == 1 else 's'}"
         when = "On" if not offset else f"{days} {'before' if offset < 0 else 'after'}"
         return f"{when} {'the day of ' if not offset else ''}their {field}, at {trigger.get('time') or '?'}"
+    if kind == "event":
+        return f"Does {trigger.get('name') or '?'}{_property_words(trigger)}"
     return "No trigger yet"
+
+
+def _property_words(rule: dict) -> str:
+    if not rule.get("property"):
+        return ""
+    words = PROPERTY_OPS.get(rule.get("property_op"), "?")
+    return f" with {rule['property']} {words} {rule.get('property_value')}"
 
 
 def describe_condition(condition: dict, known: dict[str, dict[int, str]], steps: list[dict] = ()) -> str:
@@ -244,6 +253,8 @@ def describe_condition(condition: dict, known: dict[str, dict[int, str]], steps:
 
 
 def describe_exit(rule: dict, known: dict[str, dict[int, str]]) -> str:
+    if rule.get("type") == "event":
+        return f"Does {rule.get('name') or '?'}"
     if rule.get("type") == "segment_joined":
         return f"Joins the segment {known['segment'].get(rule.get('segment_id'), '(deleted)')}"
     return f"Views a page whose URL {URL_OPS.get(rule.get('op'), '?')} {rule.get('value')}"

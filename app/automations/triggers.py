@@ -21,7 +21,8 @@ from app.models import Account, Automation, AutomationRun, Contact, PageView
 from app.models.automations import LIVE, AutomationStatus
 from app.models.types import utcnow
 from app.segments.compiler import field_condition, url_condition
-from app.signals import IdentifiedPageView
+from app.signals import IdentifiedPageView, StoredEvent
+from app.tracking import custom_events
 from app.tracking.urls import compile_url_rule, match_forms, url_rule_literal
 
 CACHE_SECONDS = 5.0
@@ -126,6 +127,44 @@ def on_page_views(sender, views: list[IdentifiedPageView]) -> None:
                         started.append(run.id)
         db.session.commit()
         engine.begin(started)  # (the engine decides how the first steps run)
+
+
+# An event that happened longer ago than this (sent later through the API: an import of history)
+# starts no automation and stops none.
+EVENT_TRIGGER_AGE = timedelta(days=1)
+
+
+def on_custom_events(sender, events: list[StoredEvent]) -> None:
+    """Stored custom events of known contacts (custom_events_stored): start automations whose
+    trigger is the event (once per event: the run's occurrence is its id), stop runs whose auto-stop
+    rule it is, and check goals."""
+    by_account: dict[int, list[StoredEvent]] = defaultdict(list)
+    recent = utcnow() - EVENT_TRIGGER_AGE
+    for event in events:
+        if event.occurred_at >= recent:
+            by_account[event.account_id].append(event)
+    for account_id, account_events in by_account.items():
+        automations = _active(account_id)
+        with_goals = {automation.id for automation in automations if schema.goals(automation.steps or [])}
+        if with_goals:
+            engine.check_goals(with_goals, sorted({event.contact_id for event in account_events}))
+        started = []
+        for event in sorted(account_events, key=lambda item: item.occurred_at):
+            stops = [automation.id for automation in automations
+                     if any(rule["type"] == "event" and rule["name"] == event.name
+                            for rule in automation.exit_rules or [])]
+            if stops:
+                exit_runs(stops, [event.contact_id], f"did {event.name}", entered_before=event.occurred_at)
+            for automation in automations:
+                trigger = automation.trigger or {}
+                if trigger.get("type") == "event" and trigger.get("name") == event.name \
+                        and custom_events.property_matches(trigger, event.properties):
+                    run = engine.enter(automation, event.contact_id, event.occurred_at, advance_later=False,
+                                       occurrence=str(event.event_id))
+                    if run is not None:
+                        started.append(run.id)
+        db.session.commit()
+        engine.begin(started)
 
 
 def exit_runs(automation_ids, contact_ids: list[int], reason: str, *, entered_before=None) -> int:

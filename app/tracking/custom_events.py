@@ -171,12 +171,31 @@ def store(records: list[dict]) -> int:
     # may have failed): the receivers are idempotent.
     identified = [StoredEvent(*row) for row in db.session.execute(
         select(CustomEvent.id, CustomEvent.account_id, CustomEvent.contact_id, CustomEvent.name,
-               CustomEvent.occurred_at)
+               CustomEvent.occurred_at, CustomEvent.properties)
         .where(CustomEvent.event_id.in_([row["event_id"] for row in rows]),
                CustomEvent.contact_id.is_not(None)))]
     if identified:
         custom_events_stored.send(events=identified)
     return len(stored)
+
+
+def _as_text(value) -> str:
+    """A property's value as segment rules compare it: its JSON text (pro, 42, 1.5, true)."""
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
+def property_matches(rule: dict, properties: dict) -> bool:
+    """Whether an event's properties meet a rule's property condition (none: they do), as the
+    segment compiler's SQL decides it (app/segments/compiler.py, _property_condition)."""
+    if not rule.get("property"):
+        return True
+    value, op, wanted = (properties or {}).get(rule["property"]), rule["property_op"], rule["property_value"]
+    if op in ("gt", "lt"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return value > float(wanted) if op == "gt" else value < float(wanted)
+    text = "" if value is None else _as_text(value)
+    return {"is": text == str(wanted), "is_not": text != str(wanted), "contains": str(wanted) in text}[op]
 
 
 def contact_events(account_id: int, contact_id: int, limit: int = 200) -> list[CustomEvent]:

@@ -463,3 +463,38 @@ def test_new_automation_offers_templates_that_fill_a_draft(auth, site, user):
     unknown = auth.client.post("/automations/", data={"template": "nope"})
     assert unknown.status_code == 422 and "Choose one of the templates" in unknown.get_data(as_text=True)
     assert db.session.scalar(select(Automation).where(Automation.name == "Untitled automation")) is None
+
+
+def test_an_event_trigger_auto_stop_and_split_from_the_forms(auth, site):
+    automation = create(auth.client)
+    url = f"/automations/{automation.id}/settings"
+    form = auth.client.post(f"{url}/form", headers=HX, data={**SETTINGS, "trigger-type": "event"})
+    assert 'name="trigger-name"' in form.get_data(as_text=True) and 'name="trigger-value"' not in \
+        form.get_data(as_text=True)
+    bad = auth.client.post(url, headers=HX, data={"name": "Welcome", "trigger-type": "event",
+                                                  "trigger-name": "sign up!", "reentry": "once"})
+    assert bad.status_code == 422 and "Enter the event" in bad.get_data(as_text=True)
+    saved = auth.client.post(url, headers=HX, data={
+        "name": "Welcome", "trigger-type": "event", "trigger-name": "signup", "trigger-property": "plan",
+        "trigger-property_op": "is", "trigger-property_value": "pro", "reentry": "once",
+        "exits-0-type": "event", "exits-0-name": "order.placed"})
+    assert saved.status_code == 200
+    assert fresh(automation).trigger == {"type": "event", "name": "signup", "property": "plan",
+                                         "property_op": "is", "property_value": "pro"}
+    assert fresh(automation).exit_rules == [{"type": "event", "name": "order.placed"}]
+    assert "Does signup with plan is pro" in auth.client.get("/automations/").get_data(as_text=True)
+    from app.automations import service
+    assert service.describe_exit(fresh(automation).exit_rules[0], {}) == "Does order.placed"
+
+    split = add(auth.client, automation, "split")
+    step_id = next(step["id"] for step in fresh(automation).steps if step["kind"] == "split")
+    form = auth.client.get(f"/automations/{automation.id}/steps/{step_id}/edit",
+                           query_string={"condition-type": "event"}, headers=HX)
+    assert 'name="condition-name"' in form.get_data(as_text=True)
+    edited = edit(auth.client, automation, step_id, **{
+        "condition-type": "event", "condition-negate": "0", "condition-name": "order.placed",
+        "condition-count": "2", "condition-days": "30"})
+    assert split.status_code == 200 and edited.status_code == 200, edited.get_data(as_text=True)[:500]
+    condition = next(step for step in fresh(automation).steps if step["id"] == step_id)["condition"]
+    assert condition["name"] == "order.placed" and condition["count"] == 2 and condition["days"] == 30
+    assert "did order.placed at least 2 times in the last 30 days" in edited.get_data(as_text=True)

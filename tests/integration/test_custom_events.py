@@ -101,3 +101,69 @@ def test_the_rule_is_checked(site):
             assert message in str(error)
         else:
             raise AssertionError(f"{wrong} was accepted")
+
+
+# ---- automations -----------------------------------------------------------------------------------
+
+def _automation(site, trigger, steps, **fields):
+    from app.automations import engine
+    from app.models import Automation
+
+    item = Automation(account_id=site.account_id, name="Onboarding", status="draft", trigger=trigger,
+                      steps=steps, filters=[], exit_rules=fields.pop("exit_rules", []), **fields)
+    db.session.add(item)
+    db.session.flush()
+    assert engine.activate(item) == []
+    db.session.commit()
+    return item
+
+
+def _runs():
+    from app.models import AutomationRun
+
+    db.session.rollback()
+    return list(db.session.scalars(select(AutomationRun).order_by(AutomationRun.id)))
+
+
+def test_an_event_starts_an_automation_once_and_a_split_reads_events(site, run_jobs):
+    from app.automations import schema
+
+    ada = make_contact(site.account_id, "ada@customer.example")
+    bob = make_contact(site.account_id, "bob@customer.example")
+    split = {"id": schema.new_id(), "kind": "split",
+             "condition": rules.validate_rule(rule(name="order.placed", window="ever"), {}),
+             "yes": [{"id": "tag-buyer", "kind": "tag", "action": "add", "tag": "buyer"},
+                     {"id": "e1", "kind": "end"}],
+             "no": [{"id": "tag-browser", "kind": "tag", "action": "add", "tag": "browser"},
+                    {"id": "e2", "kind": "end"}]}
+    _automation(site, {"type": "event", "name": "signup", "property": "plan", "property_op": "is",
+                       "property_value": "pro"}, [split], reentry="always")
+    queue(site.account_id, ada.id, "order.placed", {"total": 10})
+    queue(site.account_id, ada.id, "signup", {"plan": "pro"}, sender_id="ada-signup")
+    queue(site.account_id, bob.id, "signup", {"plan": "pro"})
+    queue(site.account_id, bob.id, "signup", {"plan": "free"})  # the property does not match
+    queue(site.account_id, bob.id, "signup", {"plan": "pro"}, days_ago=3)  # history: starts nothing
+    events.drain(get_redis())
+    queue(site.account_id, ada.id, "signup", {"plan": "pro"}, sender_id="ada-signup")  # sent again
+    events.drain(get_redis())
+    run_jobs()
+    runs = _runs()
+    assert sorted(run.contact_id for run in runs) == [ada.id, bob.id]
+    db.session.expire_all()
+    assert [tag.name for tag in db.session.get(type(ada), ada.id).tags] == ["buyer"]
+    assert [tag.name for tag in db.session.get(type(bob), bob.id).tags] == ["browser"]
+
+
+def test_an_event_stops_a_run_by_its_auto_stop_rule(site, run_jobs):
+    ada = make_contact(site.account_id, "ada@customer.example")
+    wait = {"id": "wait", "kind": "delay", "amount": 3, "unit": "days"}
+    _automation(site, {"type": "event", "name": "trial.started"}, [wait, {"id": "end", "kind": "end"}],
+                exit_rules=[{"type": "event", "name": "order.placed"}])
+    queue(site.account_id, ada.id, "trial.started", {})
+    events.drain(get_redis())
+    run_jobs()
+    assert [run.status for run in _runs()] == ["waiting"]
+    queue(site.account_id, ada.id, "order.placed", {})
+    events.drain(get_redis())
+    (run,) = _runs()
+    assert run.status == "exited" and "order.placed" in run.exit_reason

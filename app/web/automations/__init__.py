@@ -26,7 +26,8 @@ CHOICES = dict(step_kinds=schema.STEP_KINDS, delay_units=schema.DELAY_UNITS,
                trigger_types=schema.TRIGGER_TYPES, reentry_choices=schema.REENTRY, url_ops=rules.URL_OPS,
                field_ops=rules.OPS_BY_TYPE, filter_types=forms.FILTER_TYPES,
                condition_types=forms.CONDITION_TYPES, goal_types=forms.GOAL_TYPES,
-               exit_types=forms.EXIT_TYPES, field_actions=schema.FIELD_ACTIONS)
+               exit_types=forms.EXIT_TYPES, field_actions=schema.FIELD_ACTIONS,
+               property_ops=rules.PROPERTY_OPS)
 
 
 def _automation_or_404(automation_id: int):

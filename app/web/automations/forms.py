@@ -10,9 +10,11 @@ from app.automations.service import MAX_EXIT_RULES, MAX_FILTERS
 
 FILTER_TYPES = {"segment": "is in a segment", "visit": "viewed a page"}
 CONDITION_TYPES = {"segment": "is in a segment", "visit": "viewed a page", "field": "has a contact field",
-                   "subscription": "is subscribed", "clicked": "clicked a link in an email of this path"}
+                   "subscription": "is subscribed", "event": "did a custom event",
+                   "clicked": "clicked a link in an email of this path"}
 GOAL_TYPES = {kind: text for kind, text in CONDITION_TYPES.items() if kind != "clicked"}
-EXIT_TYPES = {"page_view": "views a page", "segment_joined": "joins a segment"}
+EXIT_TYPES = {"page_view": "views a page", "segment_joined": "joins a segment",
+              "event": "does a custom event"}
 NEW_FILTER = {"type": "visit", "op": "contains", "value": "", "count": 1, "window": "ever"}
 NEW_EXIT_RULE = {"type": "page_view", "op": "contains", "value": ""}
 TRIGGER_KEYS = {"list_joined": "list_id", "tag_added": "tag_id", "segment_joined": "segment_id"}
@@ -35,6 +37,14 @@ def rule_from_fields(fields: dict) -> dict:
         if days:
             rule["days"] = days
         return rule
+    if kind == "event":
+        days = (fields.get("days") or "").strip()
+        rule = {"type": "event", "negate": negate, "name": fields.get("name", ""), "count_op": "at_least",
+                "count": fields.get("count") or 1, "window": "last_days" if days else "ever",
+                **_event_property(fields)}
+        if days:
+            rule["days"] = days
+        return rule
     if kind == "field":
         return {"type": "field", "negate": negate, "field": fields.get("field", "email"),
                 "op": fields.get("op", "contains"), "value": fields.get("value", ""),
@@ -46,8 +56,19 @@ def rule_from_fields(fields: dict) -> dict:
     return {**fields, "negate": negate}
 
 
+def _event_property(fields: dict) -> dict:
+    """An event's property condition as posted (none when no property is named)."""
+    if not (fields.get("property") or "").strip():
+        return {}
+    return {key: fields.get(key, "") for key in ("property", "property_op", "property_value")}
+
+
 def _trigger_from_form(form) -> dict:
     kind = form.get("trigger-type", "page_view")
+    if kind == "event":
+        posted = {key.removeprefix("trigger-"): form.get(key) for key in form.keys()
+                  if key.startswith("trigger-")}
+        return {"type": kind, "name": form.get("trigger-name", ""), **_event_property(posted)}
     if kind == "page_view":
         return {"type": kind, "op": form.get("trigger-op", "contains"),
                 "value": form.get("trigger-value", ""), "count": form.get("trigger-count") or 1,
@@ -62,6 +83,8 @@ def _trigger_from_form(form) -> dict:
 
 
 def _exit_rule_from_fields(fields: dict) -> dict:
+    if fields.get("type") == "event":
+        return {"type": "event", "name": fields.get("name", "")}
     if fields.get("type") == "segment_joined":
         return {"type": "segment_joined", "segment_id": fields.get("segment_id")}
     return {"type": fields.get("type", "page_view"), "op": fields.get("op", "contains"),
