@@ -90,6 +90,7 @@ JOBS = {
     "worker.jobs.tracking.ensure_page_view_partitions": JobSpec(PERIODIC),
     "worker.jobs.contacts.fail_stalled_imports": JobSpec(PERIODIC),
     "worker.jobs.api.forget_old_idempotent_answers": JobSpec(PERIODIC),
+    "worker.jobs.webhooks.forget_old_deliveries": JobSpec(PERIODIC),
 }
 
 

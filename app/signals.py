@@ -94,6 +94,26 @@ contacts_joined_segment = OrderedSignal("contacts-joined-segment")
 # were changed in the session (not yet committed: receivers act after its commit).
 contact_fields_changed = OrderedSignal("contact-fields-changed")
 
+# sender: the account id; keyword arguments: segment_id and contact_ids (those who just left).
+# Sent once the change is committed.
+contacts_left_segment = OrderedSignal("contacts-left-segment")
+
+# No sender; keyword argument: browsers, a list of app.tracking.identity.Identified: browsers just
+# identified as a contact (new to them) by a stored batch of page views. Sent after the commit.
+browsers_identified = OrderedSignal("browsers-identified")
+
+# No sender; keyword argument: clicks, a list of dicts (id, account_id, contact_id, campaign_id,
+# channel, url, clicked_at) of newly stored link clicks of known contacts. Sent after the commit.
+links_clicked = OrderedSignal("links-clicked")
+
+# sender: the account id; keyword arguments: contact_id, channel ("email" or "sms"): a contact was
+# just unsubscribed, in the session (not yet committed: receivers add to the same transaction).
+contact_unsubscribed = OrderedSignal("contact-unsubscribed")
+
+# No sender; keyword argument: messages, a list of dicts (kind "email" or "sms", id, account_id,
+# contact_id, campaign_id, to, error) given up on for good, in the session (not yet committed).
+messages_failed = OrderedSignal("messages-failed")
+
 # sender: the account id; keyword arguments: list_id / tag_id and contact_ids
 list_joined = OrderedSignal("list-joined")
 tag_added = OrderedSignal("tag-added")

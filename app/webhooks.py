@@ -89,6 +89,7 @@ def queue_delivery(*, account_id: int, url: str, secret: str, event_type: str, d
     payload = {"id": event_id, "type": event_type, "created_at": f"{now:%Y-%m-%dT%H:%M:%SZ}",
                "data": data}
     delivery = WebhookDelivery(account_id=account_id, event_id=event_id, url=url, secret=secret,
+                               event_type=event_type,
                                payload=json.dumps(payload, separators=(",", ":"), default=str),
                                status=WebhookStatus.PENDING, next_attempt_at=now, created_at=now,
                                contact_id=contact_id, step_run_id=step_run_id)
@@ -157,6 +158,11 @@ def deliver(delivery_id: int, *, final_attempt: bool) -> WebhookDelivery | None:
     if not _claim(delivery_id, now):
         return db.session.get(WebhookDelivery, delivery_id)
     delivery = db.session.get(WebhookDelivery, delivery_id)
+    from app import subscriptions  # (it builds on this module)
+    if subscriptions.is_paused(delivery):
+        delivery.status, delivery.error = WebhookStatus.FAILED, "Not sent: the webhook is paused."
+        db.session.commit()
+        return delivery
     retries = current_app.config["WEBHOOK_RETRY_DELAYS"]
     # Tries begun and never finished (the worker died during each) stop at some point too.
     cut_short = delivery.attempts > len(retries) + 3
@@ -172,6 +178,8 @@ def deliver(delivery_id: int, *, final_attempt: bool) -> WebhookDelivery | None:
     if delivery.step_run_id is not None:
         db.session.execute(update(AutomationStepRun).where(AutomationStepRun.id == delivery.step_run_id)
                            .values(outcome=outcome(delivery)))
+    if delivery.subscription_id is not None:
+        subscriptions.after_try(delivery, now)
     db.session.commit()
     if delivery.status == WebhookStatus.PENDING:
         raise WebhookFailed(error)

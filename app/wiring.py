@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from app import signals
 from app.automations import triggers
+from app import subscriptions
 from app.segments import membership
 
 
@@ -23,3 +24,13 @@ def connect() -> None:
     signals.contacts_joined_segment.connect(triggers.on_segment_joined)
     signals.list_joined.connect(triggers.on_list_joined)
     signals.tag_added.connect(triggers.on_tag_added)
+    # Webhook subscriptions (app/subscriptions.py) hear of everything they may be subscribed to,
+    # after the segments and automations.
+    signals.page_views_stored.connect(subscriptions.on_page_views)
+    signals.browsers_identified.connect(subscriptions.on_browsers_identified)
+    signals.contacts_joined_segment.connect(subscriptions.on_segment_joined)
+    signals.contacts_left_segment.connect(subscriptions.on_segment_left)
+    signals.links_clicked.connect(subscriptions.on_links_clicked)
+    signals.contact_unsubscribed.connect(subscriptions.on_unsubscribed)
+    signals.messages_failed.connect(subscriptions.on_messages_failed)
+    signals.custom_events_stored.connect(subscriptions.on_custom_events)

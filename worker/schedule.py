@@ -23,6 +23,7 @@ PERIODIC_JOBS = [
     ("worker.jobs.tracking.ensure_page_view_partitions", 3600),
     ("worker.jobs.contacts.fail_stalled_imports", 60),
     ("worker.jobs.api.forget_old_idempotent_answers", 3600),
+    ("worker.jobs.webhooks.forget_old_deliveries", 3600),
 ]
 TICK_SECONDS = 1.0
 

@@ -77,21 +77,16 @@ bp = APIBlueprint(
 # The document and the reference page: public, outside the document itself.
 docs_bp = Blueprint("api_docs", __name__, url_prefix=PREFIX)
 
-TAGS = {
-    name: Tag(name=name, description=description)
-    for name, description in (
-        (
-            "Contacts",
-            "People, their fields, subscriptions, lists and tags. Deleting one erases everything about them.",
-        ),
-        ("Lists and tags", "The account's lists and tags, and who is on them."),
-        ("Activity", "Page views, of a contact or of the whole account over a time range."),
-        ("Segments", "Segments and their members (evaluated by Footfall, read only here)."),
-        ("Automations", "Automations; enrol a contact in one, or take them out."),
-        ("Campaigns", "Campaigns and their report figures."),
+TAGS = {name: Tag(name=name, description=description) for name, description in (
+    ("Contacts", "People, their fields, subscriptions, lists and tags; deleting one erases all about them."),
+    ("Lists and tags", "The account's lists and tags, and who is on them."),
+    ("Activity", "Page views, of a contact or of the whole account over a time range."),
+    ("Segments", "Segments and their members (evaluated by Footfall, read only here)."),
+    ("Automations", "Automations; enrol a contact in one, or take them out."),
+    ("Campaigns", "Campaigns and their report figures."),
     ("Events", "Custom events: what contacts did besides viewing pages, from your servers or the website."),
-    )
-}
+    ("Webhooks", "Receivers of the account's events, signed; their delivery logs."),
+)}
 
 
 @bp.before_request
@@ -277,4 +272,4 @@ def no_content():
 
 def load_routes() -> None:
     """Import the route modules (they register on `bp`)."""
-    from app.api import contacts, events, lists, reads  # noqa: F401
+    from app.api import contacts, events, lists, reads, webhooks  # noqa: F401

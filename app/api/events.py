@@ -1,5 +1,6 @@
 """/api/v1/events: custom events from servers, one or a batch of up to 1,000, queued in the page
 views' stream (no database write in the request); a contact's events."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -25,11 +26,26 @@ def _contacts_of(batch: EventBatch) -> list[int]:
     event whose contact is missing or not given, or whose properties or time are wrong."""
     ids = {event.contact_id for event in batch.events if event.contact_id}
     emails = {event.email.strip().lower() for event in batch.events if event.email and not event.contact_id}
-    known_ids = set(db.session.scalars(select(Contact.id).where(Contact.account_id == account_id(),
-                                                                Contact.id.in_(ids)))) if ids else set()
-    by_email = dict(db.session.execute(select(func.lower(Contact.email), Contact.id)
-                                       .where(Contact.account_id == account_id(),
-                                              func.lower(Contact.email).in_(emails))).all()) if emails else {}
+    known_ids = (
+        set(
+            db.session.scalars(
+                select(Contact.id).where(Contact.account_id == account_id(), Contact.id.in_(ids))
+            )
+        )
+        if ids
+        else set()
+    )
+    by_email = (
+        dict(
+            db.session.execute(
+                select(func.lower(Contact.email), Contact.id).where(
+                    Contact.account_id == account_id(), func.lower(Contact.email).in_(emails)
+                )
+            ).all()
+        )
+        if emails
+        else {}
+    )
     found, errors, now = [], {}, utcnow()
     for index, event in enumerate(batch.events):
         if event.contact_id:
@@ -46,8 +62,9 @@ def _contacts_of(batch: EventBatch) -> list[int]:
             custom_events.check_properties(event.properties)
         except custom_events.EventRejected as rejected:
             errors[f"events.{index}.{rejected.field}"] = str(rejected)
-        if event.time is not None and not (now - custom_events.MAX_AGE <= event.time
-                                           <= now + custom_events.MAX_AHEAD):
+        if event.time is not None and not (
+            now - custom_events.MAX_AGE <= event.time <= now + custom_events.MAX_AHEAD
+        ):
             errors[f"events.{index}.time"] = "A time within the last year, and not in the future."
         found.append(contact_id)
     if errors:
@@ -64,9 +81,17 @@ def send_events(body: EventBatch):
     stored within seconds by the workers, with the page views; an event sent again with the same
     `id` is stored once. They reach the contact's timeline, segments' event rules and automations."""
     contact_ids = _contacts_of(body)
-    records = [custom_events.api_record(account_id(), contact_id, event.name, event.properties, event.time,
-                                        custom_events.api_event_id(account_id(), event.id))
-               for event, contact_id in zip(body.events, contact_ids, strict=True)]
+    records = [
+        custom_events.api_record(
+            account_id(),
+            contact_id,
+            event.name,
+            event.properties,
+            event.time,
+            custom_events.api_event_id(account_id(), event.id),
+        )
+        for event, contact_id in zip(body.events, contact_ids, strict=True)
+    ]
     try:
         pipe = get_redis().pipeline(transaction=False)
         for record in records:
@@ -74,8 +99,9 @@ def send_events(body: EventBatch):
         pipe.execute()
     except RedisError:
         current_app.logger.warning("API events not queued: Redis is unreachable")
-        raise ApiError(503, "Events cannot be queued now: try again in a minute.",
-                       headers={"Retry-After": "30"}) from None
+        raise ApiError(
+            503, "Events cannot be queued now: try again in a minute.", headers={"Retry-After": "30"}
+        ) from None
     return answer(EventsAccepted(accepted=len(records)), 202)
 
 
@@ -83,10 +109,24 @@ def send_events(body: EventBatch):
 def contact_events(path: ContactPath, query: PageQuery):
     """A contact's custom events, oldest first"""
     contact = _contact(path.contact_id)
-    statement = select(CustomEvent).where(CustomEvent.account_id == account_id(),
-                                          CustomEvent.contact_id == contact.id)
+    statement = select(CustomEvent).where(
+        CustomEvent.account_id == account_id(), CustomEvent.contact_id == contact.id
+    )
     rows, cursor = page_of(statement, CustomEvent.id, query.cursor, query.limit)
-    return answer(EventPage(data=[EventOut(id=event.id, name=event.name, properties=event.properties or {},
-                                           source=event.source, url=event.url, occurred_at=event.occurred_at,
-                                           received_at=event.received_at) for event, in rows],
-                            next_cursor=cursor))
+    return answer(
+        EventPage(
+            data=[
+                EventOut(
+                    id=event.id,
+                    name=event.name,
+                    properties=event.properties or {},
+                    source=event.source,
+                    url=event.url,
+                    occurred_at=event.occurred_at,
+                    received_at=event.received_at,
+                )
+                for (event,) in rows
+            ],
+            next_cursor=cursor,
+        )
+    )

@@ -334,3 +334,67 @@ class EventOut(BaseModel):
 class EventPage(BaseModel):
     data: list[EventOut]
     next_cursor: str | None
+
+
+# Webhook subscriptions --------------------------------------------------------------------------
+
+EventType = Literal["contact.identified", "page_view.identified", "event.custom", "segment.joined",
+                    "segment.left", "link.clicked", "contact.unsubscribed", "message.failed"]
+
+
+class WebhookPath(BaseModel):
+    webhook_id: Id
+
+
+class DeliveryPath(BaseModel):
+    webhook_id: Id
+    delivery_id: Id
+
+
+class WebhookIn(Strict):
+    url: Text = Field(max_length=2000, description="https://… (the SSRF rules of every webhook call apply).")
+    events: list[EventType] = Field(min_length=1, max_length=8)
+    description: Text = Field("", max_length=200)
+
+
+class WebhookChanges(Strict):
+    url: Text | None = Field(None, max_length=2000)
+    events: list[EventType] | None = Field(None, min_length=1, max_length=8)
+    description: Text | None = Field(None, max_length=200)
+    active: bool | None = Field(None, description="false pauses it; true resumes it.")
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    description: str
+    events: list[str]
+    active: bool
+    paused_reason: str
+    failing_since: datetime | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret: shown this once.")
+
+
+class WebhookList(BaseModel):
+    data: list[WebhookOut]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    response_status: int | None
+    error: str
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    data: list[DeliveryOut]
+    next_cursor: str | None

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import Contact, contact_tags, list_members
 from app.models.contacts import Subscription
 from app.models.messaging import CHANNELS
-from app.signals import contact_fields_changed
+from app.signals import contact_fields_changed, contact_unsubscribed
 from app.tracking.cid import issued_to_contact
 
 PAGE_SIZE = 50
@@ -134,6 +134,8 @@ def set_subscription(contact: Contact, channel: str, subscribed: bool) -> bool:
     status = Subscription.SUBSCRIBED if subscribed else Subscription.UNSUBSCRIBED
     changed = getattr(contact, attribute) != status
     setattr(contact, attribute, status)
+    if changed and not subscribed and contact.id is not None:
+        contact_unsubscribed.send(contact.account_id, contact_id=contact.id, channel=channel)
     return changed
 
 

@@ -14,6 +14,7 @@ from app.extensions import db, per_app
 from app.messaging.tokens import Click
 from app.models import Campaign, Contact, Email, LinkClick
 from app.models.types import insert_new
+from app.signals import links_clicked
 from app.streams import Stream
 from app.tracking.cid import issued_to_contact, read_cid
 
@@ -131,6 +132,14 @@ def store_click_records(raw_records: list[bytes | str]) -> int:
     _identify(rows)
     stored = insert_new(LinkClick, rows, "click_id", returning=(LinkClick.id,))
     db.session.commit()
+    # The batch's clicks of known contacts, stored now or by an earlier try (whose announcement may
+    # have failed): webhook deliveries are made once per click whatever the tries.
+    known = [row._asdict() for row in db.session.execute(
+        select(LinkClick.click_id.label("id"), LinkClick.account_id, LinkClick.contact_id,
+               LinkClick.campaign_id, LinkClick.channel, LinkClick.url, LinkClick.clicked_at)
+        .where(LinkClick.click_id.in_([row["click_id"] for row in rows]), LinkClick.contact_id.is_not(None)))]
+    if known:
+        links_clicked.send(clicks=known)
     return len(stored)
 
 

@@ -9,7 +9,7 @@ from app.models.segments import Segment, SegmentMembershipChange, campaign_segme
 from app.models.tracking import (Browser, CustomEvent, IdentityChange, PageView, RetentionRun,
                                  TrackingAuditEntry,
                                  TrackingSite)
-from app.models.webhooks import WebhookDelivery
+from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 __all__ = ["Account", "User", "UserSession", "ApiKey", "IdempotentRequest",
            "Automation", "AutomationRun", "AutomationStepRun",
@@ -18,4 +18,4 @@ __all__ = ["Account", "User", "UserSession", "ApiKey", "IdempotentRequest",
            "Segment", "SegmentMembershipChange", "campaign_segments", "segment_members",
            "Browser", "CustomEvent", "IdentityChange", "PageView", "RetentionRun", "TrackingAuditEntry",
            "TrackingSite",
-           "WebhookDelivery"]
+           "WebhookDelivery", "WebhookSubscription"]

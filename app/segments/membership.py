@@ -13,7 +13,7 @@ from app.models import Segment, SegmentMembershipChange, segment_members
 from app.models.types import utcnow
 from app.queues import enqueue, enqueue_after_commit
 from app.segments.compiler import members_query
-from app.signals import IdentifiedPageView, contacts_joined_segment
+from app.signals import IdentifiedPageView, contacts_joined_segment, contacts_left_segment
 
 
 def has_rule(tree: dict, kinds: tuple[str, ...]) -> bool:
@@ -54,6 +54,8 @@ def evaluate(segment: Segment, contact_ids: list[int] | None = None,
     db.session.commit()
     if joined:
         contacts_joined_segment.send(segment.account_id, segment_id=segment.id, contact_ids=joined)
+    if left:
+        contacts_left_segment.send(segment.account_id, segment_id=segment.id, contact_ids=left)
     return len(joined), len(left)
 
 

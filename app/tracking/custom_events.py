@@ -4,6 +4,7 @@ website (`footfall('track', 'signup', {plan: 'pro'})`, a beacon) or by a server 
 and are stored in batches by the same consumer (app/tracking/events.py hands them here): no
 database write in the request. Stored events are announced (app.signals.custom_events_stored):
 segments with event rules are updated for their contacts."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,11 @@ class EventRejected(ValueError):
 
 def check_name(name) -> str:
     if not isinstance(name, str) or not NAME.match(name):
-        raise EventRejected("An event name is 1 to 64 letters, digits and _ . : - (starting with a letter or "
-                            "digit), as signup or order.placed.", "name")
+        raise EventRejected(
+            "An event name is 1 to 64 letters, digits and _ . : - (starting with a letter or "
+            "digit), as signup or order.placed.",
+            "name",
+        )
     return name
 
 
@@ -54,8 +58,9 @@ def check_properties(properties) -> dict:
         raise EventRejected(f"Properties are an object of at most {MAX_PROPERTIES} members.", "properties")
     for key, value in properties.items():
         if not isinstance(key, str) or not PROPERTY_KEY.match(key):
-            raise EventRejected("A property's name is 1 to 40 letters, digits and _ . -.",
-                                f"properties.{key}")
+            raise EventRejected(
+                "A property's name is 1 to 40 letters, digits and _ . -.", f"properties.{key}"
+            )
         if isinstance(value, str):
             if len(value) > MAX_TEXT or "\x00" in value or re.search("[\ud800-\udfff]", value):
                 raise EventRejected(f"Text of at most {MAX_TEXT} characters.", f"properties.{key}")
@@ -75,14 +80,24 @@ def api_event_id(account_id: int, sender_id: str | None) -> str:
     return hashlib.sha256(f"api:{account_id}:{sender_id}".encode()).hexdigest()
 
 
-def api_record(account_id: int, contact_id: int, name: str, properties: dict, at: datetime | None,
-               event_id: str) -> str:
+def api_record(
+    account_id: int, contact_id: int, name: str, properties: dict, at: datetime | None, event_id: str
+) -> str:
     """The stream entry of an event sent through the API."""
     received = int(time.time() * 1000)
-    return json.dumps({"src": "api", "a": account_id, "ct": contact_id, "n": name, "p": properties,
-                       "e": event_id, "rt": received,
-                       "ts": int(at.timestamp() * 1000) if at is not None else received},
-                      separators=(",", ":"))
+    return json.dumps(
+        {
+            "src": "api",
+            "a": account_id,
+            "ct": contact_id,
+            "n": name,
+            "p": properties,
+            "e": event_id,
+            "rt": received,
+            "ts": int(at.timestamp() * 1000) if at is not None else received,
+        },
+        separators=(",", ":"),
+    )
 
 
 def _time(milliseconds, fallback: datetime) -> datetime:
@@ -102,15 +117,27 @@ def _website_context(records: list[dict]) -> tuple[dict[int, TrackingSite], dict
     """The sites of the website events, and the contact of each of their browsers that is
     identified: (sites by id, {(site id, visitor id): contact id}), in two queries."""
     site_ids = {_number(record.get("s")) for record in records}
-    sites = {site.id: site for site in db.session.scalars(select(TrackingSite)
-                                                          .where(TrackingSite.id.in_(site_ids)))}
-    pairs = sorted({(_number(record.get("s")), str(record.get("v", ""))[:64]) for record in records
-                    if _number(record.get("s")) in sites})
+    sites = {
+        site.id: site
+        for site in db.session.scalars(select(TrackingSite).where(TrackingSite.id.in_(site_ids)))
+    }
+    pairs = sorted(
+        {
+            (_number(record.get("s")), str(record.get("v", ""))[:64])
+            for record in records
+            if _number(record.get("s")) in sites
+        }
+    )
     browsers = {}
     if pairs:
-        browsers = {(site_id, visitor): contact_id for site_id, visitor, contact_id in db.session.execute(
-            select(Browser.site_id, Browser.visitor_id, Browser.contact_id)
-            .where(tuple_(Browser.site_id, Browser.visitor_id).in_(pairs)))}
+        browsers = {
+            (site_id, visitor): contact_id
+            for site_id, visitor, contact_id in db.session.execute(
+                select(Browser.site_id, Browser.visitor_id, Browser.contact_id).where(
+                    tuple_(Browser.site_id, Browser.visitor_id).in_(pairs)
+                )
+            )
+        }
     return sites, browsers
 
 
@@ -119,17 +146,25 @@ def _existing_contacts(records: list[dict]) -> set[tuple[int, int]]:
     wanted = sorted({(_number(record.get("a")), _number(record.get("ct"))) for record in records})
     if not wanted:
         return set()
-    return {(account_id, contact_id) for account_id, contact_id in db.session.execute(
-        select(Contact.account_id, Contact.id).where(tuple_(Contact.account_id, Contact.id).in_(wanted)))}
+    return {
+        (account_id, contact_id)
+        for account_id, contact_id in db.session.execute(
+            select(Contact.account_id, Contact.id).where(tuple_(Contact.account_id, Contact.id).in_(wanted))
+        )
+    }
 
 
 def _row(record: dict) -> dict | None:
     """The stored columns a record names itself, or None for a record this code did not write."""
     try:
         received = datetime.fromtimestamp(int(record.get("rt") or 0) / 1000, timezone.utc)
-        return {"event_id": str(record["e"])[:64], "name": check_name(record.get("n")),
-                "properties": check_properties(record.get("p")), "received_at": received,
-                "occurred_at": _time(record.get("ts"), received)}
+        return {
+            "event_id": str(record["e"])[:64],
+            "name": check_name(record.get("n")),
+            "properties": check_properties(record.get("p")),
+            "received_at": received,
+            "occurred_at": _time(record.get("ts"), received),
+        }
     except (EventRejected, KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
 
@@ -151,16 +186,27 @@ def store(records: list[dict]) -> int:
             key = (_number(record.get("a")), _number(record.get("ct")))
             if key not in contacts:
                 continue
-            row |= {"account_id": key[0], "contact_id": key[1], "site_id": None, "visitor_id": "",
-                    "source": "api", "url": ""}
+            row |= {
+                "account_id": key[0],
+                "contact_id": key[1],
+                "site_id": None,
+                "visitor_id": "",
+                "source": "api",
+                "url": "",
+            }
         else:
             site, url = sites.get(_number(record.get("s"))), str(record.get("u") or "")
             if site is None or not site.enabled or not host_matches(url, site_host(site.website_url)):
                 continue
             visitor = str(record.get("v", ""))[:64]
-            row |= {"account_id": site.account_id, "contact_id": browsers.get((site.id, visitor)),
-                    "site_id": site.id, "visitor_id": visitor, "source": "website",
-                    "url": url.split("#")[0][:2048]}
+            row |= {
+                "account_id": site.account_id,
+                "contact_id": browsers.get((site.id, visitor)),
+                "site_id": site.id,
+                "visitor_id": visitor,
+                "source": "website",
+                "url": url.split("#")[0][:2048],
+            }
         seen.add(row["event_id"])
         rows.append(row)
     if not rows:
@@ -169,11 +215,22 @@ def store(records: list[dict]) -> int:
     db.session.commit()
     # Every identified event of the batch, stored now or by an earlier try (whose announcement
     # may have failed): the receivers are idempotent.
-    identified = [StoredEvent(*row) for row in db.session.execute(
-        select(CustomEvent.id, CustomEvent.account_id, CustomEvent.contact_id, CustomEvent.name,
-               CustomEvent.occurred_at, CustomEvent.properties)
-        .where(CustomEvent.event_id.in_([row["event_id"] for row in rows]),
-               CustomEvent.contact_id.is_not(None)))]
+    identified = [
+        StoredEvent(*row)
+        for row in db.session.execute(
+            select(
+                CustomEvent.id,
+                CustomEvent.account_id,
+                CustomEvent.contact_id,
+                CustomEvent.name,
+                CustomEvent.occurred_at,
+                CustomEvent.properties,
+            ).where(
+                CustomEvent.event_id.in_([row["event_id"] for row in rows]),
+                CustomEvent.contact_id.is_not(None),
+            )
+        )
+    ]
     if identified:
         custom_events_stored.send(events=identified)
     return len(stored)
@@ -200,7 +257,11 @@ def property_matches(rule: dict, properties: dict) -> bool:
 
 def contact_events(account_id: int, contact_id: int, limit: int = 200) -> list[CustomEvent]:
     """A contact's latest events, newest first (the timeline)."""
-    return list(db.session.scalars(select(CustomEvent).where(CustomEvent.account_id == account_id,
-                                                             CustomEvent.contact_id == contact_id)
-                                   .order_by(CustomEvent.occurred_at.desc(), CustomEvent.id.desc())
-                                   .limit(limit)))
+    return list(
+        db.session.scalars(
+            select(CustomEvent)
+            .where(CustomEvent.account_id == account_id, CustomEvent.contact_id == contact_id)
+            .order_by(CustomEvent.occurred_at.desc(), CustomEvent.id.desc())
+            .limit(limit)
+        )
+    )

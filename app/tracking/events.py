@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Contact, PageView, TrackingSite
 from app.models.types import insert_new
-from app.signals import IdentifiedPageView, earlier_views_attached, page_views_stored
+from app.signals import IdentifiedPageView, browsers_identified, earlier_views_attached, page_views_stored
 from app.streams import Stream
 from app.tracking import custom_events, identity
 from app.tracking.cid import issued_to_contact, read_cid
@@ -164,8 +164,9 @@ def _store_page_views(records: list[dict]) -> int:
         })
     if not rows:
         return 0
+    new_browsers: list[identity.Identified] = []
     attached = identity.resolve(rows, {row["event_id"]: claim for row in rows
-                                       if (claim := claims.get(row["event_id"]))}, sites)
+                                       if (claim := claims.get(row["event_id"]))}, sites, new_browsers)
     rows = [row for row in rows if row["event_id"] not in only_identify]
     # Any unique key: event_id, or (event_id, received_at) once the table is partitioned by month.
     stored = insert_new(PageView, rows, None, returning=(PageView.id, PageView.event_id)) if rows else []
@@ -181,6 +182,8 @@ def _store_page_views(records: list[dict]) -> int:
         views += _stored_before(identified, {event_id for _, event_id in stored})
     if attached:
         earlier_views_attached.send(contacts=sorted(attached))
+    if new_browsers:
+        browsers_identified.send(browsers=new_browsers)
     if views:  # (after the commit; a receiver's failure fails the batch, which is tried again)
         page_views_stored.send(views=views)
     return len(stored)

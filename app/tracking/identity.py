@@ -58,12 +58,13 @@ class Claim:
     verified: bool = False
 
 
-def resolve(views: list[dict], claims: dict[str, Claim],
-            sites: dict[int, TrackingSite]) -> set[tuple[int, int]]:
+def resolve(views: list[dict], claims: dict[str, Claim], sites: dict[int, TrackingSite],
+            identified: list[Identified] | None = None) -> set[tuple[int, int]]:
     """Set each view's `contact_id` (views: the batch's page-view rows in stream order, each with
     event_id, account_id, site_id, visitor_id, device, received_at; `claims` by event id) and
     record what changed about browsers. Returns the (account id, contact id) pairs that got
-    earlier views attached, whose segments must be evaluated again."""
+    earlier views attached, whose segments must be evaluated again; appends to `identified` the
+    browsers identified as a contact they were not before (flushed: they have ids)."""
     pairs = {(view["site_id"], view["visitor_id"]) for view in views if view["visitor_id"]}
     if not pairs:
         return set()
@@ -84,6 +85,11 @@ def resolve(views: list[dict], claims: dict[str, Claim],
     for change in decider.changes:
         change.browser_id = change.browser_id or (change.browser.id if change.browser else None)
     db.session.add_all(IdentityChange(**change.row()) for change in decider.changes)
+    if identified is not None:
+        identified += [Identified(change.account_id, change.contact_id, change.browser_id,
+                                  change.browser.device, change.browser.channel, change.at)
+                       for change in decider.changes
+                       if change.kind in (IDENTIFIED, SWITCHED_IN) and change.browser]
     attached = set()
     for browser, since_when, at in decider.newly_identified:
         # (not if a later view of the batch made it anonymous again: flagged, say)
@@ -117,6 +123,18 @@ def _attach_earlier(browser: Browser, since: datetime, before: datetime) -> int:
         .values(contact_id=browser.contact_id, attached_at=utcnow()),
         execution_options={"synchronize_session": False})
     return result.rowcount or 0
+
+
+@dataclass
+class Identified:
+    """A browser identified as a contact (new to them): what `contact.identified` webhooks carry."""
+
+    account_id: int
+    contact_id: int
+    browser_id: int
+    device: str
+    channel: str
+    at: datetime
 
 
 @dataclass

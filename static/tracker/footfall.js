@@ -68,13 +68,13 @@
     };
 
     // [the cid of the address, the query string without it]
+    // (every cid parameter taken out, the last one kept: URL-safe, no unescaping)
     var splitCid = function () {
-      var cid = "", kept = [], pairs = loc.search.slice(1).split("&");
-      for (var i = 0; i < pairs.length; i++) {
-        if (pairs[i].indexOf("cid=") == 0) cid = pairs[i].slice(4); // (URL-safe: no unescaping)
-        else if (pairs[i]) kept.push(pairs[i]);
-      }
-      return [cid, kept.length ? "?" + kept.join("&") : ""];
+      var cid = "", kept = loc.search.replace(/[?&]cid=([^&]*)/g, function (all, value) {
+        cid = value;
+        return "";
+      });
+      return [cid, kept && "?" + kept.slice(1)];
     };
 
     // force: even for the same address; only: an identify alone, not a page view; name and

@@ -32,13 +32,18 @@ def body_for(rule, method: str, objects: dict):
         return {"contact_id": objects["contact_id"]}
     if rule.endpoint == "api.add_tag":
         return {"name": "Taken over"}
+    if rule.endpoint == "api.change_webhook":
+        return {"description": "Taken over", "url": "https://mallory.example/hooks"}
+    if rule.endpoint == "api.send_again":
+        return None
     return {"first_name": "Mallory"}
 
 
 def test_every_api_route_with_an_object_is_covered():
     assert len(API_ROUTES) >= 15
     names = {name for rule in ROUTES if rule.endpoint.startswith("api.") for name in rule.arguments}
-    assert {"contact_id", "list_id", "tag_id", "segment_id", "automation_id", "campaign_id"} <= names
+    assert {"contact_id", "list_id", "tag_id", "segment_id", "automation_id", "campaign_id", "webhook_id",
+            "delivery_id"} <= names
 
 
 @pytest.mark.parametrize("rule, method", API_ROUTES)

@@ -1,5 +1,6 @@
 """Custom events through the API and the website's script: queued in the page views' stream, stored
 by the same consumer in batches, shown on the contact's timeline and read back through the API."""
+
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -14,12 +15,22 @@ from tests.conftest import make_contact
 
 def test_a_batch_is_queued_without_a_database_write_then_stored_once(api, site, contact, drain):
     other = make_contact(site.account_id, "grace@customer.example")
-    batch = {"events": [
-        {"contact_id": contact.id, "name": "order.placed", "id": "order-1001",
-         "properties": {"total": 42.5, "items": 3, "gift": True}},
-        {"email": "GRACE@customer.example", "name": "signup", "properties": {"plan": "pro"},
-         "time": (utcnow() - timedelta(days=2)).isoformat()},
-    ]}
+    batch = {
+        "events": [
+            {
+                "contact_id": contact.id,
+                "name": "order.placed",
+                "id": "order-1001",
+                "properties": {"total": 42.5, "items": 3, "gift": True},
+            },
+            {
+                "email": "GRACE@customer.example",
+                "name": "signup",
+                "properties": {"plan": "pro"},
+                "time": (utcnow() - timedelta(days=2)).isoformat(),
+            },
+        ]
+    }
     accepted = api.post("/events", batch)
     assert accepted.status_code == 202 and accepted.json == {"accepted": 2}
     assert db.session.scalar(select(func.count()).select_from(CustomEvent)) == 0  # queued, not stored
@@ -38,18 +49,30 @@ def test_a_batch_is_queued_without_a_database_write_then_stored_once(api, site, 
 
 
 def test_a_wrong_event_refuses_the_whole_batch_and_names_it(api, site, contact):
-    refused = api.post("/events", {"events": [
-        {"contact_id": contact.id, "name": "fine"},
-        {"email": "nobody@customer.example", "name": "signup"},
-        {"contact_id": contact.id, "name": "bad name!"},
-    ]})
+    refused = api.post(
+        "/events",
+        {
+            "events": [
+                {"contact_id": contact.id, "name": "fine"},
+                {"email": "nobody@customer.example", "name": "signup"},
+                {"contact_id": contact.id, "name": "bad name!"},
+            ]
+        },
+    )
     assert refused.status_code == 422
     assert refused.json["field"] in ("events.1.email", "events.2.name")
-    nested = api.post("/events", {"events": [{"contact_id": contact.id, "name": "x",
-                                              "properties": {"a": {"b": 1}}}]})
+    nested = api.post(
+        "/events", {"events": [{"contact_id": contact.id, "name": "x", "properties": {"a": {"b": 1}}}]}
+    )
     assert nested.status_code == 422
-    old = api.post("/events", {"events": [{"contact_id": contact.id, "name": "x",
-                                           "time": (utcnow() - timedelta(days=400)).isoformat()}]})
+    old = api.post(
+        "/events",
+        {
+            "events": [
+                {"contact_id": contact.id, "name": "x", "time": (utcnow() - timedelta(days=400)).isoformat()}
+            ]
+        },
+    )
     assert old.status_code == 422 and old.json["field"] == "events.0.time"
     too_many = api.post("/events", {"events": [{"contact_id": contact.id, "name": "x"}] * 1001})
     assert too_many.status_code == 422 and too_many.json["field"] == "events"
@@ -60,3 +83,29 @@ def test_a_contact_of_another_account_is_not_found(api, other_api, site, contact
     refused = other_api.post("/events", {"events": [{"contact_id": contact.id, "name": "signup"}]})
     assert refused.status_code == 422 and refused.json["field"] == "events.0.contact_id"
     assert other_api.get(f"/contacts/{contact.id}/events").status_code == 404
+
+
+def test_webhook_subscriptions_through_the_api(api, other_api, site, contact, drain, run_jobs):
+    from tests.support import webhook_receiver
+
+    refused = api.post("/webhooks", {"url": "https://hooks.example/", "events": ["everything"]})
+    assert refused.status_code == 422 and refused.json["field"] == "events.0"
+    with webhook_receiver() as (url, received):
+        created = api.post("/webhooks", {"url": url, "events": ["event.custom"], "description": "CRM"})
+        assert created.status_code == 201 and created.json["secret"].startswith("whsec_")
+        webhook_id = created.json["id"]
+        listed = api.get("/webhooks").json["data"]
+        assert [row["url"] for row in listed] == [url] and "secret" not in listed[0]  # shown once
+        api.post("/events", {"events": [{"contact_id": contact.id, "name": "signup"}]})
+        drain()
+        run_jobs()
+        assert [body["type"] for body in received.bodies()] == ["event.custom"]
+    log = api.get(f"/webhooks/{webhook_id}/deliveries").json["data"]
+    assert [(row["event_type"], row["status"], row["response_status"]) for row in log] == [
+        ("event.custom", "delivered", 200)
+    ]
+    paused = api.patch(f"/webhooks/{webhook_id}", {"active": False})
+    assert paused.status_code == 200 and paused.json["active"] is False
+    assert other_api.get(f"/webhooks/{webhook_id}").status_code == 404
+    assert api.delete(f"/webhooks/{webhook_id}").status_code == 204
+    assert api.get("/webhooks").json["data"] == []

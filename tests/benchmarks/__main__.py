@@ -9,7 +9,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("snippet", "ingest", "worker", "email", "click", "segments", "automation", "load", "wildcard",
-              "imports")
+              "imports", "api")
 USAGE = f"usage: python -m tests.benchmarks [{'|'.join(BENCHMARKS)}]"
 
 

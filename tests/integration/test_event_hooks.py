@@ -6,6 +6,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from app import subscriptions
 from app.automations import triggers
 from app.extensions import db
 from app.models import AutomationRun, Email, PageView, SegmentMembershipChange, segment_members
@@ -137,4 +138,4 @@ def test_the_receivers_are_connected_once_in_order(app, app_config):
 
     create_app(app_config)  # connecting again (each app) changes nothing
     assert list(page_views_stored.receivers_for(None)) == [membership.queue_incremental_updates,
-                                                          triggers.on_page_views]
+                                                          triggers.on_page_views, subscriptions.on_page_views]

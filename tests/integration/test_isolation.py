@@ -16,7 +16,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
-from app import api_keys, create_app
+from app import api_keys, create_app, subscriptions
 from app.automations import service as automations
 from app.contacts import fields, imports, lists
 from app.extensions import db
@@ -73,6 +73,11 @@ def account_objects(user, site, contact) -> dict:
                              text_body="Hello", html_body="<p>Hello</p>")
     short_link = sms.make_short_link(account_id=account_id, url="https://www.shop.example/sale")
     api_key, _ = api_keys.create_key(account_id, "Shop", "read")
+    subscription, _ = subscriptions.create(account_id, "https://crm.shop.example/hooks", ["event.custom"])
+    db.session.flush()
+    subscriptions.publish("event.custom", [(account_id, contact.id, "isolation",
+                                            {"event": {"name": "signup"}})])
+    delivery = subscriptions.deliveries(subscription)[0]
     db.session.commit()
     # A browser identified as the contact, as the event pipeline records one.
     events.store_records([event_record(
@@ -88,7 +93,8 @@ def account_objects(user, site, contact) -> dict:
         "segment_id": segment.id, "automation_id": automation.id, "step_id": step["id"],
         "import_id": contact_import.id, "email_id": email.id, "code": short_link.code,
         "browser_id": browser_id, "field_id": field.id,
-        "key_id": api_key.id, "site_key": site.site_key, "filename": "css/app.css",
+        "key_id": api_key.id, "subscription_id": subscription.id, "webhook_id": subscription.id,
+        "delivery_id": delivery.id, "site_key": site.site_key, "filename": "css/app.css",
         "tokens": {"links.click": urlsplit(click).path.rsplit("/", 1)[1],
                    "links.unsubscribe": unsubscribe_token(Unsubscribe(account_id, contact.id, "email")),
                    "links.web_view": permanent_token(campaign.id)},

@@ -58,9 +58,10 @@ def test_the_worker_schedules_the_job_once_per_period(app):
                                             "worker.jobs.webhooks.retry_stalled_webhooks",
                                             "worker.jobs.tracking.ensure_page_view_partitions",
                                             "worker.jobs.contacts.fail_stalled_imports",
-                                            "worker.jobs.api.forget_old_idempotent_answers"]
+                                            "worker.jobs.api.forget_old_idempotent_answers",
+                                            "worker.jobs.webhooks.forget_old_deliveries"]
     assert enqueue_due_jobs(get_redis()) == []
-    assert get_queue(PERIODIC).count == 9
+    assert get_queue(PERIODIC).count == 10
 
 
 def test_the_periodic_job_runs_on_a_real_worker(site, run_jobs):

@@ -15,3 +15,11 @@ def retry_stalled_webhooks() -> list[int]:
     """The periodic sweep: deliveries whose job was lost are tried again."""
     with job_context():
         return webhooks.retry_stalled()
+
+
+def forget_old_deliveries() -> int:
+    """The periodic job: subscriptions' deliveries finished a month ago leave their logs."""
+    from app import subscriptions
+
+    with job_context():
+        return subscriptions.forget_old_deliveries()

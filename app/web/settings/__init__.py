@@ -299,3 +299,4 @@ def install_check():
 from app.web.settings import fields as _fields  # noqa: E402,F401
 from app.web.settings import account as _account  # noqa: E402,F401
 from app.web.settings import api as _api  # noqa: E402,F401
+from app.web.settings import webhooks as _webhooks  # noqa: E402,F401

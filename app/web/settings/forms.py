@@ -59,3 +59,8 @@ class ApiKeyForm(Form):
     # (the choice is checked by api_keys.create_key)
     scope = RadioField("Access", default="read", validate_choice=False,
                        choices=[SelectChoice("read", "Read only"), SelectChoice("write", "Read and write")])
+
+
+class WebhookForm(Form):
+    url = URLField("Receiver's address (https://…)")
+    description = StringField("Description (optional)")
