@@ -154,7 +154,7 @@ def _property_condition(rule: dict):
             number = case((stored_type.in_(("integer", "real")), element.as_float()), else_=None)
         return and_(number.is_not(None), number > value if op == "gt" else number < value)
     if db.engine.dialect.name == "postgresql":
-        text = CustomEvent.properties.op("->>")(rule["property"])
+        text = CustomEvent.properties.op("->>", return_type=String)(rule["property"])
     else:  # (yes/no as PostgreSQL writes them: true, false)
         path = f'$."{rule["property"]}"'
         kind = func.json_type(CustomEvent.properties, path)
