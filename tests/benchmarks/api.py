@@ -23,9 +23,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -38,6 +36,7 @@ from app.extensions import db
 from app.models import Contact, CustomEvent, WebhookDelivery
 from app.queues import get_redis
 from app.tracking import setup
+from tests.benchmarks.automation import _receiver  # (the automation benchmark's receiver)
 from tests.benchmarks.harness import (
     BROWSER,
     WEBSITE,
@@ -95,27 +94,6 @@ def _peak_mb(pid: int) -> float:
 
 def _peaks(roots: list[int]) -> dict[int, float]:
     return {pid: _peak_mb(pid) for root in roots for pid in _processes_of(root)}
-
-
-def _receiver(log_file: Path):
-    """A webhook receiver (a thread of this process) writing "event-id arrival-time" per call."""
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with lock, log_file.open("a") as out:
-                out.write(f"{self.headers['Footfall-Event-Id']} {time.time()}\n")
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def _events(contact_ids: list[int], tag: str) -> bytes:
