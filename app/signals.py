@@ -72,6 +72,19 @@ class StoredEvent:
     properties: dict
 
 
+@dataclass(frozen=True)
+class FailedMessage:
+    """An email or text message to a contact given up on for good, as messages_failed hands it over."""
+
+    channel: str  # email | sms
+    message_id: int
+    account_id: int
+    contact_id: int
+    campaign_id: int | None
+    to: str
+    error: str
+
+
 # No sender (a batch spans accounts); keyword argument: views, a non-empty list of
 # IdentifiedPageView. Sent by the event pipeline once per stored batch, after its commit, also for
 # the views of a batch handed over again (an earlier try may have failed in a receiver).
@@ -110,8 +123,7 @@ links_clicked = OrderedSignal("links-clicked")
 # just unsubscribed, in the session (not yet committed: receivers add to the same transaction).
 contact_unsubscribed = OrderedSignal("contact-unsubscribed")
 
-# No sender; keyword argument: messages, a list of dicts (kind "email" or "sms", id, account_id,
-# contact_id, campaign_id, to, error) given up on for good, in the session (not yet committed).
+# No sender; keyword argument: messages, a list of FailedMessage, in the session (not yet committed).
 messages_failed = OrderedSignal("messages-failed")
 
 # sender: the account id; keyword arguments: list_id / tag_id and contact_ids

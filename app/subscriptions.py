@@ -479,16 +479,16 @@ def on_messages_failed(sender=None, messages=()) -> None:
         "message.failed",
         [
             (
-                m["account_id"],
-                m["contact_id"],
-                f"{m['kind']}:{m['id']}",
+                m.account_id,
+                m.contact_id,
+                f"{m.channel}:{m.message_id}",
                 {
                     "message": {
-                        "channel": m["kind"],
-                        "id": m["id"],
-                        "campaign_id": m["campaign_id"],
-                        "to": m["to"],
-                        "error": m["error"],
+                        "channel": m.channel,
+                        "id": m.message_id,
+                        "campaign_id": m.campaign_id,
+                        "to": m.to,
+                        "error": m.error,
                     }
                 },
             )

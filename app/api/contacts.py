@@ -3,6 +3,7 @@ fields, list and tag memberships and page views."""
 
 from __future__ import annotations
 
+from flask import g
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -33,10 +34,17 @@ from app.models import Contact, PageView, contact_tags, list_members
 CONTACTS = [TAGS["Contacts"]]
 
 
-def contact_out(contact: Contact, account_fields: list[fields.Field]) -> ContactOut:
+def _account_fields() -> list[fields.Field]:
+    """The account's contact fields, read once a request."""
+    if "api_fields" not in g:
+        g.api_fields = fields.account_fields(account_id())
+    return g.api_fields
+
+
+def contact_out(contact: Contact) -> ContactOut:
     values = {
         field.key: fields.value_of(contact, field)
-        for field in account_fields
+        for field in _account_fields()
         if field.key not in ("email", "first_name", "last_name", "phone")
     }
     return ContactOut(
@@ -113,8 +121,7 @@ def list_contacts(query: ContactQuery):
         select(Contact).where(condition).options(selectinload(Contact.lists), selectinload(Contact.tags))
     )
     rows, cursor = page_of(statement, Contact.id, query.cursor, query.limit)
-    account_fields = fields.account_fields(account_id())
-    return answer(ContactPage(data=[contact_out(row[0], account_fields) for row in rows], next_cursor=cursor))
+    return answer(ContactPage(data=[contact_out(row[0]) for row in rows], next_cursor=cursor))
 
 
 @bp.post("/contacts", tags=CONTACTS, responses={201: ContactOut, **error_responses(409)})
@@ -126,7 +133,7 @@ def create_contact(body: ContactCreate):
         return kept
     contact, _ = _apply(body, "new")
     return answer(
-        contact_out(contact, fields.account_fields(account_id())),
+        contact_out(contact),
         201,
         contact_id=contact.id,
         headers={"Location": f"/api/v1/contacts/{contact.id}"},
@@ -144,7 +151,7 @@ def upsert_contact(body: ContactCreate):
         return kept
     contact, created = _apply(body, "upsert")
     return answer(
-        contact_out(contact, fields.account_fields(account_id())),
+        contact_out(contact),
         201 if created else 200,
         contact_id=contact.id,
     )
@@ -153,7 +160,7 @@ def upsert_contact(body: ContactCreate):
 @bp.get("/contacts/<id:contact_id>", tags=CONTACTS, responses={200: ContactOut, **error_responses(404)})
 def get_contact(path: ContactPath):
     """Get a contact"""
-    return answer(contact_out(_contact(path.contact_id), fields.account_fields(account_id())))
+    return answer(contact_out(_contact(path.contact_id)))
 
 
 @bp.patch(
@@ -162,7 +169,7 @@ def get_contact(path: ContactPath):
 def update_contact(path: ContactPath, body: ContactUpdate):
     """Change a contact: only what the body names"""
     contact, _ = _apply(body, target=_contact(path.contact_id))
-    return answer(contact_out(contact, fields.account_fields(account_id())))
+    return answer(contact_out(contact))
 
 
 @bp.delete("/contacts/<id:contact_id>", tags=CONTACTS, responses={204: None, **error_responses(404)})
@@ -185,7 +192,7 @@ def add_to_list(path: ListMemberPath):
     if lists.get_list(account_id(), path.list_id) is None:
         raise ApiError(404, f"This account has no list {path.list_id}.")
     lists.add_to_list(contact, list_id=path.list_id)
-    return answer(contact_out(contact, fields.account_fields(account_id())))
+    return answer(contact_out(contact))
 
 
 @bp.delete(
@@ -197,7 +204,7 @@ def remove_from_list(path: ListMemberPath):
     """Take a contact off a list"""
     contact = _contact(path.contact_id)
     lists.remove_from_list(contact, path.list_id)
-    return answer(contact_out(contact, fields.account_fields(account_id())))
+    return answer(contact_out(contact))
 
 
 @bp.post("/contacts/<id:contact_id>/tags", tags=CONTACTS, responses={200: ContactOut, **error_responses(404)})
@@ -209,7 +216,7 @@ def add_tag(path: ContactPath, body: TagAdd):
     except ContactError as error:
         db.session.rollback()
         raise ApiError(422, str(error), "name") from None
-    return answer(contact_out(contact, fields.account_fields(account_id())))
+    return answer(contact_out(contact))
 
 
 @bp.delete(
@@ -221,7 +228,7 @@ def remove_tag(path: TagMemberPath):
     """Take a tag off a contact"""
     contact = _contact(path.contact_id)
     lists.remove_tag(contact, path.tag_id)
-    return answer(contact_out(contact, fields.account_fields(account_id())))
+    return answer(contact_out(contact))
 
 
 @bp.get(
@@ -265,7 +272,7 @@ def list_fields():
                     choices=list(field.choices),
                     built_in=field.built_in,
                 )
-                for field in fields.account_fields(account_id())
+                for field in _account_fields()
             ]
         )
     )

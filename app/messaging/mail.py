@@ -28,7 +28,7 @@ from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import Email
 from app.models.messaging import DELIVERED, DeliveryStatus
-from app.signals import messages_failed
+from app.signals import FailedMessage, messages_failed
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit
 
@@ -274,9 +274,8 @@ def deliver_many(emails: list[Email], *, final_attempt: bool, from_name: str = "
                 continue
             email.status = DeliveryStatus.FAILED if final_attempt else DeliveryStatus.RETRYING
             email.error = f"{type(error).__name__}: {error}"[:2000]
-        failed = [{"kind": "email", "id": email.id, "account_id": email.account_id,
-                   "contact_id": email.contact_id, "campaign_id": email.campaign_id, "to": email.to_address,
-                   "error": email.error}
+        failed = [FailedMessage("email", email.id, email.account_id, email.contact_id, email.campaign_id,
+                                email.to_address, email.error)
                   for email in pending[delivered:]
                   if email.status == DeliveryStatus.FAILED and email.contact_id]
         if failed:

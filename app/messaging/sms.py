@@ -24,7 +24,7 @@ from app.messaging import journal
 from app.metrics import count_deliveries
 from app.models import ShortLink, SmsMessage
 from app.models.messaging import DELIVERED, DeliveryStatus
-from app.signals import messages_failed
+from app.signals import FailedMessage, messages_failed
 from app.models.types import utcnow
 from app.queues import enqueue_after_commit
 
@@ -203,9 +203,8 @@ def deliver_sms(sms_id: int, *, final_attempt: bool) -> SmsMessage | None:
         sms.status = DeliveryStatus.FAILED if final_attempt else DeliveryStatus.RETRYING
         sms.error = f"{type(error).__name__}: {error}"[:2000]
         if final_attempt and sms.contact_id:
-            messages_failed.send(messages=[{"kind": "sms", "id": sms.id, "account_id": sms.account_id,
-                                            "contact_id": sms.contact_id, "campaign_id": sms.campaign_id,
-                                            "to": sms.to_number, "error": sms.error}])
+            messages_failed.send(messages=[FailedMessage("sms", sms.id, sms.account_id, sms.contact_id,
+                                                         sms.campaign_id, sms.to_number, sms.error)])
         db.session.commit()
         count_deliveries("sms", failed_attempts=1, failed=1 if final_attempt else 0)
         raise
