@@ -7,7 +7,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app.api import TAGS, account_id, answer, bp, error_responses, page_of
+from app.api import TAGS, account_id, answer, bp, error_responses, page_of, replayed
 from app.api.contacts import _contact
 from app.api.problems import ApiError
 from app.api.schemas import ContactPath, EventBatch, EventOut, EventPage, EventsAccepted, PageQuery
@@ -80,6 +80,8 @@ def send_events(body: EventBatch):
     All or nothing: a batch with a wrong event is refused whole (422, naming it). Accepted events are
     stored within seconds by the workers, with the page views; an event sent again with the same
     `id` is stored once. They reach the contact's timeline, segments' event rules and automations."""
+    if (kept := replayed()) is not None:  # (sent again with its Idempotency-Key: queued once)
+        return kept
     contact_ids = _contacts_of(body)
     records = [
         custom_events.api_record(

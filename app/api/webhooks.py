@@ -132,6 +132,8 @@ def webhook_deliveries(path: WebhookPath, query: PageQuery):
 )
 def send_again(path: DeliveryPath):
     """Send a delivery again (the same event id: receivers that have it ignore it)"""
+    if (kept := replayed()) is not None:
+        return kept
     delivery = subscriptions.get_delivery(_subscription(path.webhook_id), path.delivery_id)
     if delivery is None:
         raise ApiError(404, f"This webhook has no delivery {path.delivery_id}.")

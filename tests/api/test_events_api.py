@@ -109,3 +109,12 @@ def test_webhook_subscriptions_through_the_api(api, other_api, site, contact, dr
     assert other_api.get(f"/webhooks/{webhook_id}").status_code == 404
     assert api.delete(f"/webhooks/{webhook_id}").status_code == 204
     assert api.get("/webhooks").json["data"] == []
+
+
+def test_a_batch_sent_again_with_its_idempotency_key_is_queued_once(api, site, contact):
+    batch = {"events": [{"contact_id": contact.id, "name": "signup"}]}
+    first = api.post("/events", batch, headers={"Idempotency-Key": "batch-1"})
+    again = api.post("/events", batch, headers={"Idempotency-Key": "batch-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert get_redis().xlen(EVENTS_STREAM) == 1
