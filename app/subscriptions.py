@@ -19,7 +19,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app import webhooks
 from app.extensions import db
@@ -129,6 +129,16 @@ def change(
     if description is not None:
         subscription.description = " ".join(description.split())[:200]
     db.session.flush()
+    if url is not None:  # (deliveries still to be tried go to the new address, not the one left)
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.subscription_id == subscription.id,
+                WebhookDelivery.status == WebhookStatus.PENDING,
+            )
+            .values(url=subscription.url),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def resume(subscription: WebhookSubscription) -> None:
@@ -169,7 +179,13 @@ def get_delivery(subscription: WebhookSubscription, delivery_id: int) -> Webhook
 
 
 def send_again(delivery: WebhookDelivery) -> None:
-    """Try a delivery again from the start (same event id: a receiver that has it ignores it)."""
+    """Try a delivery again from the start (same event id: a receiver that has it ignores it), to the
+    subscription's address as it is now."""
+    subscription = (
+        db.session.get(WebhookSubscription, delivery.subscription_id) if delivery.subscription_id else None
+    )
+    if subscription is not None:
+        delivery.url, delivery.secret = subscription.url, subscription.secret
     delivery.status, delivery.attempts, delivery.error = WebhookStatus.PENDING, 0, ""
     delivery.next_attempt_at, delivery.response_status, delivery.delivered_at = utcnow(), None, None
     db.session.flush()
@@ -256,14 +272,22 @@ def _escaped(text: str) -> str:
 # Publishing events ------------------------------------------------------------------------------
 
 
-def _contacts(contact_ids) -> dict[int, dict]:
+def _contacts(pairs) -> dict[tuple[int, int], dict]:
+    """What payloads say of the contacts, by (account id, contact id)."""
+    pairs = set(pairs)
     rows = db.session.execute(
-        select(Contact.id, Contact.email, Contact.first_name, Contact.last_name).where(
-            Contact.id.in_(sorted(set(contact_ids)))
+        select(Contact.account_id, Contact.id, Contact.email, Contact.first_name, Contact.last_name).where(
+            Contact.id.in_(sorted({contact_id for _, contact_id in pairs})),
+            Contact.account_id.in_(sorted({account_id for account_id, _ in pairs})),
         )
     )
     return {
-        row.id: {"id": row.id, "email": row.email, "first_name": row.first_name, "last_name": row.last_name}
+        (row.account_id, row.id): {
+            "id": row.id,
+            "email": row.email,
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+        }
         for row in rows
     }
 
@@ -285,11 +309,13 @@ def publish(event_type: str, items: list[tuple[int, int, str, dict]]) -> int:
             subscribed.setdefault(subscription.account_id, []).append(subscription)
     if not subscribed:
         return 0
-    contacts = _contacts(contact_id for account_id, contact_id, *_ in items if account_id in subscribed)
+    contacts = _contacts(
+        (account_id, contact_id) for account_id, contact_id, *_ in items if account_id in subscribed
+    )
     now = utcnow()
     rows = []
     for account_id, contact_id, about, data in items:
-        contact = contacts.get(contact_id)
+        contact = contacts.get((account_id, contact_id))
         if contact is None:
             continue
         for subscription in subscribed.get(account_id, ()):

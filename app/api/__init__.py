@@ -233,36 +233,48 @@ def replayed():
     )
 
 
-def answer(model: BaseModel, status: int = 200, *, contact_id: int | None = None, headers=None):
-    """Commit the request's changes and answer with the model; a creating POST's answer is kept for
-    its Idempotency-Key in the same transaction (a second request with the key, sent meanwhile,
-    waits for it or conflicts, and gets the kept answer: nothing is created twice)."""
-    body = model.model_dump_json()
+def conflict():
+    """After an IntegrityError (rolled back here): the answer kept for this request's
+    Idempotency-Key, which a request sent meanwhile committed; else a 409 (it took the same email,
+    say)."""
+    db.session.rollback()
+    kept = replayed() if request.method == "POST" else None
+    if kept is None:
+        raise ApiError(409, "This conflicts with a change made meanwhile: try again.")
+    return kept
+
+
+def keep(model: BaseModel, status: int, *, contact_id: int | None = None):
+    """Keep the answer of a creating POST for its Idempotency-Key, in the request's transaction,
+    flushed now: a second request with the key, sent meanwhile, waits for this one or conflicts
+    (and gets the kept answer). None, or the kept answer of a request that came first."""
     found = _idempotency() if request.method == "POST" else None
-    if found is not None:
-        key, what, body_hash = found
-        db.session.add(
-            IdempotentRequest(
-                account_id=account_id(),
-                key=key,
-                request=what,
-                body_hash=body_hash,
-                status=status,
-                response=body,
-                contact_id=contact_id,
-            )
-        )
+    if found is None or g.get("api_kept"):
+        return None
+    key, what, body_hash = found
+    db.session.add(IdempotentRequest(account_id=account_id(), key=key, request=what, body_hash=body_hash,
+                                     status=status, response=model.model_dump_json(), contact_id=contact_id))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        return conflict()
+    g.api_kept = True
+    return None
+
+
+def answer(model: BaseModel, status: int = 200, *, contact_id: int | None = None, headers=None,
+           kept_as: BaseModel | None = None):
+    """Commit the request's changes and answer with the model (a creating POST's answer kept for
+    its Idempotency-Key in the same transaction; `kept_as`: what a replay shows instead, without a
+    secret shown once). Nothing is created twice."""
+    if (first := keep(kept_as or model, status, contact_id=contact_id)) is not None:
+        return first
     try:
         db.session.commit()
     except IntegrityError:
-        # A request that committed meanwhile: one with the same Idempotency-Key, or one that took
-        # the same email.
-        db.session.rollback()
-        kept = replayed() if found is not None else None
-        if kept is None:
-            raise ApiError(409, "This conflicts with a change made meanwhile: try again.") from None
-        return kept
-    return current_app.response_class(body, status=status, mimetype="application/json", headers=headers or {})
+        return conflict()
+    return current_app.response_class(model.model_dump_json(), status=status, mimetype="application/json",
+                                      headers=headers or {})
 
 
 def no_content():

@@ -3,11 +3,12 @@ fields, list and tag memberships and page views."""
 
 from __future__ import annotations
 
-from flask import g
+from flask import abort, g
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from app.api import TAGS, account_id, answer, bp, no_content, page_of, error_responses, replayed
+from app.api import TAGS, account_id, answer, bp, conflict, no_content, page_of, error_responses, replayed
 from app.api.problems import ApiError
 from app.api.schemas import (
     ContactCreate,
@@ -98,6 +99,8 @@ def _apply(contact_changes, create: str = "", target: Contact | None = None) -> 
         field = {"list_id": "lists"}.get(error.field, error.field)
         status = 409 if "already exists" in str(error) or "Another contact" in str(error) else 422
         raise ApiError(status, str(error), field) from None
+    except IntegrityError:  # a request sent meanwhile took the email (or created the tag) first
+        abort(conflict())
     return contact, created
 
 
@@ -216,7 +219,9 @@ def add_tag(path: ContactPath, body: TagAdd):
     except ContactError as error:
         db.session.rollback()
         raise ApiError(422, str(error), "name") from None
-    return answer(contact_out(contact))
+    except IntegrityError:
+        abort(conflict())
+    return answer(contact_out(contact), contact_id=contact.id)
 
 
 @bp.delete(

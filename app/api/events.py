@@ -7,7 +7,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app.api import TAGS, account_id, answer, bp, error_responses, page_of, replayed
+from app.api import TAGS, account_id, answer, bp, error_responses, keep, page_of, replayed
 from app.api.contacts import _contact
 from app.api.problems import ApiError
 from app.api.schemas import ContactPath, EventBatch, EventOut, EventPage, EventsAccepted, PageQuery
@@ -94,17 +94,21 @@ def send_events(body: EventBatch):
         )
         for event, contact_id in zip(body.events, contact_ids, strict=True)
     ]
+    accepted = EventsAccepted(accepted=len(records))
+    if (first := keep(accepted, 202)) is not None:  # (before queueing: a batch is queued once a key)
+        return first
     try:
         pipe = get_redis().pipeline(transaction=False)
         for record in records:
             push_event(pipe, record)
         pipe.execute()
     except RedisError:
+        db.session.rollback()  # (the kept answer too: the same key may be sent again)
         current_app.logger.warning("API events not queued: Redis is unreachable")
         raise ApiError(
             503, "Events cannot be queued now: try again in a minute.", headers={"Retry-After": "30"}
         ) from None
-    return answer(EventsAccepted(accepted=len(records)), 202)
+    return answer(accepted, 202)
 
 
 @bp.get("/contacts/<id:contact_id>/events", tags=EVENTS, responses={200: EventPage, **error_responses(404)})

@@ -26,14 +26,17 @@ def _iso_text(value):
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:  # (year 1 at +01:00: before the first UTC time there is)
+        raise ValueError("a time between the years 1 and 9999 in UTC is expected") from None
 
 
 Text = Annotated[str, AfterValidator(_storable)]
 # A time without an offset is read as UTC.
 Moment = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-FieldValue = str | int | float | bool | None
+FieldValue = Text | int | float | bool | None
 Status = Literal["subscribed", "unsubscribed"]
 
 
@@ -376,7 +379,8 @@ class WebhookOut(BaseModel):
 
 
 class WebhookCreated(WebhookOut):
-    secret: str = Field(description="The signing secret: shown this once.")
+    secret: str = Field(description="The signing secret: shown this once (empty in a replay of the "
+                                    "request's Idempotency-Key).")
 
 
 class WebhookList(BaseModel):

@@ -67,7 +67,9 @@ def create_webhook(body: WebhookIn):
         subscription, secret = subscriptions.create(account_id(), body.url, body.events, body.description)
     except subscriptions.SubscriptionError as error:
         raise _refused(error) from None
-    return answer(_out(subscription, WebhookCreated, secret=secret), 201)
+    # (a replay of its Idempotency-Key shows no secret: it is shown once)
+    return answer(_out(subscription, WebhookCreated, secret=secret), 201,
+                  kept_as=_out(subscription, WebhookCreated, secret=""))
 
 
 @bp.get("/webhooks/<id:webhook_id>", tags=WEBHOOKS, responses={200: WebhookOut, **error_responses(404)})

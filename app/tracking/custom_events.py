@@ -74,10 +74,11 @@ def check_properties(properties) -> dict:
 
 def api_event_id(account_id: int, sender_id: str | None) -> str:
     """The stored id of an event sent through the API: its sender's id, per account (sending it
-    again stores nothing), or a new one."""
+    again stores nothing), or a new one. Always with "api:", which no beacon's id can hold (their
+    ids are letters, digits, - and _): a website visitor cannot take an API event's id first."""
     if not sender_id:
-        return uuid.uuid4().hex
-    return hashlib.sha256(f"api:{account_id}:{sender_id}".encode()).hexdigest()
+        return "api:" + uuid.uuid4().hex
+    return "api:" + hashlib.sha256(f"{account_id}:{sender_id}".encode()).hexdigest()[:60]
 
 
 def api_record(
@@ -174,6 +175,8 @@ def store(records: list[dict]) -> int:
     `src` "api"); how many were new. Checked again here: a record this code did not write is
     dropped, as is an event of a site turned off or moved, or of a contact erased meanwhile. A
     website event belongs to the contact its browser is identified as when it is stored."""
+    from app.tracking.events import clean_url  # (that module hands the events over to this one)
+
     from_api = [record for record in records if record.get("src") == "api"]
     sites, browsers = _website_context([record for record in records if record.get("src") != "api"])
     contacts = _existing_contacts(from_api)
@@ -205,7 +208,7 @@ def store(records: list[dict]) -> int:
                 "site_id": site.id,
                 "visitor_id": visitor,
                 "source": "website",
-                "url": url.split("#")[0][:2048],
+                "url": clean_url(url)[0],
             }
         seen.add(row["event_id"])
         rows.append(row)

@@ -45,7 +45,8 @@
     var nav = w.navigator, loc = w.location, hist = w.history;
     var ID = "_ff_id", VID = "_ff_vid", LIFETIME = 34214400; // 396 days, in seconds
     var blocked = cfg.p && (nav.globalPrivacyControl || nav.doNotTrack == "1");
-    var consent = true, lastUrl = "", referrer = d.referrer, pending = "", endpoint = cfg.e, base, signed = {};
+    var consent = true, lastUrl = "", referrer = d.referrer, pending = "", endpoint = cfg.e, base, signed = {},
+      later = [];
     if (FIRST_PARTY) {
       // The script's own address, /ff/t/<key>.js: beacons go to /ff/collect beside it.
       base = ((d.currentScript || {}).src || "").replace(/\/t\/[^\/]*$/, "");
@@ -93,7 +94,7 @@
           if (identity) cookie(ID, identity);
         }
         var body = JSON.stringify({
-          k: cfg.k, u: url, t: d.title, r: referrer, // (a long title is cut by the server)
+          k: cfg.k, u: url, t: d.title.slice(0, 500), r: referrer,
           v: visitor, c: identity, e: randomId(), ts: Date.now(),
           i: signed.email, g: signed.signature, x: only, n: name, p: props
         });
@@ -109,7 +110,8 @@
 
     var run = function (args) {
       if (args[0] == "pageview") send(1);
-      if (args[0] == "track") send(1, 0, args[1], args[2]);
+      // (an event queued before the first page view goes after it: the view carries the identity)
+      if (args[0] == "track") lastUrl ? send(1, 0, args[1], args[2]) : later.push(args);
       // Verified identify: sent with the next page view, or alone once this page's was sent.
       if (args[0] == "identify") {
         signed = args[1] || {};
@@ -150,5 +152,6 @@
     });
     w.addEventListener("popstate", function () { send(); });
     send();
+    later.map(run);
   } catch (e) {}
 })(window, document, FOOTFALL_CONFIG);

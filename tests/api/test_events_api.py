@@ -118,3 +118,39 @@ def test_a_batch_sent_again_with_its_idempotency_key_is_queued_once(api, site, c
     assert first.status_code == again.status_code == 202
     assert again.headers["Idempotent-Replayed"] == "true"
     assert get_redis().xlen(EVENTS_STREAM) == 1
+
+
+def test_a_visitor_cannot_take_an_api_event_id_first(client, site):
+    from app.tracking import custom_events
+    from tests.integration.test_ingest import beacon, post
+
+    stolen = custom_events.api_event_id(site.account_id, "order-1001")
+    assert stolen.startswith("api:")
+    assert post(client, beacon(site, e=stolen, n="signup")).status_code == 400  # not a beacon's id
+
+
+def test_odd_values_are_refused_not_stored(api, site, contact):
+    nul = api.post("/contacts", {"email": "nul@customer.example", "fields": {"company": "a\u0000b"}})
+    assert nul.status_code == 422 and nul.json["field"].startswith("fields.company")
+    early = api.get("/page-views", query_string={"since": "0001-01-01T00:00:00+01:00"})
+    assert early.status_code == 422 and early.json["field"] == "since"
+
+
+def test_a_replayed_webhook_creation_shows_no_secret(api, site):
+    headers = {"Idempotency-Key": "hook-1"}
+    body = {"url": "https://crm.shop.example/hooks", "events": ["event.custom"]}
+    first = api.post("/webhooks", body, headers=headers)
+    again = api.post("/webhooks", body, headers=headers)
+    assert first.json["secret"].startswith("whsec_") and again.json["secret"] == ""
+    assert again.json["id"] == first.json["id"] and len(api.get("/webhooks").json["data"]) == 1
+
+
+def test_a_kept_answer_about_a_contact_is_erased_with_them(api, site, contact):
+    from sqlalchemy import select
+
+    from app.models.api import IdempotentRequest
+
+    tagged = api.post(f"/contacts/{contact.id}/tags", {"name": "vip"}, headers={"Idempotency-Key": "t"})
+    assert tagged.status_code == 200
+    assert api.delete(f"/contacts/{contact.id}").status_code == 204
+    assert db.session.scalars(select(IdempotentRequest)).all() == []

@@ -129,3 +129,18 @@ def test_track_sends_a_custom_event_of_the_identified_contact(page: Page, websit
         ("signup", contact.id, "website", {"plan": "pro", "seats": 3, "annual": True})]
     assert events[0].url == f"{demo.url}/pricing"
     assert len(stored_after(2, drain)) == 1  # a custom event is no page view
+
+
+def test_an_event_queued_before_the_script_goes_after_the_identifying_page_view(page: Page, website, contact,
+                                                                                drain, beacons):
+    from app.models import CustomEvent
+
+    demo, site = website
+    page.add_init_script("window.footfall = function () { (footfall.q = footfall.q || []).push(arguments); };"
+                         "footfall('track', 'landed', {from: 'email'});")
+    page.goto(f"{demo.url}/pricing?cid={make_cid(site.account_id, contact.id)}")
+    wait_until(lambda: get_redis().xlen(EVENTS_STREAM) >= 2)
+    assert ['"n":' in (request.post_data or "") for request in beacons] == [False, True]  # the view first
+    drain()
+    (event,) = db.session.scalars(select(CustomEvent))
+    assert (event.name, event.contact_id, event.properties) == ("landed", contact.id, {"from": "email"})

@@ -224,3 +224,14 @@ def test_finished_deliveries_leave_the_log_after_a_month(site, contact, run_jobs
     enqueue("worker.jobs.webhooks.forget_old_deliveries")
     run_jobs()
     assert [delivery.id for delivery in subscriptions.deliveries(subscription)] == [new.id]
+
+
+def test_a_new_address_takes_the_deliveries_still_to_be_made(site, contact, run_jobs):
+    with webhook_receiver(statuses=[500] * 10) as (old_url, old), webhook_receiver() as (new_url, new):
+        subscription, _ = subscribe(site.account_id, old_url, ["contact.unsubscribed"])
+        people.set_subscription(db.session.get(type(contact), contact.id), "email", False)
+        db.session.commit()
+        subscriptions.change(subscription, url=new_url)
+        db.session.commit()
+        run_jobs()
+    assert old == [] and [body["type"] for body in new.bodies()] == ["contact.unsubscribed"]
